@@ -1,0 +1,45 @@
+# The course's commands. `make lab` opens the course, `make test` runs every test;
+# both create the Python environment (.venv) first when it is missing or stale.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899"
+LAB_ARGS ?=
+# Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k release -x"
+PYTEST_ARGS ?=
+
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: lab test release nav env clean-env help
+
+help:
+	@echo "make lab      open the course in JupyterLab (creates .venv if needed)"
+	@echo "make test     run every test (creates .venv if needed)"
+	@echo "make release  regenerate release/ from source/ with nbgrader generate_assignment"
+	@echo "make nav      regenerate every notebook's navigation cells from course.yml"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=/path/to/python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+env: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+release: $(STAMP)
+	$(BIN)/python -m tools.navigation
+	$(BIN)/python -m tools.release
+
+nav: $(STAMP)
+	$(BIN)/python -m tools.navigation
+
+clean-env:
+	rm -rf $(VENV)

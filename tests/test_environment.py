@@ -1,0 +1,145 @@
+"""The environment check, with Docker, kubectl and the cluster controlled by the test."""
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labkit import environment
+from labkit.environment import Finding
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fake_kubectl(directory: Path, script: str) -> None:
+    path = directory / "kubectl"
+    path.write_text(f"#!{sys.executable}\n{script}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture
+def controlled(monkeypatch, tmp_path):
+    """No Docker engine, a fake kubectl on PATH, no kubeconfig, not under nbgrader."""
+    for name in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "NBGRADER_EXECUTION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_kubectl(bin_dir, 'import json; print(json.dumps({"clientVersion": {"gitVersion": "v1.36.1"}}))')
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return monkeypatch
+
+
+def by_name(findings):
+    return {finding.name: finding for finding in findings}
+
+
+def test_check_covers_everything(controlled):
+    findings = by_name(environment.check())
+    expected = {"Python", "Docker engine", "kubectl", "Kubernetes cluster", "nbgrader run"}
+    expected |= {f"package {name}" for name in environment.PACKAGES}
+    assert set(findings) == expected
+    assert all(isinstance(finding, Finding) for finding in findings.values())
+
+
+def test_python_and_packages_are_found(controlled):
+    findings = by_name(environment.check())
+    assert findings["Python"].ok is True
+    assert findings["Python"].detail.startswith("Python 3.")
+    for name in ("nbgrader", "jupyterlab", "ipywidgets", "kubernetes", "docker"):
+        finding = findings[f"package {name}"]
+        assert finding.ok is True, finding.detail
+        assert finding.detail.startswith(f"{name} ")
+
+
+def test_missing_package_says_what_to_do():
+    finding = environment._package("surely-not-installed-labkit-test", "nothing")
+    assert finding.ok is False
+    assert "pip install -e ." in finding.meaning
+
+
+def test_no_docker_engine_meaning(controlled):
+    finding = by_name(environment.check())["Docker engine"]
+    assert finding.ok is False
+    assert finding.detail.startswith("No Docker engine answered")
+    assert finding.meaning.startswith("No Docker engine: the Dockerfile lesson explains builds")
+
+
+def test_kubectl_version_is_read(controlled):
+    finding = by_name(environment.check())["kubectl"]
+    assert finding.ok is True
+    assert finding.detail.startswith("kubectl v1.36.1 at ")
+
+
+def test_kubectl_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    finding = environment._kubectl()
+    assert finding.ok is False
+    assert finding.detail == "kubectl is not on your PATH"
+
+
+def test_kubectl_that_hangs_is_cut_off(monkeypatch, tmp_path):
+    fake_kubectl(tmp_path, "import time; time.sleep(30)")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    finding = environment._kubectl(timeout=0.5)
+    assert finding.ok is False
+    assert "did not answer within 0.5 s" in finding.detail
+
+
+def test_kubectl_with_garbage_output(monkeypatch, tmp_path):
+    fake_kubectl(tmp_path, "print('hello')")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    finding = environment._kubectl()
+    assert finding.ok is False
+    assert "did not report its version" in finding.detail
+
+
+def test_no_cluster_means_emulator(controlled):
+    finding = by_name(environment.check())["Kubernetes cluster"]
+    assert finding.ok is False
+    assert finding.detail.startswith("No kubeconfig found at")
+    assert "the course will start its local emulator" in finding.meaning
+
+
+def test_nbgrader_mode(controlled):
+    assert "Not running under nbgrader" in by_name(environment.check())["nbgrader run"].detail
+    controlled.setenv("NBGRADER_EXECUTION", "autograde")
+    finding = by_name(environment.check())["nbgrader run"]
+    assert finding.detail == "nbgrader is running this notebook (mode: autograde)"
+
+
+def test_report_renders_text_and_html():
+    findings = [
+        Finding("Python", True, "Python 3.11.7", "Good."),
+        Finding("Docker engine", False, "No Docker <engine>", "Explained instead."),
+    ]
+    shown = environment.report(findings)
+    text = str(shown)
+    assert "✓ Python: Python 3.11.7" in text
+    assert "✗ Docker engine: No Docker <engine>" in text
+    assert "    Explained instead." in text
+    page = shown._repr_html_()
+    assert page.startswith("<table>")
+    assert page.count("<tr>") == 3
+    assert "No Docker &lt;engine&gt;" in page
+    assert "What it means for the course" in page
+
+
+def test_command_line_prints_the_report(controlled):
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit.environment"],
+        capture_output=True, text=True, timeout=120, check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Environment check")
+    assert "✗ Docker engine: No Docker engine answered" in done.stdout
+    assert "✓ kubectl: kubectl v1.36.1" in done.stdout

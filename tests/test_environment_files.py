@@ -1,0 +1,95 @@
+"""Binder's environment.yml and pip's pyproject.toml must describe the same course environment.
+
+Binder builds environment.yml with conda and ignores pyproject.toml's dependencies
+(postBuild installs labkit with --no-deps), so a package added to one file only
+would work in `make lab` and break on Binder, or the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from conftest import REPO_ROOT
+
+# PyPI name -> conda-forge name, where they differ.
+CONDA_NAME = {
+    "kubernetes": "python-kubernetes",
+    "docker": "docker-py",
+    "matplotlib": "matplotlib-base",
+}
+# conda-only entries: the interpreter, pip, and kubectl (not a Python package).
+CONDA_ONLY = {"python", "pip", "kubernetes-client"}
+
+
+def pyproject_requirements() -> dict[str, SpecifierSet]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(line) for line in project["dependencies"]]
+    return {CONDA_NAME.get(r.name.lower(), r.name.lower()): r.specifier for r in requirements}
+
+
+def conda_requirements() -> dict[str, SpecifierSet]:
+    environment = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    assert environment["channels"] == ["conda-forge"], "Binder should build from conda-forge only"
+    found = {}
+    for entry in environment["dependencies"]:
+        assert isinstance(entry, str), f"environment.yml: put pip packages in pyproject.toml, not {entry!r}"
+        name, _, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(=?)(.*)", entry).groups()
+        spec = spec.strip()
+        if spec and not spec[0] in "<>=!~":
+            spec = f"=={spec}.*"  # conda's `python=3.11` means any 3.11.x
+        found[name.lower()] = SpecifierSet(spec.replace(" ", ""))
+    return found
+
+
+def test_the_same_packages_are_named() -> None:
+    pip_side = set(pyproject_requirements())
+    conda_side = set(conda_requirements()) - CONDA_ONLY
+    assert pip_side - conda_side == set(), "add these to environment.yml"
+    assert conda_side - pip_side == set(), "add these to pyproject.toml (or to CONDA_ONLY, saying why)"
+
+
+@pytest.mark.parametrize("name", sorted(pyproject_requirements()))
+def test_the_same_versions_are_allowed(name: str) -> None:
+    assert conda_requirements()[name] == pyproject_requirements()[name], (
+        f"{name}: environment.yml allows {conda_requirements()[name]}, "
+        f"pyproject.toml allows {pyproject_requirements()[name]}"
+    )
+
+
+def test_binder_python_satisfies_requires_python() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    binder_python = conda_requirements()["python"]
+    lowest = re.search(r"(\d+\.\d+)", str(binder_python)).group(1) + ".0"
+    assert SpecifierSet(project["requires-python"]).contains(lowest)
+
+
+def test_postbuild_is_strict_and_installs_labkit() -> None:
+    text = (REPO_ROOT / "postBuild").read_text()
+    assert re.search(r"^set -e", text, flags=re.M), "postBuild must stop at the first failing command"
+    assert "pip install --no-deps -e ." in text
+    subprocess.run(["bash", "-n", str(REPO_ROOT / "postBuild")], check=True)
+
+
+def test_postbuild_disables_nbgrader_plugins_that_exist() -> None:
+    """If nbgrader renames a plugin, Binder's build would fail: catch it here."""
+    import nbgrader
+
+    static = Path(nbgrader.__file__).parent / "labextension" / "static"
+    if not static.exists():
+        import sys
+
+        static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader" / "static"
+    bundle = "".join(path.read_text(errors="ignore") for path in static.glob("*.js"))
+    text = (REPO_ROOT / "postBuild").read_text()
+    plugins = re.search(r"for plugin in ([^;]+);", text).group(1).split()
+    assert plugins, "postBuild lists no nbgrader plugins"
+    for plugin in plugins:
+        assert f'"@jupyter/nbgrader:{plugin}"' in bundle, f"nbgrader has no plugin {plugin!r}"

@@ -1,0 +1,1 @@
+"""Instructor-side tools: keep notebooks' navigation and release/ in step with course.yml."""
