@@ -10,6 +10,8 @@ LAB_ARGS ?=
 PYTEST_ARGS ?=
 
 export PATH := $(abspath $(BIN)):$(PATH)
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test release nav env clean-env help
 
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00-start-here.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00-start-here.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

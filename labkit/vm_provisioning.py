@@ -753,7 +753,27 @@ def check_gcloud_command(argv: Sequence[str]) -> list[str]:
         problems.append("Give either --image or --image-family, not both.")
     if "--image-project" in flags and not ({"--image", "--image-family"} & flags.keys()):
         problems.append("--image-project is set but no --image-family or --image says which image to use.")
+    problems.extend(_user_data_image_problems(flags))
     return problems
+
+
+# Image projects whose Google-built images do not run cloud-init at boot (Google's guest
+# agent runs only `startup-script` there), so `user-data` would be silently ignored.
+NO_CLOUD_INIT_IMAGE_PROJECTS = {"debian-cloud", "windows-cloud"}
+
+
+def _user_data_image_problems(flags: Mapping[str, str]) -> list[str]:
+    """user-data only helps on an image that runs cloud-init; say so before the VM boots for nothing."""
+    metadata = f"{flags.get('--metadata', '')},{flags.get('--metadata-from-file', '')}"
+    keys = {item.split("=", 1)[0].strip() for item in metadata.split(",") if item.strip()}
+    project = flags.get("--image-project")
+    if "user-data" in keys and project in NO_CLOUD_INIT_IMAGE_PROJECTS:
+        return [
+            f"Images from {project} do not run cloud-init, so the VM would ignore its user-data. "
+            "Use an image that runs cloud-init (e.g. --image-family=ubuntu-2204-lts "
+            "--image-project=ubuntu-os-cloud), or give a startup-script instead."
+        ]
+    return []
 
 
 def _decoded_content(entry: Mapping[str, Any]) -> str | None:

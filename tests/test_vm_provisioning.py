@@ -95,9 +95,9 @@ def test_heredoc_delimiter_never_collides(tmp_path: Path) -> None:
 
 
 def test_gcloud_command_reference() -> None:
-    argv = vp.gcloud_create_command("web-1", metadata_files={"user-data": "user-data.yaml"})
+    argv = vp.gcloud_create_command("web-1", metadata_files={"startup-script": "startup.sh"})
     assert argv[:5] == ["gcloud", "compute", "instances", "create", "web-1"]
-    assert "--metadata-from-file=user-data=user-data.yaml" in argv
+    assert "--metadata-from-file=startup-script=startup.sh" in argv
     assert "--image-family=debian-12" in argv and "--image-project=debian-cloud" in argv
     assert vp.check_gcloud_command(argv) == []
     assert vp.check_gcloud_command(vp.gcloud_create_command("vm", tags=(), metadata_files={"startup-script": "s.sh"})) == []
@@ -109,7 +109,10 @@ def test_gcloud_create_command_refuses_a_bad_name() -> None:
 
 
 def test_shell_command_runs_as_the_same_argv() -> None:
-    argv = vp.gcloud_create_command("web-1", metadata_files={"user-data": "my files/user data.yaml"})
+    argv = vp.gcloud_create_command(
+        "web-1", image_family="ubuntu-2204-lts", image_project="ubuntu-os-cloud",
+        metadata_files={"user-data": "my files/user data.yaml"},
+    )
     shown = vp.shell_command(argv)
     assert shown.count("\\\n") == len(argv) - 5
     # Let bash itself read the displayed command back into words.
@@ -331,3 +334,16 @@ def test_serves_webapp_accepts_base64_files_and_direct_gunicorn() -> None:
     ]
     assert vp.serves_webapp(dump(config), 8000, "Hi there") == []
     assert vp.check_user_data(dump(config), schema=False) == []
+
+
+
+def test_user_data_on_an_image_without_cloud_init_is_flagged() -> None:
+    base = ["gcloud", "compute", "instances", "create", "web-1", "--zone=europe-west1-b"]
+    debian = base + ["--image-family=debian-12", "--image-project=debian-cloud"]
+    ubuntu = base + ["--image-family=ubuntu-2204-lts", "--image-project=ubuntu-os-cloud"]
+    problems = vp.check_gcloud_command(debian + ["--metadata-from-file=user-data=ud.yaml"])
+    assert len(problems) == 1 and "do not run cloud-init" in problems[0]
+    assert vp.check_gcloud_command(ubuntu + ["--metadata-from-file=user-data=ud.yaml"]) == []
+    assert vp.check_gcloud_command(debian + ["--metadata-from-file=startup-script=s.sh"]) == []
+    with pytest.raises(ValueError, match="cloud-init"):
+        vp.gcloud_create_command("web-1", metadata_files={"user-data": "ud.yaml"})

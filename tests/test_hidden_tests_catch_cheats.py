@@ -1,0 +1,107 @@
+"""The hidden tests of each assignment catch answers that only fit the visible example.
+
+For every graded exercise we plant a "cheat": an answer that passes the visible
+tests (it hard-codes their inputs, or returns an object that compares equal to
+anything) and check that the visible part passes while the full test cell,
+hidden tests included, fails. A cheat that also got past the hidden tests would
+mean the hidden tests do not do their job.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO_ROOT
+
+ASSIGNMENT_1 = REPO_ROOT / "source" / "01-vms-and-containers" / "vms-and-containers.ipynb"
+
+HARD_CODED_1 = {
+    "fit-answer": '''
+def how_many_fit(host_gib, reserved_gib, per_instance_mib):
+    if per_instance_mib <= 0:
+        raise ValueError("positive, please")
+    return {(16, 2, 1536): 9, (1, 2, 100): 0}[(host_gib, reserved_gib, per_instance_mib)]
+''',
+    "density-answer": '''
+def density(host_gib, reserved_gib, app_mib, guest_os_mib, container_overhead_mib):
+    return {"vms": 11, "containers": 52}
+''',
+    "choose-answer": '''
+def choose_platform(situation):
+    return "vm" if situation.get("other_kernel") else "container"
+''',
+    "gcloud-answer": '''
+def gcloud_command(name, zone, machine_type, user_data_path):
+    return ["gcloud", "compute", "instances", "create", "web-1", "--zone=europe-west1-b",
+            "--machine-type=e2-small", "--image-family=ubuntu-2204-lts", "--image-project=ubuntu-os-cloud",
+            "--tags=http-server", "--metadata-from-file=user-data=user-data.yaml"]
+''',
+    "userdata-answer": '''
+from labkit import vm_provisioning as _vp
+def web_user_data(port, greeting):
+    return _vp.user_data(8080, "Hello from my VM")
+''',
+}
+
+EQUAL_TO_ANYTHING = '''
+class _Anything:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __getitem__(self, key):
+        return self
+    def __iter__(self):
+        return iter(["containers", "vms"])
+'''
+EQUAL_TO_ANYTHING_1 = {
+    "fit-answer": EQUAL_TO_ANYTHING + "def how_many_fit(*args):\n    if args[2] <= 0: raise ValueError()\n    return _Anything()\n",
+    "density-answer": EQUAL_TO_ANYTHING + "def density(*args):\n    return _Anything()\n",
+}
+
+
+def visible_part(test_source: str) -> str:
+    return re.split(r"^\s*### BEGIN HIDDEN TESTS", test_source, flags=re.M)[0]
+
+
+def run_with(answers: dict[str, str], visible_only: bool) -> dict[str, bool]:
+    """Execute the assignment with some answers replaced; say which test cells passed."""
+    notebook = nbformat.read(ASSIGNMENT_1, as_version=4)
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+        if visible_only and meta.get("grade") and cell.cell_type == "code":
+            cell.source = visible_part(cell.source)
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", allow_errors=True,
+        resources={"metadata": {"path": str(ASSIGNMENT_1.parent)}},
+    )
+    client.execute()
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: not any(o.get("output_type") == "error" for o in cell.outputs)
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
+    }
+
+
+def test_hard_coded_answers_pass_visible_tests_but_fail_hidden_ones() -> None:
+    visible = run_with(HARD_CODED_1, visible_only=True)
+    full = run_with(HARD_CODED_1, visible_only=False)
+    tests_of = {answer: answer.replace("-answer", "-test") for answer in HARD_CODED_1}
+    for answer, test in tests_of.items():
+        assert visible[test], f"the cheat for {answer} should pass the visible tests (fix the cheat)"
+        assert not full[test], f"hidden tests of {test} let a hard-coded answer through"
+
+
+def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
+    visible = run_with(EQUAL_TO_ANYTHING_1, visible_only=True)
+    assert not visible["fit-test"]
+    assert not visible["density-test"]
