@@ -8,7 +8,7 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 # The course, rooted here: source/<assignment>/ -> release/<assignment>/.
 c.CourseDirectory.course_id = "vms-containers-k8s"
-c.CourseDirectory.root = "."
+# The course root is the folder nbgrader runs in: run it from the repository root.
 # Never copy editor debris or an instructor's grading output into what learners get.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",

@@ -40,3 +40,14 @@ def release_notebooks() -> list[Path]:
 
 def ids(paths: list[Path]) -> list[str]:
     return [str(path.relative_to(REPO_ROOT)) for path in paths]
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip a check that needs something this machine lacks, saying why.
+
+    `.ci/run` installs everything these checks need and sets LABKIT_STRICT=1, so in
+    CI a missing dependency is a failure, not a quiet skip.
+    """
+    if os.environ.get("LABKIT_STRICT") == "1":
+        pytest.fail(f"CI should provide this but does not: {reason}")
+    pytest.skip(reason)

@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import skip_unless_ci
+
 from labkit import engine, startup
 
 
@@ -134,9 +136,9 @@ def test_time_container_with_a_real_engine():
     image = os.environ.get("LABKIT_CONTAINER_IMAGE")
     status = engine.docker_engine()
     if not status.available:
-        pytest.skip(f"no Docker engine here: {status.detail}")
+        skip_unless_ci(f"no Docker engine here: {status.detail}")
     if not image:
-        pytest.skip("set LABKIT_CONTAINER_IMAGE to a local image that has `true`")
+        skip_unless_ci("set LABKIT_CONTAINER_IMAGE to a local image that has `true`")
     result = startup.time_container(image, runs=2)
     assert isinstance(result, startup.Timing), str(result)
     assert len(result.samples_s) == 2

@@ -11,6 +11,8 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+
+from conftest import skip_unless_ci
 import yaml
 
 from labkit import vm_provisioning as vp
@@ -182,10 +184,13 @@ def test_check_user_data_refuses_non_text() -> None:
 # --- cloud-init's own schema check --------------------------------------------------
 
 
-needs_cloud_init = pytest.mark.skipif(
-    not vp.schema_check_available(),
-    reason="the cloud-init command is not installed (apt-get install --no-install-recommends cloud-init)",
-)
+@pytest.fixture
+def needs_cloud_init_fixture() -> None:
+    if not vp.schema_check_available():
+        skip_unless_ci("the cloud-init command is not installed (apt-get install --no-install-recommends cloud-init)")
+
+
+needs_cloud_init = pytest.mark.usefixtures("needs_cloud_init_fixture")
 
 
 @needs_cloud_init
