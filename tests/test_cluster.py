@@ -1,12 +1,10 @@
 """cluster.probe against a tiny real HTTP server on 127.0.0.1 that serves /version."""
-import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from http_fakes import FakeHandler, closed_port, serving
 from labkit import cluster
 
 VERSION = {
@@ -17,11 +15,8 @@ VERSION = {
 }
 
 
-class FakeApiServer(BaseHTTPRequestHandler):
+class FakeApiServer(FakeHandler):
     status = 200
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         if self.path.rstrip("/") != "/version":
@@ -32,30 +27,17 @@ class FakeApiServer(BaseHTTPRequestHandler):
             code = self.status
         else:
             body, code = VERSION, 200
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(code, body)
 
 
 class RefusingApiServer(FakeApiServer):
     status = 401
 
 
-def serve(handler):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture
 def api_server():
-    server = serve(FakeApiServer)
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(FakeApiServer) as address:
+        yield address
 
 
 def write_kubeconfig(path, server, context="kind-course"):
@@ -78,12 +60,6 @@ contexts:
 current-context: {context}
 """)
     return str(path)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_reachable_cluster(tmp_path, api_server):
@@ -133,13 +109,8 @@ def test_silent_server_times_out_quickly(tmp_path):
 
 
 def test_server_that_refuses(tmp_path):
-    server = serve(RefusingApiServer)
-    try:
-        address = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(RefusingApiServer) as address:
         found = cluster.probe(write_kubeconfig(tmp_path / "config", address))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert found.reachable is False
     assert "answered but refused the request (HTTP 401" in found.detail
 
@@ -167,13 +138,8 @@ class NotKubernetes(FakeApiServer):
 
 
 def test_server_that_is_not_kubernetes(tmp_path):
-    server = serve(NotKubernetes)
-    try:
-        address = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(NotKubernetes) as address:
         found = cluster.probe(write_kubeconfig(tmp_path / "config", address))
-    finally:
-        server.shutdown()
-        server.server_close()
     assert found.reachable is False
     assert "HTTP 404" in found.detail
     assert "may not be a Kubernetes API server" in found.detail

@@ -1,47 +1,8 @@
 """engine.docker_engine against nothing, and against a tiny fake engine on 127.0.0.1."""
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
+from http_fakes import FakeDockerEngine, closed_port, serving
 from labkit import engine
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class FakeDocker(BaseHTTPRequestHandler):
-    """Answers the three calls docker.from_env + ping + version make."""
-
-    def log_message(self, *args):
-        pass
-
-    def _json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        if path.endswith("/_ping"):
-            data = b"OK"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(data)
-        elif path.endswith("/version"):
-            self._json(200, {"Version": "20.10.99", "ApiVersion": "1.41"})
-        else:
-            self._json(404, {"message": f"no such thing: {path}"})
 
 
 @pytest.fixture
@@ -53,14 +14,10 @@ def clean_docker_env(monkeypatch):
 
 @pytest.fixture
 def fake_engine(clean_docker_env):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDocker)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    address = f"tcp://127.0.0.1:{server.server_address[1]}"
-    clean_docker_env.setenv("DOCKER_HOST", address)
-    yield address
-    server.shutdown()
-    server.server_close()
+    with serving(FakeDockerEngine) as url:
+        address = url.replace("http://", "tcp://", 1)
+        clean_docker_env.setenv("DOCKER_HOST", address)
+        yield address
 
 
 def test_no_engine_on_a_closed_port(clean_docker_env):

@@ -1,6 +1,5 @@
 """The environment check, with Docker, kubectl and the cluster controlled by the test."""
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -8,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from http_fakes import closed_port
 from labkit import environment
 from labkit.environment import Finding
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fake_kubectl(directory: Path, script: str) -> None:
@@ -66,11 +60,21 @@ def test_missing_package_says_what_to_do():
     assert "pip install -e ." in finding.meaning
 
 
-def test_no_docker_engine_meaning(controlled):
-    finding = by_name(environment.check())["Docker engine"]
+@pytest.mark.parametrize(
+    "name, detail, meaning",
+    [
+        ("Docker engine", "No Docker engine answered",
+         "No Docker engine: the Dockerfile lesson explains builds"),
+        ("Kubernetes cluster", "No kubeconfig found at",
+         "No cluster answered: the course will start its local emulator"),
+    ],
+    ids=["no-docker-engine", "no-cluster-means-emulator"],
+)
+def test_what_a_missing_service_means(controlled, name, detail, meaning):
+    finding = by_name(environment.check())[name]
     assert finding.ok is False
-    assert finding.detail.startswith("No Docker engine answered")
-    assert finding.meaning.startswith("No Docker engine: the Dockerfile lesson explains builds")
+    assert finding.detail.startswith(detail)
+    assert finding.meaning.startswith(meaning)
 
 
 def test_kubectl_version_is_read(controlled):
@@ -100,13 +104,6 @@ def test_kubectl_with_garbage_output(monkeypatch, tmp_path):
     finding = environment._kubectl()
     assert finding.ok is False
     assert "did not report its version" in finding.detail
-
-
-def test_no_cluster_means_emulator(controlled):
-    finding = by_name(environment.check())["Kubernetes cluster"]
-    assert finding.ok is False
-    assert finding.detail.startswith("No kubeconfig found at")
-    assert "the course will start its local emulator" in finding.meaning
 
 
 def test_nbgrader_mode(controlled):

@@ -1,23 +1,14 @@
 """Start-up timing: real processes, the no-engine path, a fake engine, and a real one when CI has it."""
-import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import skip_unless_ci
+from http_fakes import FakeDockerEngine, closed_port, serving
 
 from labkit import engine, startup
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_timing_summaries():
@@ -82,44 +73,21 @@ def test_time_container_without_engine_explains(docker_env):
     assert "Not measured" in str(result)
 
 
-class EngineWithoutImages(BaseHTTPRequestHandler):
+class EngineWithoutImages(FakeDockerEngine):
     """An engine that answers, has no images, and cannot pull any."""
 
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, status, body, kind="application/json"):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        if path.endswith("/_ping"):
-            self._reply(200, b"OK", "text/plain")
-        elif path.endswith("/version"):
-            self._reply(200, {"Version": "20.10.99", "ApiVersion": "1.41"})
-        else:
-            self._reply(404, {"message": "No such image"})
+    not_found = "No such image"
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        self._reply(500, {"message": "pull access denied: no network here"})
+        self.reply(500, {"message": "pull access denied: no network here"})
 
 
 def test_time_container_missing_image_explains(docker_env):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EngineWithoutImages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        docker_env.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{server.server_address[1]}")
+    with serving(EngineWithoutImages) as url:
+        docker_env.setenv("DOCKER_HOST", url.replace("http://", "tcp://", 1))
         result = startup.time_container("course/missing:1", runs=1)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert isinstance(result, startup.Unavailable)
     assert "'course/missing:1' is not on this machine" in result.reason
     assert "LABKIT_CONTAINER_IMAGE" in result.reason

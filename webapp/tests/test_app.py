@@ -167,26 +167,30 @@ def start(argv: list[str], env_extra: dict[str, str]) -> Iterator[subprocess.Pop
             process.wait()
 
 
-def test_python_dash_m_webapp_serves() -> None:
-    port = free_port()
-    with start([sys.executable, "-m", "webapp"], {"PORT": str(port), "APP_GREETING": "dev server"}) as process:
+def root_once_healthy(argv: list[str], env_extra: dict[str, str], port: int) -> dict:
+    """Start a server, wait until /healthz says ok, return what / answers, and stop it."""
+    with start(argv, env_extra) as process:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
         assert (status, body) == (200, {"status": "ok"})
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-            assert json.loads(response.read())["greeting"] == "dev server"
+            root = json.loads(response.read())
     assert process.returncode is not None
+    return root
+
+
+def test_python_dash_m_webapp_serves() -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "webapp"]
+    root = root_once_healthy(argv, {"PORT": str(port), "APP_GREETING": "dev server"}, port)
+    assert root["greeting"] == "dev server"
 
 
 def test_gunicorn_serves() -> None:
     pytest.importorskip("gunicorn", reason="gunicorn is in webapp/requirements.txt; pip install it")
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "webapp.app:app"]
-    with start(argv, {"APP_VERSION": "7.7.7"}) as process:
-        status, body = wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
-        assert (status, body) == (200, {"status": "ok"})
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-            assert json.loads(response.read())["version"] == "7.7.7"
-    assert process.returncode is not None
+    root = root_once_healthy(argv, {"APP_VERSION": "7.7.7"}, port)
+    assert root["version"] == "7.7.7"
 
 
 def test_python_dash_m_webapp_bad_port_says_what_to_fix() -> None:
