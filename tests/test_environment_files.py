@@ -93,3 +93,24 @@ def test_postbuild_disables_nbgrader_plugins_that_exist() -> None:
     assert plugins, "postBuild lists no nbgrader plugins"
     for plugin in plugins:
         assert f'"@jupyter/nbgrader:{plugin}"' in bundle, f"nbgrader has no plugin {plugin!r}"
+
+
+def test_webapp_pins_fit_the_course_environment() -> None:
+    """The versions a VM or container installs for the web service are ones the course tests with."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    ranges = {
+        Requirement(line).name.lower(): Requirement(line).specifier
+        for line in project["dependencies"] + project["optional-dependencies"]["test"]
+    }
+    pins = [
+        Requirement(line)
+        for line in (REPO_ROOT / "webapp" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert pins, "webapp/requirements.txt pins nothing"
+    for pin in pins:
+        (version,) = [spec.version for spec in pin.specifier if spec.operator == "=="]
+        assert pin.name.lower() in ranges, f"{pin.name} is pinned for the web service but not in pyproject.toml"
+        assert ranges[pin.name.lower()].contains(version), (
+            f"webapp pins {pin.name}=={version}, outside pyproject.toml's {ranges[pin.name.lower()]}"
+        )

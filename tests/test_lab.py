@@ -94,7 +94,8 @@ def test_start_notebook_renders_in_a_browser(lab: tuple[str, str]) -> None:
             page.goto(f"{base}/?token={token}")
             heading = page.get_by_role("heading", name="Start here: virtual machines, containers and Kubernetes")
             heading.wait_for(timeout=90_000)
-            assert page.url.split("?")[0].endswith("/lab/tree/notebooks/00-start-here.ipynb")
+            current_tab = page.locator(".jp-mod-current .lm-TabBar-tabLabel", has_text="00-start-here.ipynb")
+            current_tab.first.wait_for(timeout=30_000)
             page.screenshot(path=str(REPO_ROOT / ".pytest_cache" / "lab-start-notebook.png"))
         finally:
             browser.close()

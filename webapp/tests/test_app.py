@@ -186,7 +186,6 @@ def test_python_dash_m_webapp_serves() -> None:
 
 
 def test_gunicorn_serves() -> None:
-    pytest.importorskip("gunicorn", reason="gunicorn is in webapp/requirements.txt; pip install it")
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "webapp.app:app"]
     root = root_once_healthy(argv, {"APP_VERSION": "7.7.7"}, port)
