@@ -1,17 +1,23 @@
-"""Which Kubernetes cluster can this notebook reach?
+"""Which Kubernetes cluster can this notebook reach, and the API clients for it.
 
-For now only the probe: read the kubeconfig the way kubectl does, ask the
-API server for ``/version`` with a short timeout, and say in plain words
-what happened. Why a probe first: the course must decide, quickly and
-without a traceback, whether to use the learner's real cluster or its own
-local emulator.
+``probe()`` reads the kubeconfig the way kubectl does, asks the API server for
+``/version`` with a short timeout, and says in plain words what happened. Why a probe
+first: the course must decide, quickly and without a traceback, whether to use the
+learner's real cluster or its own local emulator.
+
+``connect()`` uses that decision: the official client's API objects for the kubeconfig's
+current context when it answers, otherwise a started ``labkit.kubesim`` emulator (a fresh
+kind-like cluster on 127.0.0.1). It always says which one the learner is on. The
+environment variable ``LABKIT_CLUSTER`` forces the choice: ``emulator`` or ``kubeconfig``
+(``auto``, the default, probes first).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["ClusterProbe", "probe"]
+__all__ = ["ClusterProbe", "Connection", "connect", "probe"]
 
 
 @dataclass
@@ -105,3 +111,101 @@ def probe(kubeconfig: str | None = None, timeout: float = 2.0) -> ClusterProbe:
         f"The kubeconfig's current context '{context}' points at {server}, and a "
         f"Kubernetes API server answered there (version {version}).",
     )
+
+
+ENV = "LABKIT_CLUSTER"
+_emulators: dict[tuple[str, int, int], Any] = {}
+
+
+@dataclass
+class Connection:
+    """API clients for one cluster, and which cluster that is (``kind``: kubeconfig or emulator)."""
+
+    kind: str
+    description: str
+    kubeconfig: str
+    context: str | None
+    api_client: Any = field(repr=False)
+    core: Any = field(repr=False)
+    apps: Any = field(repr=False)
+    autoscaling: Any = field(repr=False)
+    batch: Any = field(repr=False)
+    emulator: Any = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.kind == "emulator"
+
+    def close(self) -> None:
+        """Close the HTTP connections (an emulator keeps running for other cells)."""
+        self.api_client.close()
+
+
+def _clients(config_file: str, context: str | None) -> tuple[Any, ...]:
+    from kubernetes import client
+    from kubernetes.config import kube_config
+
+    configuration = client.Configuration()
+    kube_config.load_kube_config(config_file=config_file, context=context,
+                                 client_configuration=configuration, persist_config=False)
+    api = client.ApiClient(configuration)
+    return (api, client.CoreV1Api(api), client.AppsV1Api(api), client.AutoscalingV2Api(api),
+            client.BatchV1Api(api))
+
+
+def _start_emulator(name: str, workers: int, seed: int) -> Any:
+    from . import kubesim
+
+    key = (name, workers, seed)
+    sim = _emulators.get(key)
+    if sim is None or sim.api.stopping:
+        sim = kubesim.start(name=name, workers=workers, seed=seed)
+        _emulators[key] = sim
+    return sim
+
+
+def connect(kubeconfig: str | None = None, *, prefer: str | None = None, timeout: float = 2.0,
+            name: str = "course", workers: int = 2, seed: int = 0, export_kubeconfig: bool = True,
+            quiet: bool = False) -> Connection:
+    """Kubernetes API clients for a real cluster when one answers, else for a local emulator.
+
+    ``prefer`` (or ``$LABKIT_CLUSTER``): ``auto`` (default) probes the kubeconfig's current
+    context; ``kubeconfig`` insists on it (RuntimeError saying why when it does not answer);
+    ``emulator`` starts the emulator (one per name/workers/seed per Python process, reused by
+    later calls). With ``export_kubeconfig``, an emulator's kubeconfig is put in
+    ``$KUBECONFIG`` so that ``!kubectl`` in the same notebook talks to the same cluster.
+    Prints which cluster it is unless ``quiet``; the returned object's ``description`` says it too.
+    """
+    mode = (prefer or os.environ.get(ENV) or "auto").strip().lower()
+    if mode not in ("auto", "emulator", "kubeconfig"):
+        raise ValueError(f"{ENV} (or prefer=) must be 'auto', 'emulator' or 'kubeconfig', not {mode!r}")
+    found = None
+    if mode != "emulator":
+        found = probe(kubeconfig, timeout=timeout)
+        if not found.reachable and mode == "kubeconfig":
+            raise RuntimeError(f"{ENV}=kubeconfig asks for the kubeconfig's cluster, but: {found.detail}")
+    if found is not None and found.reachable:
+        config_file = os.pathsep.join(p for p in _kubeconfig_paths(kubeconfig) if os.path.isfile(p))
+        api, core, apps, autoscaling, batch = _clients(config_file, found.context)
+        if (found.context or "").startswith("kubesim-"):
+            what = f"the course's local Kubernetes emulator, reached through the kubeconfig: {found.detail}"
+            kind = "emulator"
+        else:
+            what = f"a real Kubernetes cluster: {found.detail}"
+            kind = "kubeconfig"
+        conn = Connection(kind, f"You are on {what}", config_file, found.context, api, core, apps, autoscaling, batch)
+    else:
+        sim = _start_emulator(name, workers, seed)
+        if export_kubeconfig:
+            os.environ["KUBECONFIG"] = sim.kubeconfig
+        why = "" if found is None else f" ({found.detail})"
+        reason = f"because {ENV}=emulator" if found is None else "because no real cluster answered"
+        api, core, apps, autoscaling, batch = _clients(sim.kubeconfig, sim.context)
+        conn = Connection("emulator", f"You are on {sim.describe()}, {reason}{why}.", sim.kubeconfig, sim.context,
+                          api, core, apps, autoscaling, batch, emulator=sim)
+    if not quiet:
+        print(conn.description)
+    return conn

@@ -1,0 +1,117 @@
+"""The table of REST resources the emulator serves, loaded from ``data/resources.yaml``.
+
+Why a table: discovery, routing, printing, validation and OpenAPI all need the same facts
+(group, version, kind, plural, scope, short names, subresources); keeping them as data in one
+place means adding a resource is one line, not edits across handlers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+DEFAULT_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served resource, e.g. apps/v1 deployments."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = DEFAULT_VERBS
+    status: bool = False
+    scale: bool = False
+    generation: bool = False
+    subresources: tuple[str, ...] = ()
+    schema: str | None = None
+    key: str = field(default="", compare=False)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def qualified(self) -> str:
+        """The name errors use: ``pods``, ``deployments.apps``."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def readonly(self) -> bool:
+        return "create" not in self.verbs
+
+    def all_subresources(self) -> tuple[str, ...]:
+        subs = list(self.subresources)
+        if self.status:
+            subs.append("status")
+        if self.scale:
+            subs.append("scale")
+        return tuple(subs)
+
+
+@lru_cache(maxsize=1)
+def load() -> tuple[Resource, ...]:
+    """All resources, in discovery order."""
+    raw = yaml.safe_load((Path(__file__).parent / "data" / "resources.yaml").read_text())
+    out = []
+    for entry in raw:
+        singular = entry.get("singular", entry["kind"].lower())
+        out.append(Resource(
+            group=entry["group"], version=entry["version"], kind=entry["kind"],
+            plural=entry["plural"], namespaced=entry["namespaced"], singular=singular,
+            short_names=tuple(entry.get("shortNames", ())),
+            categories=tuple(entry.get("categories", ())),
+            verbs=tuple(entry.get("verbs", DEFAULT_VERBS)),
+            status=entry.get("status", False), scale=entry.get("scale", False),
+            generation=entry.get("generation", False),
+            subresources=tuple(entry.get("subresources", ())),
+            schema=entry.get("schema"),
+            key=f"{entry['group']}/{entry['plural']}",
+        ))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def by_path(group: str, version: str, plural: str) -> Resource | None:
+    for res in load():
+        if res.group == group and res.version == version and res.plural == plural:
+            return res
+    return None
+
+
+@lru_cache(maxsize=None)
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    for res in load():
+        if res.api_version == api_version and res.kind == kind:
+            return res
+    return None
+
+
+def get(key: str) -> Resource:
+    """Look a resource up by its store key ``group/plural`` (``/pods``, ``apps/deployments``)."""
+    for res in load():
+        if res.key == key:
+            return res
+    raise KeyError(key)
+
+
+def group_versions() -> dict[str, list[str]]:
+    """Served group -> versions (core group is "")."""
+    out: dict[str, list[str]] = {}
+    for res in load():
+        versions = out.setdefault(res.group, [])
+        if res.version not in versions:
+            versions.append(res.version)
+    return out

@@ -1,0 +1,155 @@
+"""Real kubectl against labkit.kubesim: the columns and answers of a real cluster.
+
+/usr/bin/kubectl on these machines is gcloud's dispatcher: it reads the server's /version and
+runs the newest kubectl it has that is not newer than the server (here kubectl 1.33 for our
+1.36 server). KUBECACHEDIR keeps its discovery and HTTP caches per test session.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import skip_unless_ci
+from labkit import kubesim
+
+
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory):
+    if shutil.which("kubectl") is None:
+        skip_unless_ci("kubectl is not installed on this machine")
+    where = tmp_path_factory.mktemp("kubectl")
+    sim = kubesim.start(where / "kubeconfig", seed=0)
+    env = dict(os.environ, KUBECONFIG=sim.kubeconfig, KUBECACHEDIR=str(where / "cache"))
+
+    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
+        return done
+    run.env = env  # type: ignore[attr-defined]
+    run.dir = where  # type: ignore[attr-defined]
+    yield run
+    sim.stop()
+
+
+def header(text: str) -> list[str]:
+    return text.splitlines()[0].split()
+
+
+def test_get_nodes_wide(kube):
+    out = kube("get", "nodes", "-o", "wide").stdout
+    assert out.splitlines()[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP",
+                                           "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["course-control-plane", "course-worker", "course-worker2"]
+    assert [r[2] for r in rows] == ["control-plane", "<none>", "<none>"]
+    assert all(r[1] == "Ready" and r[4] == "v1.36.1" and r[5].startswith("172.18.0.") for r in rows)
+
+
+def test_get_pods_all_namespaces_wide(kube):
+    out = kube("get", "pods", "-A", "-o", "wide").stdout
+    assert " ".join(header(out)) == "NAMESPACE NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES"
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert len(rows) == 13
+    etcd = next(r for r in rows if r[1] == "etcd-course-control-plane")
+    assert etcd[:5] == ["kube-system", "etcd-course-control-plane", "1/1", "Running", "0"]
+    assert etcd[7] == "course-control-plane"
+    assert any(r[0] == "local-path-storage" for r in rows)
+
+
+def test_api_resources(kube):
+    out = kube("api-resources").stdout
+    assert header(out) == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    for line in ("deployments deploy apps/v1 true Deployment", "nodes no v1 false Node",
+                 "horizontalpodautoscalers hpa autoscaling/v2 true HorizontalPodAutoscaler"):
+        assert line in [" ".join(row.split()) for row in out.splitlines()]
+
+
+def test_create_apply_twice_label_describe_delete(kube):
+    manifest = kube.dir / "web.yaml"
+    body = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27", ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+    manifest.write_text(body.replace("REPLICAS", "2"))
+    assert kube("create", "-f", str(manifest)).stdout.split("\n")[:2] == ["deployment.apps/web created", "service/web created"]
+    again = kube("create", "-f", str(manifest), check=False)
+    assert again.returncode == 1
+    assert 'Error from server (AlreadyExists): error when creating "' in again.stderr
+    assert 'deployments.apps "web" already exists' in again.stderr
+    manifest.write_text(body.replace("REPLICAS", "3"))
+    kube("apply", "-f", str(manifest))
+    assert kube("apply", "-f", str(manifest)).stdout.split("\n")[:2] == ["deployment.apps/web unchanged", "service/web unchanged"]
+    assert kube("get", "deploy", "web", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    assert kube("label", "deploy", "web", "tier=frontend").stdout.strip() == "deployment.apps/web labeled"
+    assert "tier=frontend" in kube("get", "deploy", "web", "--show-labels").stdout
+    desc = kube("describe", "deployment", "web").stdout
+    assert "Replicas:               3 desired" in desc and "Image:         nginx:1.27" in desc
+    svc = kube("get", "svc", "web").stdout
+    assert header(svc) == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] and "80/TCP" in svc
+    assert kube("scale", "deploy", "web", "--replicas=4").stdout.strip() == "deployment.apps/web scaled"
+    out = kube("delete", "-f", str(manifest)).stdout
+    assert 'deployment.apps "web" deleted' in out and 'service "web" deleted' in out
+
+
+def test_describe_node_lists_its_pods(kube):
+    desc = kube("describe", "node", "course-control-plane").stdout
+    assert "Taints:             node-role.kubernetes.io/control-plane:NoSchedule" in desc
+    assert "etcd-course-control-plane" in desc and "PodCIDR:                      10.244.0.0/24" in desc
+
+
+def test_server_side_apply(kube):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1', b: '2'}\n"
+    assert kube("apply", "--server-side", "-f", "-", stdin=cm).stdout.strip() == "configmap/ssa serverside-applied"
+    kube("apply", "--server-side", "-f", "-", stdin=cm.replace(", b: '2'", ""))
+    assert kube("get", "cm", "ssa", "-o", "jsonpath={.data}").stdout == '{"a":"1"}'
+    kube("delete", "cm", "ssa")
+
+
+def test_get_watch_sees_events(kube):
+    watcher = subprocess.Popen(["kubectl", "get", "configmaps", "-w", "--request-timeout=10s"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=kube.env)
+    try:
+        time.sleep(1.0)
+        kube("apply", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\ndata: {a: '1'}\n")
+        kube("delete", "configmap", "watched")
+        time.sleep(1.0)
+    finally:
+        watcher.terminate()
+        out, _ = watcher.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "DATA", "AGE"]
+    assert sum(1 for line in lines if line.startswith("watched ")) >= 2  # added, then deleted
+
+
+def test_errors_as_a_real_cluster_prints_them(kube):
+    bad = "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec:\n  containers: [{name: c, image: busybox}]\n"
+    out = kube("create", "-f", "-", stdin=bad, check=False)
+    assert out.returncode == 1 and out.stderr.startswith('The Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"')
+    typo = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: busybox, imagex: a}]\n"
+    out = kube("apply", "-f", "-", stdin=typo, check=False)
+    assert out.stderr.strip() == ('Error from server (BadRequest): error when creating "STDIN": Pod in version "v1" cannot be '
+                                  'handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagex"')
+    unknown = "apiVersion: v1\nkind: Frobnicator\nmetadata: {name: x}\n"
+    out = kube("create", "-f", "-", stdin=unknown, check=False)
+    assert 'no matches for kind "Frobnicator" in version "v1"' in out.stderr
+    out = kube("get", "pod", "nope", check=False)
+    assert out.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
