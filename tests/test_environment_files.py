@@ -40,7 +40,12 @@ def conda_requirements() -> dict[str, SpecifierSet]:
     assert environment["channels"] == ["conda-forge"], "Binder should build from conda-forge only"
     found = {}
     for entry in environment["dependencies"]:
-        assert isinstance(entry, str), f"environment.yml: put pip packages in pyproject.toml, not {entry!r}"
+        if isinstance(entry, dict):
+            # `- pip: [...]`: packages conda-forge lacks, under their PyPI names
+            for line in entry["pip"]:
+                requirement = Requirement(line.replace(" ", ""))
+                found[requirement.name.lower()] = requirement.specifier
+            continue
         name, _, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(=?)(.*)", entry).groups()
         spec = spec.strip()
         if spec and not spec[0] in "<>=!~":

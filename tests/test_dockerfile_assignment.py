@@ -1,0 +1,133 @@
+"""Assignment 2's hidden tests catch answers that only fit the visible examples.
+
+For each graded exercise we plant a "cheat" that passes the visible tests (it
+hard-codes their inputs) and check that the full test cell, hidden tests included,
+fails. Objects that compare equal to anything must not pass even the visible tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import nbformat
+from nbclient import NotebookClient
+
+from conftest import REPO_ROOT
+
+ASSIGNMENT_2 = REPO_ROOT / "source" / "02-dockerfile" / "dockerfile.ipynb"
+
+HARD_CODED = {
+    "dockerfile-answer": '''
+def webapp_dockerfile(port, base_image="python:3.12-slim"):
+    return """\\
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
+WORKDIR /app
+COPY requirements.txt .
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt && useradd -l -u 10001 app
+COPY . .
+USER 10001
+EXPOSE 8080
+CMD ["/opt/venv/bin/gunicorn", "--bind", "0.0.0.0:8080", "app:app"]
+"""
+''',
+    "rebuild-answer": '''
+def rebuilt_steps(steps, changed):
+    return {"app.py": [5, 6, 7], "requirements.txt": [3, 4, 5, 6, 7]}.get(changed, [])
+''',
+    "ignore-answer": '''
+DOCKERIGNORE = "tests\\n__pycache__\\n*.pyc\\n.git\\n.venv\\n.env\\n.ipynb_checkpoints\\n"
+''',
+    "facts-answer": '''
+def image_facts(first, second):
+    return {"first_mb": 119.21, "second_mb": 131.4, "shared_mb": 90.4, "disk_mb": 160.21, "download_mb": 41.0}
+''',
+}
+
+ANYTHING = '''
+class _Anything:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __getitem__(self, key):
+        return self
+    def __iter__(self):
+        return iter([])
+'''
+EQUAL_TO_ANYTHING = {
+    "rebuild-answer": ANYTHING + "def rebuilt_steps(steps, changed):\n    return _Anything()\n",
+    "facts-answer": ANYTHING + "def image_facts(first, second):\n    return _Anything()\n",
+}
+
+
+def visible_part(test_source: str) -> str:
+    return re.split(r"^\s*### BEGIN HIDDEN TESTS", test_source, flags=re.M)[0]
+
+
+def run_with(answers: dict[str, str], visible_only: bool) -> dict[str, bool]:
+    """Execute the assignment with some answers replaced; say which test cells passed."""
+    notebook = copy.deepcopy(nbformat.read(ASSIGNMENT_2, as_version=4))
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+        if visible_only and meta.get("grade") and cell.cell_type == "code":
+            cell.source = visible_part(cell.source)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", allow_errors=True,
+        resources={"metadata": {"path": str(ASSIGNMENT_2.parent)}},
+    ).execute()
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: not any(o.get("output_type") == "error" for o in cell.outputs)
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
+    }
+
+
+def test_the_solutions_pass_every_test() -> None:
+    assert run_with({}, visible_only=False) == {
+        "dockerfile-test": True, "rebuild-test": True, "ignore-test": True, "facts-test": True,
+    }
+
+
+def test_hard_coded_answers_pass_visible_tests_but_fail_hidden_ones() -> None:
+    visible = run_with(HARD_CODED, visible_only=True)
+    full = run_with(HARD_CODED, visible_only=False)
+    for answer in HARD_CODED:
+        test = answer.replace("-answer", "-test")
+        assert visible[test], f"the cheat for {answer} should pass the visible tests (fix the cheat)"
+        assert not full[test], f"hidden tests of {test} let a hard-coded answer through"
+
+
+def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
+    visible = run_with(EQUAL_TO_ANYTHING, visible_only=True)
+    assert not visible["rebuild-test"]
+    assert not visible["facts-test"]
+
+
+def test_failures_tell_the_learner_what_to_fix() -> None:
+    """An untouched release-style answer fails with advice, not with a bare traceback."""
+    notebook = copy.deepcopy(nbformat.read(ASSIGNMENT_2, as_version=4))
+    answers = {
+        "dockerfile-answer": 'def webapp_dockerfile(port, base_image="python:3.12-slim"):\n'
+                             '    return "FROM python:3.7\\nCOPY . .\\nRUN pip install -r requirements.txt\\n"\n',
+        "ignore-answer": 'DOCKERIGNORE = "tests\\n"\n',
+    }
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(ASSIGNMENT_2.parent)}}).execute()
+    errors = {
+        cell.metadata["nbgrader"]["grade_id"]: output["evalue"]
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    }
+    assert "your Dockerfile for port 8080 has" in errors["dockerfile-test"]
+    assert "end of life" in errors["dockerfile-test"] and "EXPOSE 8080" in errors["dockerfile-test"]
+    assert "Your .dockerignore should leave out __pycache__/app.cpython-311.pyc" in errors["ignore-test"]
