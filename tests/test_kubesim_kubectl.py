@@ -32,6 +32,7 @@ def kube(tmp_path_factory):
         return done
     run.env = env  # type: ignore[attr-defined]
     run.dir = where  # type: ignore[attr-defined]
+    run.sim = sim  # type: ignore[attr-defined]
     yield run
     sim.stop()
 
@@ -153,3 +154,91 @@ def test_errors_as_a_real_cluster_prints_them(kube):
     assert 'no matches for kind "Frobnicator" in version "v1"' in out.stderr
     out = kube("get", "pod", "nope", check=False)
     assert out.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+
+
+# ---- issue 4: the cluster comes alive (controllers on a clock that follows real time) ----------------
+def rows(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines()[1:]]
+
+
+def test_create_deployment_scale_set_image_and_undo(kube):
+    # `kubectl create deployment` sends a protobuf body: the emulator reads it
+    assert kube("create", "deployment", "hello", "--image=nginx", "--replicas=3").stdout.strip() == "deployment.apps/hello created"
+    out = kube("rollout", "status", "deployment/hello", "--timeout=30s").stdout
+    assert out.strip().endswith('deployment "hello" successfully rolled out')
+    nodes = {r[0]: r for r in rows(kube("get", "nodes", "-o", "wide").stdout)}
+    cidrs = dict(line.split() for line in kube("get", "nodes", "-o",
+                                                "jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{\"\\n\"}{end}").stdout.splitlines())
+    pods = rows(kube("get", "pods", "-l", "app=hello", "-o", "wide").stdout)
+    assert len(pods) == 3 and all(p[1] == "1/1" and p[2] == "Running" for p in pods)
+    import ipaddress
+    for p in pods:
+        ip, node = p[5], p[6]
+        assert node in nodes and node != "course-control-plane"
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network(cidrs[node])
+    assert kube("scale", "deployment/hello", "--replicas=5").stdout.strip() == "deployment.apps/hello scaled"
+    kube("rollout", "status", "deployment/hello", "--timeout=30s")
+    assert len(rows(kube("get", "pods", "-l", "app=hello").stdout)) == 5
+    kube("set", "image", "deployment/hello", "nginx=nginx:1.27")
+    out = kube("rollout", "status", "deployment/hello", "--timeout=60s").stdout
+    assert "out of 5 new replicas have been updated" in out and out.strip().endswith("successfully rolled out")
+    history = kube("rollout", "history", "deployment/hello").stdout
+    assert [r[0] for r in rows(history.split("REVISION", 1)[1]) if r] == ["1", "2"], history
+    assert kube("rollout", "undo", "deployment/hello").stdout.strip() == "deployment.apps/hello rolled back"
+    kube("rollout", "status", "deployment/hello", "--timeout=60s")
+    kube.sim.advance(2)  # the last old pods finish terminating (rollout status does not wait for that)
+    images = kube("get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}").stdout.split()
+    assert set(images) == {"nginx"} and len(images) == 5
+    rs = rows(kube("get", "rs", "-l", "app=hello").stdout)
+    assert len(rs) == 2  # revision 1's ReplicaSet came back as revision 3
+    events = kube("get", "events", "--field-selector", "involvedObject.name=hello").stdout
+    assert "ScalingReplicaSet" in events and "Scaled up replica set hello-" in events
+
+
+def test_deleted_pod_is_replaced_and_describe_shows_events(kube):
+    kube("create", "deployment", "heal", "--image=nginx", "--replicas=2")
+    kube("rollout", "status", "deployment/heal", "--timeout=30s")
+    victim = kube("get", "pods", "-l", "app=heal", "-o", "jsonpath={.items[0].metadata.name}").stdout
+    assert kube("delete", "pod", victim).stdout.strip() == f'pod "{victim}" deleted'
+    kube("rollout", "status", "deployment/heal", "--timeout=30s")
+    names = kube("get", "pods", "-l", "app=heal", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+    assert len(names) == 2 and victim not in names
+    desc = kube("describe", "pod", names[0]).stdout
+    for reason in ("Scheduled", "Pulling", "Pulled", "Created", "Started"):
+        assert f"  {reason}  " in desc or f" {reason} " in desc
+    kube("delete", "deployment", "heal")
+
+
+def test_job_completes_with_kubectl(kube):
+    kube("create", "job", "hello-job", "--image=busybox", "--", "echo", "hello from the job")
+    out = kube("wait", "--for=condition=complete", "job/hello-job", "--timeout=30s").stdout
+    assert out.strip() == "job.batch/hello-job condition met"
+    assert kube("logs", "job/hello-job").stdout == "hello from the job\n"
+    assert rows(kube("get", "jobs", "hello-job").stdout)[0][1:3] == ["Complete", "1/1"]
+
+
+def test_autoscale_top_and_a_stopped_node(kube):
+    kube("create", "deployment", "busy", "--image=course-webapp:lesson", "--replicas=1")
+    kube("set", "resources", "deployment/busy", "--requests=cpu=100m")
+    kube("rollout", "status", "deployment/busy", "--timeout=30s")
+    # `kubectl autoscale` writes autoscaling/v1 (protobuf); the emulator stores v2
+    assert kube("autoscale", "deployment/busy", "--min=1", "--max=4", "--cpu-percent=50").stdout.strip() == \
+        "horizontalpodautoscaler.autoscaling/busy autoscaled"
+    kube.sim.set_load("busy", rps=3)
+    kube.sim.advance(60)
+    top = rows(kube("top", "pods", "-l", "app=busy").stdout)
+    assert top and all(r[1].endswith("m") and r[2].endswith("Mi") for r in top)
+    hpa = rows(kube("get", "hpa", "busy").stdout)[0]
+    # NAME REFERENCE TARGETS("cpu: N%/50%") MINPODS MAXPODS REPLICAS AGE
+    assert hpa[1] == "Deployment/busy" and hpa[2] == "cpu:" and hpa[3].endswith("%/50%") and hpa[4:6] == ["1", "4"]
+    assert int(hpa[6]) > 1
+    assert len(rows(kube("top", "nodes").stdout)) == 3
+    kube.sim.stop_node("course-worker2")
+    kube.sim.advance(60)
+    status = {r[0]: r[1] for r in rows(kube("get", "nodes").stdout)}
+    assert status["course-worker2"] == "NotReady" and status["course-worker"] == "Ready"
+    kube.sim.start_node("course-worker2")
+    kube.sim.advance(5)
+    assert {r[0]: r[1] for r in rows(kube("get", "nodes").stdout)}["course-worker2"] == "Ready"
+    kube("delete", "hpa", "busy")
+    kube("delete", "deployment", "busy")

@@ -8,13 +8,25 @@ context is ``kubesim-<name>`` (never ``kind-*``: the emulator does not pretend t
 
     >>> sim = start(name="course", workers=2, seed=0)        # doctest: +SKIP
     >>> sim.kubeconfig, sim.url                               # doctest: +SKIP
+    >>> sim.advance(seconds=30)  # 30 s of cluster life now        # doctest: +SKIP
+    >>> sim.stop_node("course-worker"); sim.advance(minutes=6)    # doctest: +SKIP
+    >>> sim.set_load("web", rps=200); sim.advance(minutes=2)      # doctest: +SKIP
     >>> sim.stop()                                            # doctest: +SKIP
 
-Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock``,
+Controllers (``controllers/``: scheduler, kubelet, deployments, replica sets, daemon sets,
+stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, metrics-server,
+HPA) run on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
+thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
+
+Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
 data/kind-cluster.yaml), ``api`` (REST verbs), ``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns),
-``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``.
+``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
+protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
+(autoscaling/v1 <-> v2), ``registry`` (which images exist, data/images.yaml), ``programs`` (what a
+container's command does over time), ``quantity``, and ``controllers/`` (one module per controller;
+the kubelet's lifecycle rules are data/lifecycle.yaml). The HPA algorithm is ``labkit.autoscaling``.
 """
 from __future__ import annotations
 
@@ -29,7 +41,9 @@ import yaml
 
 from . import kindstate, resources
 from .api import Api
-from .clock import Clock
+from .clock import Clock, SimClock
+from .controllers import Manager
+from .controllers.all import build as build_controllers
 from .server import HttpServer
 from .store import Store
 
@@ -51,11 +65,59 @@ class KubeSim:
     server: HttpServer
     started_in: float = 0.0
     _own_kubeconfig_dir: str | None = field(default=None, repr=False)
+    manager: Manager | None = field(default=None, repr=False)
+    clock: SimClock | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop serving (idempotent). Open watches end; the kubeconfig file stays."""
+        if self.manager is not None:
+            self.manager.stop()
         if not self.api.stopping:
             self.server.stop()
+
+    # ---- simulated time and the world outside the API -----------------------------------
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0) -> "KubeSim":
+        """Run ``seconds`` (+ ``minutes``) of cluster life at once: every controller, kubelet and
+        HPA does the work that falls due on the way, at the instant it falls due. ``advance()``
+        with no argument just settles what is due now. Returns the handle (for chaining)."""
+        assert self.manager is not None
+        self.manager.advance(seconds + 60.0 * minutes)
+        return self
+
+    def now(self) -> datetime:
+        """The cluster's current (simulated) time."""
+        return self.store.clock.now()
+
+    def stop_node(self, name: str) -> None:
+        """Power a node off: its kubelet stops; after 50 s the node is NotReady/unreachable, and its
+        pods are evicted when their toleration (300 s by default) runs out."""
+        assert self.manager is not None
+        with self.manager.lock:
+            self.manager.nodes.stop(name)  # type: ignore[attr-defined]
+        self.manager.settle()
+
+    def start_node(self, name: str) -> None:
+        """Power a stopped node on again: heartbeats resume, taints go, terminating pods finish."""
+        assert self.manager is not None
+        with self.manager.lock:
+            self.manager.nodes.start_node(name)  # type: ignore[attr-defined]
+        self.manager.settle()
+
+    def set_load(self, workload: str, rps: float | None = None, *, namespace: str = "default",
+                 cpu: str | float | None = None, memory: str | float | None = None) -> None:
+        """Set the traffic a workload receives (``"web"`` or ``"deployment/web"``): ``rps`` requests
+        per second shared by its ready pods, or a fixed per-pod ``cpu`` ("250m" or millicores) /
+        ``memory`` ("200Mi" or MiB). metrics-server samples it every 15 s; ``kubectl top`` and the
+        HPA see it from the next sample."""
+        assert self.manager is not None
+        with self.manager.lock:
+            self.manager.metrics.set_load(workload, rps, namespace=namespace, cpu=cpu, memory=memory)  # type: ignore[attr-defined]
+
+    def load_image(self, image: str) -> None:
+        """Make an image present on every node, as ``kind load docker-image IMAGE`` does."""
+        assert self.manager is not None
+        with self.manager.lock:
+            self.manager.kubelet.load_image(image)  # type: ignore[attr-defined]
 
     def __enter__(self) -> "KubeSim":
         return self
@@ -93,21 +155,32 @@ def load_state(store: Store, name: str, workers: int, seed: int, now: datetime) 
 
 
 def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed: int = 0, name: str = "course",
-          workers: int = 2, clock: Clock | None = None, host: str = "127.0.0.1") -> KubeSim:
+          workers: int = 2, clock: Clock | None = None, host: str = "127.0.0.1", realtime: bool = True,
+          controllers: bool = True) -> KubeSim:
     """Start an emulator in a background thread and write its kubeconfig; returns the handle.
 
     ``kubeconfig``: where to write it (default: a fresh temporary file). ``port`` 0 picks a free
     port. The same ``seed`` gives the same cluster (names, IPs, uids, placement).
+    ``realtime=False`` freezes the simulated clock: nothing happens until ``advance()``, and the
+    same seed with the same actions gives the same cluster, byte for byte.
+    ``controllers=False`` serves the API alone (objects are stored, nothing acts on them).
     """
     began = time.perf_counter()
     if workers < 0:
         raise ValueError("workers must be 0 or more")
-    clock = clock or Clock()
+    if clock is None:
+        clock = SimClock(realtime=realtime)
+    elif isinstance(clock, SimClock):
+        clock.realtime = realtime and clock.realtime
     store = Store(clock, seed)
     load_state(store, name, workers, seed, clock.now())
     cp_ip = next(a["address"] for a in store.get(resources.get("/nodes"), "", f"{name}-control-plane")["status"]["addresses"]
                  if a["type"] == "InternalIP")
     api = Api(store, address=f"{cp_ip}:6443")
+    manager = None
+    if controllers and isinstance(clock, SimClock):
+        manager = build_controllers(store, api, clock, seed)
+        manager.start(realtime=clock.realtime)
     server = HttpServer(api, host, port).start()
     context = f"kubesim-{name}"
     own_dir = None
@@ -120,4 +193,4 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     tmp.write_text(kubeconfig_text(server.url, context))
     os.replace(tmp, path)  # written once ready, atomically: a waiting reader never sees half a file
     return KubeSim(name, server.url, str(path), context, seed, store, api, server,
-                   time.perf_counter() - began, own_dir)
+                   time.perf_counter() - began, own_dir, manager, clock if isinstance(clock, SimClock) else None)

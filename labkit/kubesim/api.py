@@ -16,9 +16,10 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import defaults, discovery, errors, openapi, patch, resources, schema, selectors, tables, validation
+from . import conversion, defaults, discovery, errors, openapi, patch, protobuf, resources, schema, selectors, tables, validation
 from .errors import ApiError
 from .resources import Resource
+from .clock import stamp as stamp_of
 from .store import Event, Store, Stored, encode
 
 Obj = dict[str, Any]
@@ -70,6 +71,7 @@ class Target:
     name: str | None
     sub: str | None
     watch_path: bool = False
+    view: Resource | None = None  # the requested version, when it is converted to the stored ``res``
 
 
 class Api:
@@ -84,6 +86,8 @@ class Api:
         self._next_port = 30000
         self.defaults = defaults.DefaultContext(store.suffix, self._cluster_ip, self._node_port)
         self.stopping = False
+        self.controllers_running = False  # set by the controller manager: deletion then goes through it
+        self.virtual: dict[str, Callable[[str | None], list[Obj]]] = {}  # store key -> provider (metrics)
 
     # ---- allocation -------------------------------------------------------------------
     def _cluster_ip(self) -> str:
@@ -187,6 +191,10 @@ class Api:
         sub = rest[2] if len(rest) > 2 else None
         if sub is not None and sub not in res.all_subresources():
             raise errors.path_not_found()
+        if res.storage_version:
+            stored = resources.by_path(group, res.storage_version, res.plural)
+            assert stored is not None
+            return Target(stored, namespace, name, sub, watch_path, view=res)
         return Target(res, namespace, name, sub, watch_path)
 
     def _dispatch(self, req: Request, t: Target) -> Response:
@@ -210,7 +218,42 @@ class Api:
             raise errors.method_not_allowed()
         if verb in ("create", "update", "patch") and len(req.body) > MAX_BODY:
             raise errors.too_large(MAX_BODY)
+        if t.view is not None:
+            return self._converted(getattr(self, verb)(req, t), t.view)
         return getattr(self, verb)(req, t)
+
+    def _converted(self, response: Response, view: Resource) -> Response:
+        """A response about stored objects, in the requested (converted) version."""
+        def convert(obj: Any) -> Any:
+            if isinstance(obj, dict) and obj.get("kind") not in ("Status", "Table", "Scale"):
+                return conversion.from_storage(view.group, view.plural, view.version, obj)
+            return obj
+        if response.stream is not None:
+            inner = response.stream
+
+            def stream() -> Iterator[bytes]:
+                try:
+                    for chunk in inner:
+                        if not chunk.strip():
+                            yield chunk
+                            continue
+                        frame = json.loads(chunk)
+                        if frame.get("type") != "BOOKMARK":
+                            frame["object"] = convert(frame.get("object"))
+                        yield encode(frame) + b"\n"
+                finally:
+                    close = getattr(inner, "close", None)
+                    if close:
+                        close()
+            response.stream = stream()
+            return response
+        if response.body and response.content_type.startswith("application/json"):
+            try:
+                body = json.loads(response.body)
+            except ValueError:
+                return response
+            response.body = encode(convert(body))
+        return response
 
     # ---- helpers -----------------------------------------------------------------------
     def _wants_table(self, req: Request) -> bool:
@@ -220,8 +263,13 @@ class Api:
         ctype = req.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if not req.body:
             raise errors.bad_request("the request body is empty; a Kubernetes object was expected")
+        if ctype == protobuf.CONTENT_TYPE and "application/json" in kinds:
+            try:
+                return protobuf.decode(req.body)
+            except (protobuf.ProtobufError, ValueError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"the protobuf request body could not be decoded: {exc}") from None
         if ctype not in kinds and ctype not in ("", "*/*", "text/plain"):
-            raise errors.unsupported_media(ctype, protobuf=ctype == "application/vnd.kubernetes.protobuf")
+            raise errors.unsupported_media(ctype, protobuf=ctype == protobuf.CONTENT_TYPE)
         text = req.body.decode("utf-8", errors="replace")
         try:
             if ctype.endswith("yaml") or ctype.endswith("+yaml"):
@@ -243,9 +291,13 @@ class Api:
         res = t.res
         if not isinstance(obj, dict):
             raise errors.bad_request(f"couldn't get version/kind; json parse error: expected a JSON object, got {type(obj).__name__}")
-        want_kind, want_api = (("Scale", "autoscaling/v1") if t.sub == "scale" else (res.kind, res.api_version))
+        shown = t.view or res
+        want_kind, want_api = (("Scale", "autoscaling/v1") if t.sub == "scale" else (shown.kind, shown.api_version))
         kind = obj.get("kind") or want_kind
         api = obj.get("apiVersion") or want_api
+        if obj.get("kind") is not None and not isinstance(obj.get("kind"), str) or (
+                obj.get("apiVersion") is not None and not isinstance(obj.get("apiVersion"), str)):
+            raise errors.bad_request("couldn't get version/kind; json parse error: kind and apiVersion must be strings")
         if not isinstance(kind, str) or not isinstance(api, str):
             raise errors.bad_request("couldn't get version/kind; json parse error: kind and apiVersion must be strings")
         if api != want_api:
@@ -260,6 +312,9 @@ class Api:
         elif not isinstance(meta, dict):
             raise errors.bad_request(f'{want_kind} in version "{want_api.split("/")[-1]}" cannot be handled as a {want_kind}: '
                                      f'json: cannot unmarshal {type(meta).__name__} into Go struct field {want_kind}.metadata of type v1.ObjectMeta')
+        if t.view is not None and t.sub != "scale":
+            self._decode_checks(req, t.view, obj)
+            obj = conversion.to_storage(t.view.group, t.view.plural, t.view.version, obj)
         return obj
 
     def _decode_checks(self, req: Request, res: Resource, obj: Obj, kind: str | None = None) -> list[str]:
@@ -326,6 +381,11 @@ class Api:
 
     # ---- reads -------------------------------------------------------------------------
     def get(self, req: Request, t: Target) -> Response:
+        if t.res.key in self.virtual:
+            found = [o for o in self.virtual[t.res.key](t.namespace) if o["metadata"]["name"] == t.name]
+            if not found:
+                raise errors.not_found(t.res.group, t.res.plural, t.name or "")
+            return self._result(req, found[0])
         obj = self.store.get(t.res, t.namespace or "", t.name or "")
         if t.sub == "scale":
             return json_response(self._scale(t.res, obj))
@@ -342,7 +402,12 @@ class Api:
 
     def list(self, req: Request, t: Target) -> Response:
         res = t.res
-        items, rv = self.store.list(res, t.namespace, self._matcher(req, res))
+        if res.key in self.virtual:
+            match = self._matcher(req, res)
+            items = [o for o in self.virtual[res.key](t.namespace) if match is None or match(o)]
+            rv = self.store.resource_version
+        else:
+            items, rv = self.store.list(res, t.namespace, self._matcher(req, res))
         meta: Obj = {"resourceVersion": str(rv)}
         limit = _int(req.query.get("limit"), "limit")
         token = req.query.get("continue")
@@ -450,7 +515,8 @@ class Api:
             raise errors.bad_request(f"container {name} is not valid for pod {t.name}")
         statuses = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
         state = (statuses.get(name) or {}).get("state") or {}
-        if not state.get("running") and not state.get("terminated"):
+        ran_before = ((statuses.get(name) or {}).get("lastState") or {}).get("terminated")
+        if not state.get("running") and not state.get("terminated") and not ran_before:
             reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
             raise errors.bad_request(f'container "{name}" in pod "{t.name}" is waiting to start: {reason}')
         text = self.log_source(pod, name)
@@ -525,6 +591,7 @@ class Api:
             if "status" in new:
                 merged["status"] = new["status"]
             new = merged
+            meta = new["metadata"]  # a /status write changes the status only, never labels or annotations
         elif res.status and res.kind not in ("Node",):
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])
@@ -578,6 +645,9 @@ class Api:
         old = self.store.get(res, t.namespace or "", t.name or "")
         current: Obj = self._scale(res, old) if t.sub == "scale" else copy.deepcopy(dict(old))
         def_name = "io.k8s.api.autoscaling.v1.Scale" if t.sub == "scale" else res.schema
+        if t.view is not None and t.sub != "scale":
+            current = conversion.from_storage(t.view.group, t.view.plural, t.view.version, current)
+            def_name = t.view.schema
         node = {"$ref": schema.PREFIX + def_name} if def_name else None
         try:
             if ctype == "application/json-patch+json":
@@ -595,6 +665,9 @@ class Api:
         if not isinstance(new, dict):
             raise errors.bad_request("the patch produced something that is not an object")
         kind = "Scale" if t.sub == "scale" else None
+        if t.view is not None and t.sub != "scale":
+            self._decode_checks(req, t.view, new)
+            new = conversion.to_storage(t.view.group, t.view.plural, t.view.version, new)
         warnings = self._decode_checks(req, res, new, kind)
         expect = None
         if isinstance(body, dict) and isinstance(body.get("metadata"), dict):
@@ -683,15 +756,47 @@ class Api:
                                   f'ResourceVersion in object meta: {old["metadata"].get("resourceVersion")}')
         if _dry(req) or req.query.get("dryRun") == "All":
             return self._deleted(req, res, old)
-        return self._deleted(req, res, self.remove(res, old))
+        grace = options.get("gracePeriodSeconds", _int(req.query.get("gracePeriodSeconds"), "gracePeriodSeconds"))
+        policy = options.get("propagationPolicy") or req.query.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.invalid(res.group, res.kind, t.name or "", [errors.field_unsupported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"])])
+        warnings = []
+        if policy is None and res.kind == "Job":
+            warnings.append("child pods are preserved by default when jobs are deleted; set propagationPolicy=Background "
+                            "to remove them or set propagationPolicy=Orphan to suppress this warning")
+        out = self._deleted(req, res, self.remove(res, old, grace=grace, policy=policy))
+        if warnings:
+            out.headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+        return out
 
-    def remove(self, res: Resource, old: Obj) -> Obj:
-        """Delete an object as the registry does: finalizers first, namespaces with their content.
+    def remove(self, res: Resource, old: Obj, grace: int | None = None, policy: str | None = None) -> Obj:
+        """Delete an object as the registry does: finalizers, graceful pod deletion, propagation.
 
-        Namespaces are emptied at once here (the namespace controller's job on a real cluster; the
-        controllers of the next issue may take this over). Dependents are not garbage-collected yet.
+        - a pod bound to a node and not finished gets a deletionTimestamp and a grace period; its
+          kubelet stops the containers and then removes it (``finalize_pod``); ``grace=0`` deletes at once;
+        - ``policy`` Foreground / Orphan adds the ``foregroundDeletion`` / ``orphan`` finalizer for the
+          garbage collector (the default is Background, except Orphan for Jobs, as the API server);
+        - a namespace turns Terminating; the namespace controller deletes its content, then it.
+        Without controllers (``self.controllers_running`` False) deletion is immediate, as before.
         """
         meta = old["metadata"]
+        running = self.controllers_running
+        if policy is None:
+            policy = "Orphan" if res.kind == "Job" else "Background"
+        if running and policy in ("Foreground", "Orphan") and res.kind not in ("Namespace",) and (
+                res.kind != "Pod" or policy == "Orphan"):
+            finalizer = "foregroundDeletion" if policy == "Foreground" else "orphan"
+            if finalizer not in (meta.get("finalizers") or []) or not meta.get("deletionTimestamp"):
+                new = copy.deepcopy(dict(old))
+                new["metadata"]["finalizers"] = list(meta.get("finalizers") or []) + (
+                    [finalizer] if finalizer not in (meta.get("finalizers") or []) else [])
+                new["metadata"].setdefault("deletionTimestamp", self.store.now())
+                new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+                return self.store.update(res, new)
+            return old
         if meta.get("finalizers"):
             if meta.get("deletionTimestamp"):
                 return old
@@ -699,12 +804,29 @@ class Api:
             new["metadata"]["deletionTimestamp"] = self.store.now()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             return self.store.update(res, new)
+        if res.kind == "Pod" and running:
+            spec = old.get("spec") or {}
+            phase = (old.get("status") or {}).get("phase")
+            if grace is None:
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+            if spec.get("nodeName") and phase not in ("Succeeded", "Failed") and grace and grace > 0:
+                if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds", grace) <= grace:
+                    return old
+                new = copy.deepcopy(dict(old))
+                from datetime import timedelta
+                new["metadata"]["deletionTimestamp"] = stamp_of(self.store.clock.now() + timedelta(seconds=grace))
+                new["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+                return self.store.update(res, new)
         if res.kind == "Namespace":
             name = meta["name"]
+            if meta.get("deletionTimestamp"):
+                return old
             terminating = copy.deepcopy(dict(old))
             terminating["metadata"]["deletionTimestamp"] = self.store.now()
             terminating["status"] = {"phase": "Terminating"}
             terminating = self.store.update(res, terminating)
+            if running:
+                return terminating
             for other in resources.load():
                 if other.namespaced and not other.readonly:
                     for item in self.store.list(other, name)[0]:
@@ -714,6 +836,13 @@ class Api:
                             pass
             return self.store.delete(res, "", name)
         return self.store.delete(res, meta.get("namespace", ""), meta["name"])
+
+    def finalize_pod(self, pod: Obj) -> None:
+        """The kubelet has stopped a terminating pod's containers: remove it (a delete with grace 0)."""
+        meta = pod["metadata"]
+        current = self.store.find(resources.get("/pods"), meta.get("namespace", ""), meta["name"])
+        if current is not None and current["metadata"].get("uid") == meta.get("uid"):
+            self.store.delete(resources.get("/pods"), meta.get("namespace", ""), meta["name"])
 
     def _deleted(self, req: Request, res: Resource, obj: Obj) -> Response:
         if res.kind in ("Pod", "Namespace", "Service", "Node", "ConfigMap", "Secret") or obj["metadata"].get("deletionTimestamp"):

@@ -249,6 +249,17 @@ def hpa(obj: Obj, ctx: "DefaultContext") -> None:
     if not spec.get("metrics"):
         spec["metrics"] = [{"type": "Resource", "resource": {
             "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):  # as SetDefaults_HorizontalPodAutoscalerBehavior: fill a given behavior
+        up = behavior.get("scaleUp") if isinstance(behavior.get("scaleUp"), dict) else {}
+        up.setdefault("selectPolicy", "Max")
+        up.setdefault("stabilizationWindowSeconds", 0)
+        up.setdefault("policies", [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                                   {"type": "Percent", "value": 100, "periodSeconds": 15}])
+        down = behavior.get("scaleDown") if isinstance(behavior.get("scaleDown"), dict) else {}
+        down.setdefault("selectPolicy", "Max")  # its window stays unset: the controller's 300 s applies
+        down.setdefault("policies", [{"type": "Percent", "value": 100, "periodSeconds": 15}])
+        behavior["scaleUp"], behavior["scaleDown"] = up, down
     obj.setdefault("status", {}).setdefault("currentReplicas", 0)
     obj["status"].setdefault("desiredReplicas", 0)
 

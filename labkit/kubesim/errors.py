@@ -84,15 +84,11 @@ def too_large(limit: int) -> ApiError:
 
 
 def unsupported_media(content_type: str, protobuf: bool = False) -> ApiError:
-    if protobuf:
-        return ApiError(415, "UnsupportedMediaType",
-                        "the course's Kubernetes emulator reads JSON and YAML request bodies, not protobuf, "
-                        "which kubectl's `create <kind>` and `autoscale` generators send; write the object with "
-                        "`--dry-run=client -o yaml | kubectl apply -f -` or use `kubectl create -f FILE`")
+    """415: a body format we do not read (protobuf is read, except where only patches are accepted)."""
     return ApiError(415, "UnsupportedMediaType",
                     f'the body of the request was in an unknown format - accepted media types include: '
-                    f'application/json, application/yaml, application/apply-patch+yaml, '
-                    f'application/json-patch+json, application/merge-patch+json, '
+                    f'application/json, application/yaml, application/vnd.kubernetes.protobuf, '
+                    f'application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, '
                     f'application/strategic-merge-patch+json (got "{content_type}")')
 
 

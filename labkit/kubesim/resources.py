@@ -34,6 +34,7 @@ class Resource:
     subresources: tuple[str, ...] = ()
     schema: str | None = None
     key: str = field(default="", compare=False)
+    storage_version: str | None = None  # served by converting to this version (conversion.py)
 
     @property
     def api_version(self) -> str:
@@ -79,6 +80,7 @@ def load() -> tuple[Resource, ...]:
             subresources=tuple(entry.get("subresources", ())),
             schema=entry.get("schema"),
             key=f"{entry['group']}/{entry['plural']}",
+            storage_version=entry.get("storageVersion"),
         ))
     return tuple(out)
 
@@ -99,10 +101,11 @@ def by_kind(api_version: str, kind: str) -> Resource | None:
     return None
 
 
+@lru_cache(maxsize=None)
 def get(key: str) -> Resource:
-    """Look a resource up by its store key ``group/plural`` (``/pods``, ``apps/deployments``)."""
+    """Look a resource up by its store key ``group/plural`` (``/pods``, ``apps/deployments``): the stored version."""
     for res in load():
-        if res.key == key:
+        if res.key == key and res.storage_version is None:
             return res
     raise KeyError(key)
 

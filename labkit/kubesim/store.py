@@ -69,7 +69,7 @@ class Watcher:
         self.closed = False
 
     def _offer(self, event: Event) -> None:
-        if event.resource is not self.resource:
+        if event.resource.key != self.resource.key:
             return
         if self.namespace and event.obj["metadata"].get("namespace") != self.namespace:
             return
@@ -251,7 +251,7 @@ class Store:
                     floor = max(floor, self._history[0].rv - 1)
                 if since < floor:
                     raise errors.gone(f"too old resource version: {since} ({floor})")
-                replay = [e for e in self._history if e.rv > since and e.resource is res and (
+                replay = [e for e in self._history if e.rv > since and e.resource.key == res.key and (
                     not namespace or e.obj["metadata"].get("namespace") == namespace)]
             self._watchers.append(watcher)
         return watcher, replay

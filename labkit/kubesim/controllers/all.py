@@ -1,0 +1,58 @@
+"""Assemble the controller manager with every controller, in the order they run.
+
+The order is part of determinism: within one instant, the owner index sees every change first,
+then the controllers that delete (namespaces, garbage), the workload controllers from the top
+down (Deployment -> ReplicaSet -> pods; DaemonSet, StatefulSet, Job), the scheduler, the
+kubelets, service endpoints, node lifecycle, metrics-server and the HPA.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..clock import SimClock
+from ..store import Store
+from . import Manager
+from .daemonset import DaemonSetController
+from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .events import EventRecorder
+from .gc import GarbageCollector, NamespaceController
+from .hpa import HPAController
+from .job import JobController
+from .kubelet import Kubelet
+from .metrics import MetricsServer
+from .nodes import NodeLifecycle
+from .owners import OwnerIndex
+from .replicaset import ReplicaSetController
+from .scheduler import Scheduler
+from .statefulset import StatefulSetController
+
+if TYPE_CHECKING:
+    from ..api import Api
+
+
+def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
+    mgr = Manager(store, api, clock, seed)
+    mgr.index = mgr.add(OwnerIndex(mgr))  # type: ignore[attr-defined]
+    mgr.recorder = mgr.add(EventRecorder(mgr))  # type: ignore[attr-defined]
+    mgr.add(NamespaceController(mgr))
+    mgr.add(GarbageCollector(mgr))
+    mgr.add(DeploymentController(mgr))
+    mgr.add(ReplicaSetController(mgr))
+    mgr.add(DaemonSetController(mgr))
+    mgr.add(StatefulSetController(mgr))
+    mgr.add(JobController(mgr))
+    mgr.scheduler = mgr.add(Scheduler(mgr))  # type: ignore[attr-defined]
+    mgr.kubelet = mgr.add(Kubelet(mgr))  # type: ignore[attr-defined]
+    mgr.add(EndpointsController(mgr))
+    mgr.nodes = mgr.add(NodeLifecycle(mgr))  # type: ignore[attr-defined]
+    mgr.metrics = mgr.add(MetricsServer(mgr))  # type: ignore[attr-defined]
+    mgr.add(HPAController(mgr))
+    api.controllers_running = True
+    default = api.log_source
+
+    def logs(pod, container):
+        text = mgr.kubelet.logs(pod, container)
+        return default(pod, container) if text is None else text
+    api.log_source = logs
+    return mgr

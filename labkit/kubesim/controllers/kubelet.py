@@ -1,0 +1,550 @@
+"""The kubelets of all nodes: run bound pods through their lifecycle and report pod status.
+
+The rules (which state follows which, after how long, with which events) are data:
+``data/lifecycle.yaml``. This module evaluates them: the named predicates and delays, the
+effects (start a container, record an exit, count a restart, the back-off), and the pod status
+derived from the container states (phase, conditions, container statuses, IPs), as the kubelet
+writes them. What each process does (exit code, logs, files for exec probes, ports for HTTP and
+TCP probes) comes from ``programs.py``; which images exist and how long a pull takes from
+``registry.py``.
+
+Why one object for all nodes: each pod is handled by the kubelet of its node; a stopped node's
+kubelet does nothing (its pods keep their last status, as when a real node loses power) until
+the node starts again.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import registry
+from ..clock import stamp
+from ..kindstate import image_id
+from ..programs import Program, simulate
+from ..store import Event
+from . import Controller
+
+Obj = dict[str, Any]
+DATA = Path(__file__).resolve().parent.parent / "data" / "lifecycle.yaml"
+HORIZON = 86400.0
+
+
+@lru_cache(maxsize=1)
+def lifecycle() -> dict[str, Any]:
+    """The stages, grouped by the state they start from (in file order)."""
+    d = yaml.safe_load(DATA.read_text())
+    by_state: dict[str, list[Obj]] = {}
+    for stage in d["stages"]:
+        for state in stage["from"]:
+            by_state.setdefault(state, []).append(stage)
+    return {**d, "by_state": by_state}
+
+
+@dataclass
+class Run:
+    """One container as the kubelet tracks it."""
+
+    spec: Obj
+    info: registry.ImageInfo
+    program: Program
+    known: bool                     # we know what the process does (probes can fail)
+    state: str = "New"
+    since: float = 0.0
+    started: float | None = None
+    restarts: int = 0
+    ever_started: bool = False
+    exit_code: int = 0
+    reason: str = ""
+    finished: float | None = None
+    last: Obj | None = None
+    backoff: float | None = None
+    cid: str = ""
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+
+@dataclass
+class PodRun:
+    uid: str
+    node: str
+    host_ip: str
+    ip: str
+    start: float
+    runs: list[Run] = field(default_factory=list)
+    adopted: bool = False
+    terminating_since: float | None = None   # when this kubelet saw the deletion
+
+
+def _when(t: float) -> str:
+    return stamp(datetime.fromtimestamp(t, timezone.utc))
+
+
+class Kubelet(Controller):
+    name = "kubelet"
+    watches = ("/pods", "/nodes")
+
+    def __init__(self, mgr):
+        super().__init__(mgr)
+        self.pods: dict[str, PodRun] = {}
+        self.node_images: dict[str, set[str]] = {}
+        self.ip_used: dict[str, set[str]] = {}
+        self.ip_next: dict[str, int] = {}
+        self.stopped: set[str] = set()
+        self.loaded_images: set[str] = set()
+
+    # ---- start-up: adopt what the kind state says is already running -----------------
+    def start(self) -> None:
+        for node in self.mgr.list("/nodes"):
+            name = node["metadata"]["name"]
+            self.node_images[name] = {n for img in (node.get("status") or {}).get("images") or [] for n in img.get("names", [])}
+            self.ip_used.setdefault(name, set())
+        for pod in self.mgr.list("/pods"):
+            status = pod.get("status") or {}
+            node = (pod.get("spec") or {}).get("nodeName")
+            if status.get("podIP") and node:
+                self.ip_used.setdefault(node, set()).add(status["podIP"])
+            if node and status.get("phase") == "Running":
+                self._adopt(pod)
+            elif node:
+                self.enqueue(_key(pod))
+
+    def _adopt(self, pod: Obj) -> None:
+        status = pod["status"]
+        start = _ts(status.get("startTime")) or self.mgr.now()
+        pr = PodRun(pod["metadata"]["uid"], pod["spec"]["nodeName"], status.get("hostIP", ""), status.get("podIP", ""), start,
+                    adopted=True)
+        for c, cs in zip(pod["spec"].get("containers") or [], status.get("containerStatuses") or []):
+            info = registry.lookup(c.get("image", ""))
+            run = Run(c, info, Program(runs_for=None, logs=[(0.0, line) for line in info.logs]), known=False,
+                      state="Running", since=start, started=start, ever_started=True,
+                      restarts=cs.get("restartCount", 0), cid=(cs.get("containerID") or "").split("//")[-1])
+            pr.runs.append(run)
+        self.pods[pr.uid] = pr
+
+    # ---- events -----------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        obj = event.obj
+        if event.resource.key == "/nodes":
+            return
+        uid = obj["metadata"].get("uid")
+        if event.type == "DELETED":
+            pr = self.pods.pop(uid, None)
+            if pr is not None and pr.ip and pr.ip != pr.host_ip:
+                self.ip_used.get(pr.node, set()).discard(pr.ip)
+            return
+        if (obj.get("spec") or {}).get("nodeName"):
+            pr = self.pods.get(uid)
+            if pr is None or obj["metadata"].get("deletionTimestamp"):
+                self.enqueue(_key(obj))
+
+    def node_stopped(self, node: str) -> None:
+        self.stopped.add(node)
+
+    def node_started(self, node: str) -> None:
+        self.stopped.discard(node)
+        for pod in self.mgr.list("/pods"):
+            if (pod.get("spec") or {}).get("nodeName") == node:
+                self.enqueue(_key(pod))
+
+    def load_image(self, image: str) -> None:
+        """Put an image on every node, as ``kind load docker-image`` does."""
+        self.loaded_images.add(registry.lookup(image).ref)
+        self.loaded_images.add(image)
+
+    # ---- the loop -----------------------------------------------------------------------
+    def sync(self, key) -> None:
+        namespace, name = key
+        pod = self.mgr.find("/pods", namespace, name)
+        if pod is None:
+            return
+        node = pod["spec"].get("nodeName")
+        if not node or node in self.stopped or self.mgr.find("/nodes", "", node) is None:
+            return
+        now = self.mgr.now()
+        uid = pod["metadata"]["uid"]
+        pr = self.pods.get(uid)
+        if pr is None:
+            pr = self._accept(pod, node, now)
+        terminating = bool(pod["metadata"].get("deletionTimestamp"))
+        if terminating and pr.terminating_since is None:
+            pr.terminating_since = now
+        if pr.adopted and terminating:
+            pr.adopted = False  # a system pod being deleted goes through the stop stages like any other
+        if not pr.adopted:
+            for run in pr.runs:
+                self._step(pod, pr, run, now, terminating)
+        if terminating and all(r.state in ("Stopped", "Exited") for r in pr.runs):
+            self.mgr.api.finalize_pod(pod)
+            return
+        if pr.adopted:
+            return
+        self._write_status(pod, pr, now)
+        due = self._next_due(pod, pr, now, terminating)
+        if due is not None:
+            self.mgr.at(due, self, key)
+
+    def _accept(self, pod: Obj, node: str, now: float) -> PodRun:
+        node_obj = self.mgr.find("/nodes", "", node) or {}
+        host_ip = next((a["address"] for a in (node_obj.get("status") or {}).get("addresses") or []
+                        if a.get("type") == "InternalIP"), "")
+        ip = host_ip if pod["spec"].get("hostNetwork") else self._allocate_ip(node_obj, node)
+        pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip, now)
+        env = {"HOSTNAME": pod["metadata"]["name"]}
+        for c in pod["spec"].get("containers") or []:
+            info = registry.lookup(c.get("image", ""))
+            cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
+            program = simulate(info, c.get("command"), c.get("args"), cenv)
+            known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
+            pr.runs.append(Run(c, info, program, known=known, since=now))
+        self.pods[pr.uid] = pr
+        return pr
+
+    def _allocate_ip(self, node_obj: Obj, node: str) -> str:
+        cidr = (node_obj.get("spec") or {}).get("podCIDR") or "10.244.0.0/24"
+        net = ipaddress.ip_network(cidr, strict=False)
+        used = self.ip_used.setdefault(node, set())
+        size = net.num_addresses
+        start = self.ip_next.get(node, 2)
+        for step in range(size - 3):
+            n = 2 + (start - 2 + step) % (size - 3)
+            ip = str(net.network_address + n)
+            if ip not in used:
+                used.add(ip)
+                self.ip_next[node] = n + 1
+                return ip
+        return ""
+
+    # ---- stages -------------------------------------------------------------------------
+    def _pred(self, name: str, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
+        negate = name.startswith("!")
+        name = name.lstrip("!")
+        if name == "terminating":
+            value = terminating
+        elif name == "needs-pull":
+            policy = run.spec.get("imagePullPolicy", "IfNotPresent")
+            present = (run.info.preloaded or run.info.ref in self.node_images.get(pr.node, set())
+                       or run.spec.get("image") in self.node_images.get(pr.node, set())
+                       or run.info.ref in self.loaded_images or run.spec.get("image") in self.loaded_images)
+            value = policy == "Always" or (policy != "Never" and not present)
+        elif name == "image-exists":
+            value = run.info.exists
+        elif name == "exits":
+            value = run.program.runs_for is not None
+        elif name == "liveness-fails":
+            value = self._liveness_kill(pod, pr, run) is not None
+        elif name == "will-restart":
+            policy = pod["spec"].get("restartPolicy", "Always")
+            value = policy == "Always" or (policy == "OnFailure" and run.exit_code != 0)
+        else:
+            raise ValueError(f"unknown lifecycle predicate {name}")
+        return value != negate
+
+    def _delay(self, stage: Obj, pod: Obj, pr: PodRun, run: Run) -> float:
+        delay = stage.get("delay", 0)
+        if isinstance(delay, (int, float)):
+            return float(delay)
+        if delay == "pull":
+            return self._pull_time(pr, run)
+        if delay == "exit":
+            return run.program.runs_for or 0.0
+        if delay == "liveness":
+            return self._liveness_kill(pod, pr, run) or 0.0
+        if delay == "backoff":
+            return run.backoff or lifecycle()["backoff"]["initialSeconds"]
+        if delay == "stop":
+            grace = pod["metadata"].get("deletionGracePeriodSeconds", pod["spec"].get("terminationGracePeriodSeconds", 30))
+            return min(float(grace or 0), 0.5) if run.program.handles_sigterm else float(grace or 0)
+        raise ValueError(f"unknown lifecycle delay {delay}")
+
+    def _pull_time(self, pr: PodRun, run: Run) -> float:
+        """A registry pull; much faster when the node already has the layers (a re-pull of the same image)."""
+        if run.info.ref in self.node_images.get(pr.node, set()):
+            return registry.data()["pull"]["fixedSeconds"]
+        return registry.pull_seconds(run.info)
+
+    def _stage(self, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> Obj | None:
+        for stage in lifecycle()["by_state"].get(run.state, []):
+            if all(self._pred(p, pod, pr, run, terminating) for p in stage.get("when", [])):
+                return stage
+        return None
+
+    def _step(self, pod: Obj, pr: PodRun, run: Run, now: float, terminating: bool) -> None:
+        for _ in range(50):
+            stage = self._stage(pod, pr, run, terminating)
+            if stage is None:
+                return
+            due = self._due(stage, pod, pr, run)
+            if due > now + 1e-9:
+                return
+            self._apply(stage, pod, pr, run, due)
+
+    def _due(self, stage: Obj, pod: Obj, pr: PodRun, run: Run) -> float:
+        """When a stage fires: its delay counts from entering the state, or from the deletion for
+        stages that react to it (a container running for an hour stops 0.5 s after the delete)."""
+        start = run.since
+        if "terminating" in stage.get("when", []) and pr.terminating_since is not None:
+            start = max(start, pr.terminating_since)
+        return start + self._delay(stage, pod, pr, run)
+
+    def _apply(self, stage: Obj, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
+        effects = stage.get("effects", [])
+        ctx = {"image": run.spec.get("image", ""), "container": run.name, "pod": pod["metadata"]["name"],
+               "namespace": pod["metadata"]["namespace"], "uid": pod["metadata"]["uid"],
+               "pull": _duration(self._pull_time(pr, run)), "size": run.info.size, "error": run.info.error,
+               "probe": "", "exit_code": run.exit_code}
+        if stage["name"] == "liveness-kill":
+            ctx["probe"] = self._probe_result(run.spec.get("livenessProbe") or {}, pr, run, (at - (run.started or at)))[1]
+        for effect in effects:
+            if effect == "start":
+                if run.ever_started:
+                    run.restarts += 1
+                run.ever_started = True
+                run.started = at
+                run.finished = None
+                run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()
+                run.reason = ""
+            elif effect == "image-on-node":
+                self.node_images.setdefault(pr.node, set()).add(run.info.ref)
+            elif effect in ("terminate-exit", "terminate-killed", "terminate-signal"):
+                if effect == "terminate-exit":
+                    run.exit_code = run.program.exit_code
+                elif effect == "terminate-killed":
+                    run.exit_code = 137
+                else:
+                    run.exit_code = 0 if run.program.handles_sigterm else 137
+                run.reason = "Completed" if run.exit_code == 0 else "Error"
+                run.finished = at
+                run.last = {"terminated": {"containerID": f"containerd://{run.cid}", "exitCode": run.exit_code,
+                                           "finishedAt": _when(at), "reason": run.reason,
+                                           "startedAt": _when(run.started or at)}}
+            elif effect == "backoff-start":
+                b = lifecycle()["backoff"]
+                ran = (run.finished or at) - (run.started or at)
+                if run.backoff is None or ran >= b["resetAfterSeconds"]:
+                    run.backoff = float(b["initialSeconds"])
+            elif effect == "backoff-double":
+                b = lifecycle()["backoff"]
+                run.backoff = min(float(b["maxSeconds"]), (run.backoff or b["initialSeconds"]) * 2)
+        if stage["to"] in ("ErrImagePull",):
+            run.error = run.info.error
+        run.state = stage["to"]
+        run.since = at
+        field_path = f"spec.containers{{{run.name}}}"
+        for ev in stage.get("events", []):
+            count = int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) if ev["reason"] == "Unhealthy" else 1
+            for _ in range(count):
+                self.mgr.recorder.record(pod, ev["type"], ev["reason"], ev["message"].format(**ctx), "kubelet",
+                                         host=pr.node, field_path=field_path)
+
+    # ---- probes -------------------------------------------------------------------------------
+    def _probe_result(self, probe: Obj, pr: PodRun, run: Run, t: float) -> tuple[bool, str]:
+        """(passes, failure message) of ``probe`` ``t`` seconds after the container started."""
+        if not run.known:
+            return True, ""
+        prog = run.program
+        if "exec" in probe:
+            cmd = (probe["exec"] or {}).get("command") or []
+            words = cmd[2].split() if len(cmd) >= 3 and cmd[1] == "-c" else list(cmd)
+            if words and words[0].rsplit("/", 1)[-1] in ("cat", "test", "ls", "stat") and len(words) > 1:
+                path = words[-1]
+                if prog.file_exists(path, t):
+                    return True, ""
+                return False, f"cat: can't open '{path}': No such file or directory"
+            if words and words[0] in ("false",):
+                return False, ""
+            return True, ""
+        for kind in ("httpGet", "tcpSocket", "grpc"):
+            if kind in probe:
+                spec = probe[kind] or {}
+                port = spec.get("port")
+                if isinstance(port, str):
+                    port = next((p.get("containerPort") for p in run.spec.get("ports") or [] if p.get("name") == port), port)
+                serves = prog.serves
+                path = spec.get("path", "/")
+                target = f"{pr.ip}:{port}"
+                if port not in serves:
+                    msg = (f'Get "http://{target}{path}": dial tcp {target}: connect: connection refused' if kind == "httpGet"
+                           else f"dial tcp {target}: connect: connection refused")
+                    return False, msg
+                if kind == "httpGet" and serves[port] and path not in serves[port]:
+                    return False, "HTTP probe failed with statuscode: 404"
+                return True, ""
+        return True, ""
+
+    def _probe_times(self, probe: Obj, horizon: float):
+        t = float(probe.get("initialDelaySeconds", 0) or 0)
+        period = float(probe.get("periodSeconds", 10) or 10)
+        while t <= horizon:
+            yield t
+            t += period
+
+    def _liveness_kill(self, pod: Obj, pr: PodRun, run: Run) -> float | None:
+        """Seconds after start when the liveness probe has failed failureThreshold times in a row."""
+        probe = run.spec.get("livenessProbe")
+        if not probe or not run.known:
+            return None
+        threshold = int(probe.get("failureThreshold", 3) or 3)
+        end = run.program.runs_for if run.program.runs_for is not None else HORIZON
+        fails = 0
+        for t in self._probe_times(probe, min(end, HORIZON)):
+            ok, _ = self._probe_result(probe, pr, run, t)
+            fails = 0 if ok else fails + 1
+            if fails >= threshold:
+                return t
+        return None
+
+    def _ready(self, pr: PodRun, run: Run, now: float) -> tuple[bool, float | None]:
+        """(ready now, when readiness may change next) of a container: its readiness probe, if any."""
+        if run.state != "Running" or run.started is None:
+            return False, None
+        probe = run.spec.get("readinessProbe")
+        if not probe:
+            return True, None
+        first = float(probe.get("initialDelaySeconds", 0) or 0)
+        period = float(probe.get("periodSeconds", 10) or 10)
+        elapsed = now - run.started
+        if elapsed < first - 1e-9:
+            return False, run.started + first
+        last = first + int((elapsed - first + 1e-9) // period) * period
+        ok = self._probe_result(probe, pr, run, last)[0]
+        return ok, (run.started + last + period if "exec" in probe else None)
+
+    # ---- status -------------------------------------------------------------------------------
+    def _container_status(self, pr: PodRun, run: Run, now: float) -> tuple[Obj, bool]:
+        states = lifecycle()["states"]
+        info = states.get(run.state, {})
+        ready, _ = self._ready(pr, run, now)
+        cs: Obj = {"image": run.spec.get("image", ""), "imageID": image_id(run.spec.get("image", "")) if run.ever_started else "",
+                   "lastState": {}, "name": run.name, "ready": ready, "restartCount": run.restarts,
+                   "started": run.state in ("Running", "Stopping")}
+        if run.cid and run.ever_started:
+            cs["containerID"] = f"containerd://{run.cid}"
+        if info.get("running"):
+            cs["state"] = {"running": {"startedAt": _when(run.started or now)}}
+        elif info.get("terminated") and run.finished is not None:
+            cs["state"] = dict(run.last or {})
+        else:
+            reason = info.get("waiting", "ContainerCreating")
+            waiting: Obj = {"reason": reason}
+            if reason == "ErrImagePull":
+                waiting["message"] = run.error
+            elif reason == "ImagePullBackOff":
+                waiting["message"] = f'Back-off pulling image "{run.spec.get("image")}": ErrImagePull: {run.error}'
+            elif reason == "CrashLoopBackOff":
+                waiting["message"] = (f"back-off {int(run.backoff or 10)}s restarting failed container={run.name} "
+                                      f"pod={{pod}}")
+            cs["state"] = {"waiting": waiting}
+        if run.last and run.state not in ("Exited", "Stopped"):
+            cs["lastState"] = dict(run.last)
+        return cs, ready
+
+    def _write_status(self, pod: Obj, pr: PodRun, now: float) -> None:
+        statuses = []
+        all_ready = True
+        for run in pr.runs:
+            cs, ready = self._container_status(pr, run, now)
+            w = (cs["state"].get("waiting") or {})
+            if "message" in w and "{pod}" in w["message"]:
+                w["message"] = w["message"].replace("{pod}", f"{pod['metadata']['name']}_{pod['metadata']['namespace']}({pr.uid})")
+            statuses.append(cs)
+            all_ready = all_ready and ready
+        policy = pod["spec"].get("restartPolicy", "Always")
+        done = [r.state == "Exited" and not (policy == "Always" or (policy == "OnFailure" and r.exit_code != 0))
+                for r in pr.runs]
+        if pr.runs and all(done):
+            phase = "Succeeded" if all(r.exit_code == 0 for r in pr.runs) else "Failed"
+        elif pr.runs and all(r.ever_started for r in pr.runs):
+            phase = "Running"
+        else:
+            phase = "Pending"
+        old = pod.get("status") or {}
+        old_conds = {c.get("type"): c for c in old.get("conditions") or []}
+        stamp_now = _when(now)
+
+        def cond(type_: str, ok: bool, reason: str = "", message: str = "") -> Obj:
+            prev = old_conds.get(type_)
+            status = "True" if ok else "False"
+            c: Obj = {"type": type_, "status": status, "lastProbeTime": None,
+                      "lastTransitionTime": prev["lastTransitionTime"] if prev and prev.get("status") == status else stamp_now}
+            if not ok and reason:
+                c["reason"] = reason
+                if message:
+                    c["message"] = message
+            return c
+        unready = [r.name for r, cs in zip(pr.runs, statuses) if not cs["ready"]]
+        if phase == "Succeeded" or phase == "Failed":
+            ready_reason, msg = "PodCompleted", ""
+            all_ready = False
+        else:
+            ready_reason, msg = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
+        sandbox = not (phase in ("Succeeded", "Failed"))
+        conditions = [cond("PodReadyToStartContainers", sandbox), cond("Initialized", True),
+                      cond("Ready", all_ready, ready_reason, msg), cond("ContainersReady", all_ready, ready_reason, msg),
+                      cond("PodScheduled", True)]
+        status: Obj = {"conditions": conditions, "containerStatuses": statuses, "hostIP": pr.host_ip,
+                       "hostIPs": [{"ip": pr.host_ip}] if pr.host_ip else [], "phase": phase,
+                       "qosClass": old.get("qosClass", "BestEffort"), "startTime": _when(pr.start)}
+        if pr.ip:
+            status["podIP"] = pr.ip
+            status["podIPs"] = [{"ip": pr.ip}]
+        if old == status:
+            return
+
+        def put(p: Obj) -> Obj | None:
+            if p["metadata"].get("uid") != pr.uid:
+                return None
+            p["status"] = status
+            return p
+        self.mgr.mutate("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"], put, shallow=True)
+
+    def _next_due(self, pod: Obj, pr: PodRun, now: float, terminating: bool) -> float | None:
+        due: list[float] = []
+        for run in pr.runs:
+            stage = self._stage(pod, pr, run, terminating)
+            if stage is not None:
+                due.append(self._due(stage, pod, pr, run))
+            _, nxt = self._ready(pr, run, now)
+            if nxt is not None and nxt > now:
+                due.append(nxt)
+        return min(due) if due else None
+
+    # ---- logs -------------------------------------------------------------------------------
+    def logs(self, pod: Obj, container: str) -> str | None:
+        pr = self.pods.get(pod["metadata"].get("uid"))
+        if pr is None or pr.adopted:
+            return None
+        run = next((r for r in pr.runs if r.name == container), None)
+        if run is None or run.started is None:
+            return None
+        end = (run.finished if run.finished is not None and run.state != "Running" else self.mgr.now()) - run.started
+        date = datetime.fromtimestamp(run.started, timezone.utc)
+        lines = [line.replace("{date}", date.strftime("%a %b %d %H:%M:%S UTC %Y")) for line in run.program.lines(end)]
+        return "".join(line + "\n" for line in lines)
+
+
+def _key(pod: Obj) -> tuple[str, str]:
+    return (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+
+
+def _ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    from ..clock import parse
+    return parse(text).timestamp()
+
+
+def _duration(seconds: float) -> str:
+    """Go's time.Duration printing, as the Pulled event shows it (``1.234s``, ``512ms``)."""
+    if seconds < 1:
+        return f"{int(round(seconds * 1000))}ms"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"

@@ -1,0 +1,92 @@
+"""Which container images exist, and what they are like: ``data/images.yaml`` as lookups.
+
+Why data: whether ``nginx:1.27`` pulls and ``nginx:doesnotexist`` fails, how big an image is,
+which ports its process serves (for probes) and how much CPU a request costs (for ``kubectl
+top`` and the HPA) are facts a reviewer should read and extend in one table, not in code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).parent / "data" / "images.yaml"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the emulator knows about one image reference."""
+
+    ref: str                       # normalised: docker.io/library/nginx:latest
+    exists: bool                   # a registry has it
+    pullable: bool = True
+    preloaded: bool = False
+    size: int = 30_000_000
+    runs: str = "forever"          # forever | shell (exits at once without a command)
+    serves: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    cpu_idle: float = 1.0          # millicores
+    cpu_per_rps: float = 1.0
+    mem_idle: float = 8.0          # MiB
+    mem_per_rps: float = 0.05
+    logs: tuple[str, ...] = ()
+    error: str = ""                # the pull error when it does not exist
+
+
+@lru_cache(maxsize=1)
+def data() -> dict[str, Any]:
+    return yaml.safe_load(DATA.read_text())
+
+
+def normalise(image: str) -> tuple[str, str, str]:
+    """(repository as containerd names it, tag or digest, short repository) of an image reference."""
+    digest = ""
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    last = image.rsplit("/", 1)[-1]
+    tag = ""
+    if ":" in last:
+        image, tag = image.rsplit(":", 1)
+    first = image.split("/", 1)[0]
+    if "/" not in image or not ("." in first or ":" in first or first == "localhost"):
+        repo = "docker.io/" + (image if "/" in image else "library/" + image)
+    else:
+        repo = image
+    short = repo
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if short.startswith(prefix):
+            short = short[len(prefix):]
+            break
+    return repo, ("@" + digest if digest else (tag or "latest")), short
+
+
+@lru_cache(maxsize=4096)
+def lookup(image: str) -> ImageInfo:
+    """Everything we know about ``image`` (a pod's ``containers[].image``)."""
+    d = data()
+    repo, tag, short = normalise(image)
+    ref = f"{repo}{tag}" if tag.startswith("@") else f"{repo}:{tag}"
+    base = d["defaults"]
+    for entry in d["images"]:
+        if short not in entry["names"] and repo not in entry["names"]:
+            continue
+        tag_ok = (tag.startswith("@") or tag in entry.get("tags", []) or entry.get("anyTag", False)
+                  or bool(re.match(r"^v?\d", tag)) or (tag == "latest" and not entry.get("tags")))
+        info = {**base, **entry}
+        exists = tag_ok and entry.get("pullable", True)
+        error = "" if exists else d["pullErrors"]["notFound" if entry.get("pullable", True) else "denied"].format(ref=ref)
+        return ImageInfo(ref=ref, exists=exists, pullable=entry.get("pullable", True),
+                         preloaded=entry.get("preloaded", False) and tag_ok, size=info["sizeBytes"],
+                         runs=info["runs"], serves={int(p): tuple(paths) for p, paths in (info.get("serves") or {}).items()},
+                         cpu_idle=info["cpu"]["idle"], cpu_per_rps=info["cpu"]["perRps"],
+                         mem_idle=info["memory"]["idle"], mem_per_rps=info["memory"]["perRps"],
+                         logs=tuple(entry.get("logs", ())), error=error)
+    return ImageInfo(ref=ref, exists=False, pullable=False, error=d["pullErrors"]["denied"].format(ref=ref))
+
+
+def pull_seconds(info: ImageInfo) -> float:
+    p = data()["pull"]
+    return min(p["maxSeconds"], p["fixedSeconds"] + info.size / p["bytesPerSecond"])

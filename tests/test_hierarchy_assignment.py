@@ -1,0 +1,228 @@
+"""Assignment 3 (the Kubernetes hierarchy) and lesson 3: hidden tests catch cheats; kind-safe cells.
+
+For each graded exercise we plant a "cheat" that passes the visible tests (it returns, for the
+visible practice cluster, exactly what the reference solution returns, as a literal) and check that
+the full test cell, hidden tests included, fails: the hidden tests use other seeds, more workers,
+more pods and other cluster names. Objects that compare equal to anything must fail even the
+visible tests. Failures tell the learner what to fix.
+
+Lesson 3 must run unchanged on kind: its cells that talk to the cluster may use only the public
+Kubernetes API (client, kubectl). We check the source for emulator-only calls, and run the whole
+lesson against an emulator reached *through a kubeconfig whose context is named like kind's*, so
+``connect()`` takes it for a real cluster and no emulator handle exists in the notebook at all.
+"""
+from __future__ import annotations
+
+import copy
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from conftest import REPO_ROOT
+
+ASSIGNMENT = REPO_ROOT / "source" / "03-kubernetes-hierarchy" / "kubernetes-hierarchy.ipynb"
+LESSON = REPO_ROOT / "notebooks" / "03-kubernetes-hierarchy.ipynb"
+TESTS = ["roles-test", "pods-test", "containers-test", "ips-test", "tree-test", "drain-test"]
+
+
+def visible_part(test_source: str) -> str:
+    return re.split(r"^\s*### BEGIN HIDDEN TESTS", test_source, flags=re.M)[0]
+
+
+def cells_by_id(notebook) -> dict:
+    return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in notebook.cells if "nbgrader" in cell.metadata}
+
+
+def run_with(answers: dict[str, str], visible_only: bool) -> tuple[dict[str, bool], dict[str, str]]:
+    """Execute the assignment with some answers replaced; which test cells passed, and their errors."""
+    notebook = copy.deepcopy(nbformat.read(ASSIGNMENT, as_version=4))
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
+        if visible_only and meta.get("grade") and cell.cell_type == "code":
+            cell.source = visible_part(cell.source)
+    NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(ASSIGNMENT.parent)}}).execute()
+    passed, errors = {}, {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            failures = [o for o in cell.outputs if o.get("output_type") == "error"]
+            passed[meta["grade_id"]] = not failures
+            if failures:
+                errors[meta["grade_id"]] = f"{failures[0]['ename']}: {failures[0]['evalue']}"
+    return passed, errors
+
+
+@pytest.fixture(scope="module")
+def solutions() -> dict:
+    """The reference solutions, taken from the source notebook's answer cells."""
+    notebook = nbformat.read(ASSIGNMENT, as_version=4)
+    namespace: dict = {}
+    exec("import ipaddress", namespace)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def hard_coded(solutions) -> dict[str, str]:
+    """Answers that return, as literals, what the solutions give on the visible practice clusters."""
+    from labkit.cluster_tree import practice_cluster
+
+    with practice_cluster(seed=0, workers=2, pods_per_worker=2) as practice:
+        core = practice.core
+        roles = solutions["nodes_and_roles"](core)
+        pods = solutions["pods_per_node"](core)
+        containers = {key: solutions["containers_of"](core, *key)
+                      for key in [("kube-system", "etcd-course-control-plane"), ("shop", "web-jdk87cbrxn-48gpz")]}
+        ips = solutions["pod_ips_by_node"](core)
+        tree = solutions["hierarchy"](core)
+        drains = {node: solutions["drain_evicts"](core, node) for node in roles}
+    return {
+        "roles-answer": f"def nodes_and_roles(core):\n    return {roles!r}\n",
+        "pods-answer": f"def pods_per_node(core):\n    return {pods!r}\n",
+        "containers-answer": f"_SEEN = {containers!r}\ndef containers_of(core, namespace, name):\n"
+                             "    return _SEEN[(namespace, name)]\n",
+        "ips-answer": f"def pod_ips_by_node(core):\n    return {ips!r}\n",
+        "tree-answer": f"def hierarchy(core):\n    return {tree!r}\n",
+        "drain-answer": f"_SEEN = {drains!r}\ndef drain_evicts(core, node):\n    return _SEEN[node]\n",
+    }
+
+
+ANYTHING = '''
+class _Anything:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __getitem__(self, key):
+        return self
+    def __iter__(self):
+        return iter([])
+    def __len__(self):
+        return 0
+    def get(self, *args):
+        return self
+'''
+EQUAL_TO_ANYTHING = {
+    "roles-answer": ANYTHING + "def nodes_and_roles(core):\n    return _Anything()\n",
+    "pods-answer": ANYTHING + "def pods_per_node(core):\n    return _Anything()\n",
+    "containers-answer": ANYTHING + "def containers_of(core, namespace, name):\n    return _Anything()\n",
+    "ips-answer": ANYTHING + "def pod_ips_by_node(core):\n    return _Anything()\n",
+    "tree-answer": ANYTHING + "def hierarchy(core):\n    return _Anything()\n",
+    "drain-answer": ANYTHING + "def drain_evicts(core, node):\n    return _Anything()\n",
+}
+
+
+def test_the_assignment_has_at_least_five_graded_cells_with_points() -> None:
+    notebook = nbformat.read(ASSIGNMENT, as_version=4)
+    graded = [c.metadata["nbgrader"] for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert [g["grade_id"] for g in graded] == TESTS
+    assert all(g["points"] > 0 and g["locked"] for g in graded)
+    assert sum(g["points"] for g in graded) == 12
+
+
+def test_the_solutions_pass_every_test() -> None:
+    passed, errors = run_with({}, visible_only=False)
+    assert passed == {test: True for test in TESTS}, errors
+
+
+def test_hard_coded_answers_pass_visible_tests_but_fail_hidden_ones(hard_coded) -> None:
+    visible, errors = run_with(hard_coded, visible_only=True)
+    full, _ = run_with(hard_coded, visible_only=False)
+    for answer in hard_coded:
+        test = answer.replace("-answer", "-test")
+        assert visible[test], f"the cheat for {answer} should pass the visible tests (fix the cheat): {errors.get(test)}"
+        assert not full[test], f"hidden tests of {test} let a hard-coded answer through"
+
+
+def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
+    visible, errors = run_with(EQUAL_TO_ANYTHING, visible_only=True)
+    assert visible == {test: False for test in TESTS}
+    assert all("AssertionError" in error for error in errors.values()), errors
+
+
+def test_failures_tell_the_learner_what_to_fix() -> None:
+    """Typical mistakes fail with what was expected, what came back, and a hint."""
+    answers = {
+        # only kube-system, and nodes without pods would be missing
+        "pods-answer": '''
+def pods_per_node(core):
+    result = {}
+    for pod in core.list_namespaced_pod("kube-system").items:
+        result.setdefault(pod.spec.node_name, []).append(f"{pod.metadata.namespace}/{pod.metadata.name}")
+    return {node: sorted(pods) for node, pods in result.items()}
+''',
+        # only the first container
+        "containers-answer": '''
+def containers_of(core, namespace, name):
+    pod = core.read_namespaced_pod(name, namespace)
+    c, s = pod.spec.containers[0], pod.status.container_statuses[0]
+    return [{"name": c.name, "image": c.image, "ready": s.ready, "restarts": s.restart_count}]
+''',
+        # forgets DaemonSet pods
+        "drain-answer": '''
+def drain_evicts(core, node):
+    return sorted(f"{p.metadata.namespace}/{p.metadata.name}"
+                  for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                  if "kubernetes.io/config.mirror" not in (p.metadata.annotations or {}))
+''',
+    }
+    passed, errors = run_with(answers, visible_only=True)
+    assert not passed["pods-test"] and not passed["containers-test"] and not passed["drain-test"]
+    assert "how many pods pods_per_node(core) found on each node: expected" in errors["pods-test"]
+    assert "Look in every namespace" in errors["pods-test"]
+    assert 'containers_of(core, "shop", "web-jdk87cbrxn-48gpz")' in errors["containers-test"]
+    assert "log-shipper" in errors["containers-test"] and "in the spec's order" in errors["containers-test"]
+    assert "drain_evicts(core, \"course-control-plane\"): expected [], got ['kube-system/kindnet-" in errors["drain-test"]
+    assert "only static (mirror) pods and DaemonSet pods: nothing to evict" in errors["drain-test"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Lesson 3: the same cells for kind and the emulator
+# ----------------------------------------------------------------------------------------------
+
+EMULATOR_ONLY = re.compile(r"kubesim|\.emulator\b|\.advance\(|\.store\b|stop_node|start_node|set_load|load_image|\bsim\.")
+
+
+def test_lesson_cells_use_no_emulator_only_calls() -> None:
+    notebook = nbformat.read(LESSON, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not EMULATOR_ONLY.search(cell.source), f"an emulator-only call in a lesson cell:\n{cell.source}"
+        if "practice_cluster" in cell.source or "big." in cell.source:
+            # the one deliberately emulator-only demo (hundreds of nodes) never touches the learner's cluster
+            assert "k8s" not in cell.source, cell.source
+
+
+def test_lesson_runs_against_a_cluster_that_looks_real(tmp_path, monkeypatch) -> None:
+    """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it)."""
+    import yaml
+
+    from labkit import kubesim
+
+    kubeconfig = tmp_path / "kubeconfig"
+    sim = kubesim.start(kubeconfig=kubeconfig, seed=5)
+    try:
+        config = yaml.safe_load(kubeconfig.read_text())
+        text = kubeconfig.read_text().replace("kubesim-course", "kind-course")
+        kubeconfig.write_text(text)
+        assert config["current-context"] == "kubesim-course"
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("LABKIT_CLUSTER", "kubeconfig")
+        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kubecache"))
+        notebook = nbformat.read(LESSON, as_version=4)
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(LESSON.parent)}}).execute()
+    finally:
+        sim.stop()
+    printed = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "You are on a real Kubernetes cluster" in printed and "on a real cluster | kubeconfig context: kind-course" in printed
+    assert "deployment.apps/hello created" in printed
+    assert printed.count("all containers ready") >= 6  # three ready after the deployment, three after the delete

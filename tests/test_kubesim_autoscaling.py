@@ -1,0 +1,208 @@
+"""The HPA algorithm (labkit.autoscaling) and the emulator's HPA controller, against hand-computed cases.
+
+Every expected number below is worked out by hand in the comment next to it, from the formula
+kubernetes.io documents and the controller's rules (integer utilization, tolerance band 0.9..1.1,
+missing/unready pods, stabilization, policies), never by calling the code under test.
+"""
+from __future__ import annotations
+
+import pytest
+from kubernetes import client, config
+
+from labkit import autoscaling as hpa
+from labkit import kubesim
+
+P = hpa.PodSample
+
+
+def pods(*usages: int | None, request: int = 100, **kw) -> list[hpa.PodSample]:
+    return [P(f"p{i}", u, request, **kw) for i, u in enumerate(usages)]
+
+
+# (case, current replicas, pods, target %, expected replicas)
+TABLE = [
+    # 320 m of 400 m requested = 80 %; 80 / 50 = 1.6; ceil(1.6 x 4) = ceil(6.4) = 7
+    ("scale up", 4, pods(80, 80, 80, 80), 50, 7),
+    # 212/400 = 53 %; 53/50 = 1.06 is inside 0.9..1.1: no change
+    ("inside tolerance", 4, pods(53, 53, 53, 53), 50, 4),
+    # 55 %: 1.1 is still inside (1.0 + 0.1 inclusive)
+    ("tolerance edge", 4, pods(55, 55, 55, 55), 50, 4),
+    # 56 %: 1.12; ceil(1.12 x 4) = ceil(4.48) = 5
+    ("just above tolerance", 4, pods(56, 56, 56, 56), 50, 5),
+    # 20 %: 0.4; ceil(0.4 x 5) = 2
+    ("scale down", 5, pods(20, 20, 20, 20, 20), 50, 2),
+    # 100 m of 300 m = 33.3 -> 33 % (integer); 33/50 = 0.66; ceil(0.66 x 3) = ceil(1.98) = 2
+    ("integer utilization", 3, pods(34, 33, 33), 50, 2),
+    # ready pods 90,90 -> 90 %, 1.8 > 1; the 2 pods without metrics count 0 %: 180/400 = 45 %, 0.9 is
+    # inside the tolerance: no change
+    ("missing pods on scale up land in tolerance", 4, pods(90, 90, None, None), 50, 4),
+    # ready 100,100 -> 2.0; missing at 0 %: 200/400 = 50 %... = 1.0 inside: no change
+    ("missing pods cancel a scale up", 4, pods(100, 100, None, None), 50, 4),
+    # ready 150,150 -> 3.0; missing at 0: 300/400 = 75 %, 1.5; ceil(1.5 x 4) = 6
+    ("missing pods damp a scale up", 4, pods(150, 150, None, None), 50, 6),
+    # ready 10,10 -> 10 %, 0.2 < 1; missing counted at max(100, 50) = 100 % of request:
+    # 220/400 = 55 %, 1.1 > 1 reverses the direction: no change
+    ("missing pods reverse a scale down", 4, pods(10, 10, None, None), 50, 4),
+    # ready 10,10,10 -> 0.2; one missing at 100 %: 130/400 = 32 %, 0.64; ceil(0.64 x 4) = ceil(2.56) = 3
+    ("missing pod damps a scale down", 4, pods(10, 10, 10, None), 50, 3),
+    # target above 100 %: missing pods on a scale down count at the target (150 % of request):
+    # ready 30,30,30 -> 30 %, 0.2; (90 + 150)/400 = 60 %, 0.4; ceil(0.4 x 4) = 2
+    ("missing pods at a target above 100 %", 4, pods(30, 30, 30, None), 150, 2),
+]
+
+
+@pytest.mark.parametrize("case,current,samples,target,expected", TABLE, ids=[c[0] for c in TABLE])
+def test_replica_calculation_table(case, current, samples, target, expected):
+    assert hpa.replicas_for_utilization(current, samples, target).replicas == expected
+
+
+def test_unready_and_ignored_pods():
+    ready = pods(100, 100)
+    pending = [P("new", None, 100, phase="Pending")]
+    # ready 100,100 -> 2.0 > 1; the pending pod counts 0 %: 200/300 = 66 %, 1.32; ceil(1.32 x 3) = ceil(3.96) = 4
+    assert hpa.replicas_for_utilization(3, ready + pending, 50).replicas == 4
+    # a pending pod does not change a scale down: ready 10,10 -> 0.2, ceil(0.2 x 2) = 1
+    assert hpa.replicas_for_utilization(3, pods(10, 10) + pending, 50).replicas == 1
+    # being deleted or failed: ignored entirely. 80,80 -> 1.6 x 2 = 3.2 -> 4
+    gone = [P("old", 500, 100, deleting=True), P("dead", 500, 100, phase="Failed")]
+    assert hpa.replicas_for_utilization(4, pods(80, 80) + gone, 50).replicas == 4
+    # CPU: a pod not ready (within 5 min of starting) is unready: counts 0 % on a scale up
+    # ready 200 -> 4.0; with the unready one at 0: 200/200 = 100 %, 2.0; ceil(2.0 x 2) = 4
+    young = [P("warming", 200, 100, ready=False, started=100.0, ready_since=100.0)]
+    assert hpa.replicas_for_utilization(2, pods(200) + young, 50, now=120.0).replicas == 4
+    with pytest.raises(hpa.MetricError, match="missing request for cpu in container web of Pod p0"):
+        hpa.replicas_for_utilization(1, [P("p0", 50, None, container="web")], 50)
+    with pytest.raises(hpa.MetricError, match="did not receive metrics for any ready pods"):
+        hpa.replicas_for_utilization(1, [P("p0", None, 100)], 50)
+
+
+def test_stabilization_window_and_default_policies():
+    a = hpa.Autoscaler()
+    b = hpa.default_behavior()
+    # t=0: 2 replicas want 10. Up limit: max(2 + 100 % = 4, 2 + 4 pods = 6) = 6
+    d = a.decide(2, 1, 20, [(10, "cpu")], [], 1, b, 0.0)
+    assert d.desired == 6 and d.conditions["ScalingLimited"][1] == "ScaleUpLimit"
+    # t=15: the +4 of t=0 is no longer within the 15 s period: max(12, 10) = 12 >= 10
+    assert a.decide(6, 1, 20, [(10, "cpu")], [], 1, b, 15.0).desired == 10
+    # the load goes: recommendations of 2 are held back by the 10 of t=15 for 300 s
+    for t in range(30, 315, 15):
+        d = a.decide(10, 1, 20, [(2, "cpu")], [], 1, b, float(t))
+        assert d.desired == 10 and d.conditions["AbleToScale"][1] == "ScaleDownStabilized"
+    # t=315: the last 10 (t=15) is out of the window (15 > 315 - 300 is false): down to 2 (100 % per 15 s allows it)
+    d = a.decide(10, 1, 20, [(2, "cpu")], [], 1, b, 315.0)
+    assert d.desired == 2 and d.reason == "All metrics below target"
+
+
+def test_policies_select_and_disabled():
+    slow = hpa.behavior_from_spec({"scaleDown": {"stabilizationWindowSeconds": 0, "policies": [
+        {"type": "Pods", "value": 1, "periodSeconds": 60}, {"type": "Percent", "value": 50, "periodSeconds": 60}],
+        "selectPolicy": "Min"}})
+    a = hpa.Autoscaler()
+    # 10 -> 2 wanted; Pods: 10 - 1 = 9, Percent: int(10 x 0.5) = 5; Min picks the smaller change: 9
+    assert a.decide(10, 1, 20, [(2, "cpu")], [], 1, slow, 0.0).desired == 9
+    # 30 s later, still within the 60 s period: start = 9 + 1 = 10; 10 - 1 = 9 again, so no further change
+    assert a.decide(9, 1, 20, [(2, "cpu")], [], 1, slow, 30.0).desired == 9
+    off = hpa.behavior_from_spec({"scaleUp": {"selectPolicy": "Disabled"}})
+    d = hpa.Autoscaler().decide(3, 1, 20, [(8, "cpu")], [], 1, off, 0.0)
+    assert d.desired == 3 and d.conditions["ScalingLimited"][1] == "ScaleUpLimit"
+    # min/max bound the result
+    d = hpa.Autoscaler().decide(3, 1, 5, [(9, "cpu")], [], 1, hpa.default_behavior(), 0.0)
+    assert d.desired == 5 and d.conditions["ScalingLimited"][1] == "TooManyReplicas"
+    d = hpa.Autoscaler().decide(0, 1, 5, [(3, "cpu")], [], 1, None, 0.0)
+    assert not d.rescale and d.conditions["ScalingActive"][1] == "ScalingDisabled"
+
+
+def test_simulation_for_lessons():
+    # 400 % of request at 1 replica, and the load is shared: utilization = 400 / replicas
+    steps = hpa.simulate(lambda t, n: 400 / n if t < 120 else 40 / n, replicas=1, target=50, max_replicas=10, seconds=600)
+    replicas = [r for _, _, r in steps]
+    assert replicas[0] == 5 and max(replicas) >= 8       # 1 -> 5 (4 pods per 15 s) -> ...
+    assert replicas[steps.index(next(s for s in steps if s[0] == 420))] > 1 or replicas[-1] == 1
+
+
+# ---- the emulator's HPA controller ------------------------------------------------------------
+def test_hpa_in_the_emulator_scales_up_then_down_only_after_the_window(tmp_path):
+    sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False)
+    api = config.new_client_from_config(sim.kubeconfig)
+    try:
+        apps, auto, core = client.AppsV1Api(api), client.AutoscalingV2Api(api), client.CoreV1Api(api)
+        apps.create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                         {"name": "web", "image": "course-webapp:lesson", "resources": {"requests": {"cpu": "100m"}}}]}}}})
+        # course-webapp costs 2 m idle + 100 m per request/s; 4 requests/s shared by the ready pods
+        sim.set_load("web", rps=4)
+        sim.advance(60)
+        auto.create_namespaced_horizontal_pod_autoscaler("default", {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": 1, "maxReplicas": 10,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                                             "averageUtilization": 50}}}]}})
+
+        def replicas() -> int:
+            sim.advance(0)
+            return apps.read_namespaced_deployment("web", "default").spec.replicas
+
+        # C (creation): 1 pod at 2 + 400 = 402 % -> 8.04 -> wants 9; scale-up limit max(1 x 2, 1 + 4) = 5
+        assert replicas() == 5
+        h = auto.read_namespaced_horizontal_pod_autoscaler("web", "default")
+        assert {c.type: c.reason for c in h.status.conditions} == {
+            "AbleToScale": "SucceededRescale", "ScalingActive": "ValidMetricFound", "ScalingLimited": "ScaleUpLimit"}
+        # C+15: the 4 new pods have no metrics yet (started 15 s ago, less than a 15 s sample);
+        # ready pod at 2 + 400/5 = 82 % -> 1.64 > 1, missing at 0 %: 82/500 = 16 % -> reverses: stays 5
+        sim.advance(15)
+        assert replicas() == 5
+        # C+30: all 5 at 82 % -> ceil(1.64 x 5) = ceil(8.2) = 9; limit max(5 x 2, 5 + 4) = 10
+        sim.advance(15)
+        assert replicas() == 9
+        # C+45: 5 pods at 2 + 400/9 = 46 %, 0.92 < 1; 4 missing at 100 %: 630/900 = 70 % reverses: stays 9
+        # C+60: all 9 at 46 %, 0.92 is inside the tolerance: stays 9
+        sim.advance(30)
+        assert replicas() == 9
+        h = auto.read_namespaced_horizontal_pod_autoscaler("web", "default")
+        assert h.status.current_metrics[0].resource.current.average_utilization == 46
+        # the load drops at C+60: 2 + 50/9 = 8 % -> ceil(0.16 x 9) = 2, but the 9 recommended at C+60
+        # stays in the 300 s window until C+360
+        sim.set_load("web", rps=0.5)
+        sim.advance(285)
+        assert replicas() == 9
+        h = auto.read_namespaced_horizontal_pod_autoscaler("web", "default")
+        assert {c.type: c.reason for c in h.status.conditions}["AbleToScale"] == "ScaleDownStabilized"
+        sim.advance(15)
+        assert replicas() == 2
+        rescales = [e.message for e in sorted(core.list_namespaced_event("default").items, key=lambda e: e.last_timestamp)
+                    if e.reason == "SuccessfulRescale"]
+        assert rescales == ["New size: 5; reason: cpu resource utilization (percentage of request) above target",
+                            "New size: 9; reason: cpu resource utilization (percentage of request) above target",
+                            "New size: 2; reason: All metrics below target"]
+        # 2 pods at 2 + 25 = 27 % -> ceil(0.54 x 2) = ceil(1.08) = 2: stays
+        sim.advance(120)
+        assert replicas() == 2
+    finally:
+        api.close()
+        sim.stop()
+
+
+def test_hpa_without_requests_says_why(tmp_path):
+    sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False)
+    api = config.new_client_from_config(sim.kubeconfig)
+    try:
+        client.AppsV1Api(api).create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+        sim.advance(40)
+        client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler("default", {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}})
+        sim.advance(0)
+        h = client.AutoscalingV2Api(api).read_namespaced_horizontal_pod_autoscaler("web", "default")
+        active = next(c for c in h.status.conditions if c.type == "ScalingActive")
+        assert active.status == "False" and active.reason == "FailedGetResourceMetric"
+        assert active.message.startswith("the HPA was unable to compute the replica count: failed to get cpu utilization: "
+                                         "missing request for cpu in container web of Pod web-")
+    finally:
+        api.close()
+        sim.stop()
