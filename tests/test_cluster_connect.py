@@ -53,7 +53,6 @@ def test_bad_setting(monkeypatch):
 def test_command_line_writes_kubeconfig_and_prints_url(tmp_path):
     import subprocess
     import sys
-    import time
     config = tmp_path / "kc"
     proc = subprocess.Popen([sys.executable, "-m", "labkit.kubesim", "--kubeconfig", str(config), "--name", "lab",
                              "--workers", "1", "--seed", "4"], stdout=subprocess.PIPE, text=True)

@@ -7,12 +7,7 @@ fails. Objects that compare equal to anything must not pass even the visible tes
 
 from __future__ import annotations
 
-import copy
-import re
-
-import nbformat
-from nbclient import NotebookClient
-
+from assignment_runner import anything_class, run_with as run_assignment
 from conftest import REPO_ROOT
 
 ASSIGNMENT_2 = REPO_ROOT / "source" / "02-dockerfile" / "dockerfile.ipynb"
@@ -45,45 +40,11 @@ def image_facts(first, second):
 ''',
 }
 
-ANYTHING = '''
-class _Anything:
-    def __eq__(self, other):
-        return True
-    def __ne__(self, other):
-        return False
-    def __getitem__(self, key):
-        return self
-    def __iter__(self):
-        return iter([])
-'''
+ANYTHING = anything_class()
 EQUAL_TO_ANYTHING = {
     "rebuild-answer": ANYTHING + "def rebuilt_steps(steps, changed):\n    return _Anything()\n",
     "facts-answer": ANYTHING + "def image_facts(first, second):\n    return _Anything()\n",
 }
-
-
-def visible_part(test_source: str) -> str:
-    return re.split(r"^\s*### BEGIN HIDDEN TESTS", test_source, flags=re.M)[0]
-
-
-def run_with(answers: dict[str, str], visible_only: bool) -> dict[str, bool]:
-    """Execute the assignment with some answers replaced; say which test cells passed."""
-    notebook = copy.deepcopy(nbformat.read(ASSIGNMENT_2, as_version=4))
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-        if visible_only and meta.get("grade") and cell.cell_type == "code":
-            cell.source = visible_part(cell.source)
-    NotebookClient(
-        notebook, timeout=120, kernel_name="python3", allow_errors=True,
-        resources={"metadata": {"path": str(ASSIGNMENT_2.parent)}},
-    ).execute()
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: not any(o.get("output_type") == "error" for o in cell.outputs)
-        for cell in notebook.cells
-        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
-    }
 
 
 def test_the_solutions_pass_every_test() -> None:
@@ -109,25 +70,16 @@ def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
 
 def test_failures_tell_the_learner_what_to_fix() -> None:
     """An untouched release-style answer fails with advice, not with a bare traceback."""
-    notebook = copy.deepcopy(nbformat.read(ASSIGNMENT_2, as_version=4))
     answers = {
         "dockerfile-answer": 'def webapp_dockerfile(port, base_image="python:3.12-slim"):\n'
                              '    return "FROM python:3.7\\nCOPY . .\\nRUN pip install -r requirements.txt\\n"\n',
         "ignore-answer": 'DOCKERIGNORE = "tests\\n"\n',
     }
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ASSIGNMENT_2.parent)}}).execute()
-    errors = {
-        cell.metadata["nbgrader"]["grade_id"]: output["evalue"]
-        for cell in notebook.cells
-        if cell.metadata.get("nbgrader", {}).get("grade")
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    }
+    _, errors = run_assignment(ASSIGNMENT_2, answers, visible_only=False, timeout=120)
     assert "your Dockerfile for port 8080 has" in errors["dockerfile-test"]
     assert "end of life" in errors["dockerfile-test"] and "EXPOSE 8080" in errors["dockerfile-test"]
     assert "Your .dockerignore should leave out __pycache__/app.cpython-311.pyc" in errors["ignore-test"]
+
+
+def run_with(answers: dict[str, str], visible_only: bool) -> dict[str, bool]:
+    return run_assignment(ASSIGNMENT_2, answers, visible_only, timeout=120)[0]

@@ -5,7 +5,6 @@ The real build is tests/test_images_build.py.
 
 from __future__ import annotations
 
-import io
 import tarfile
 
 import pytest
