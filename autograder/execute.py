@@ -1,0 +1,292 @@
+"""Run one submission the way `nbgrader autograde` runs it, minus the gradebook writes.
+
+nbgrader's autograde is two passes of preprocessors over each notebook:
+sanitize (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+CheckCellMetadata), then execute and score (Execute, IgnorePattern, ClearMetadata,
+LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata). This module runs
+the very same classes, in the same order, with the course's config, up to LimitOutput;
+the grader's parent process runs the last three (the ones that write the gradebook).
+So the outputs, and therefore the scores, are nbgrader's.
+
+Two subclasses add what nbgrader lacks, without changing what it does:
+`FlaggingOverwriteCells` remembers every restored cell and points change as a flag, and
+`GuardedExecute` runs in a pre-started kernel and caps the output a notebook may print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
+from nbconvert.exporters import NotebookExporter
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, Execute, IgnorePattern,
+                                    LimitOutput, OverwriteCells, OverwriteKernelspec)
+from traitlets.config import Config
+
+from .kernels import KernelPool
+from .sandbox import Limits
+
+
+class GraderFault(Exception):
+    """The grader, not the learner, failed (a kernel that never started, a bug): the
+    submission is left ungraded, reported, and graded on the next run."""
+
+
+class FlaggingOverwriteCells(OverwriteCells):
+    """nbgrader's OverwriteCells (it restores locked cells and points), keeping a list of
+    what it had to restore, so the instructor sees who edited or deleted a test."""
+
+    def preprocess(self, nb, resources):
+        self.flags = resources.setdefault("autograder", {}).setdefault("flags", [])
+        return super().preprocess(nb, resources)
+
+    def report_change(self, name, attr, old, new):
+        super().report_change(name, attr, old, new)
+        if attr == "checksum":
+            self._source_restored = True  # judged in preprocess_cell: hidden tests alone do not count
+        elif attr == "points":
+            self.flags.append(f"changed the points of {name} from {old:g} to {new:g} (restored)")
+        else:
+            self.flags.append(f"changed {attr} of cell {name} from {old} to {new} (restored)")
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        submitted = cell.source
+        self._source_restored = False
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        # The released cell lacks the hidden tests, so nbgrader always "restores" such a
+        # cell; flag it only when the learner's text differs from what was released.
+        if self._source_restored and submitted != released_text(cell.source, self.config):
+            self.flags.append(f"edited locked cell {cell.metadata.nbgrader['grade_id']} (restored from the gradebook)")
+        return cell, resources
+
+    def add_missing_grade_cells(self, nb, resources):
+        present = {c.metadata.nbgrader.get("grade_id") for c in nb.cells if utils.is_grade(c) or utils.is_solution(c)}
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        for cell in source_nb.grade_cells:
+            if cell.name not in present:
+                self.flags.append(f"deleted grade cell {cell.name} (restored from the gradebook)")
+        return super().add_missing_grade_cells(nb, resources)
+
+
+def released_text(source: str, config: Config) -> str:
+    """A locked cell's text as learners got it: nbgrader's ClearHiddenTests applied."""
+    from nbformat.v4 import new_code_cell
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    cell = new_code_cell(source)
+    ClearHiddenTests(config=config)._remove_hidden_test_region(cell)
+    return cell.source
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute in a kernel we started (from the pool), with an output cap."""
+
+    walled_km = None
+    output_limit = 8 * 1024 * 1024
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._output_bytes = 0
+        self.output_truncated = False
+        return super().preprocess(nb, resources, km=self.walled_km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        size += sum(len(line) for line in content.get("traceback", []))
+        self._output_bytes += size
+        if self._output_bytes > self.output_limit:
+            if not self.output_truncated:
+                self.output_truncated = True
+                outs.append(new_output("stream", name="stdout", text=(
+                    f"\n... output cut by the autograder: this notebook printed more than "
+                    f"{self.output_limit // (1024 * 1024)} MB ...\n")))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _exporter(config: Config, preprocessors: list) -> NotebookExporter:
+    config = Config(config)
+    config.Exporter.default_preprocessors = []
+    exporter = NotebookExporter(config=config)
+    for pp in preprocessors:
+        exporter.register_preprocessor(pp)
+    return exporter
+
+
+def _resources(student: str, assignment: str, notebook: str, db_url: str, path: Path) -> dict:
+    return {
+        "unique_key": notebook,
+        "output_files_dir": f"{notebook}_files",
+        "nbgrader": {"student": student, "assignment": assignment, "notebook": notebook, "db_url": db_url},
+        "metadata": {"name": notebook, "path": str(path)},
+    }
+
+
+@dataclass
+class NotebookResult:
+    """What happened to one notebook: `graded`, `failed` (zero), `unreadable` (zero) or `missing`."""
+
+    status: str
+    notebook: str | None = None  # the executed notebook, JSON text
+    flags: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "notebook": self.notebook, "flags": self.flags,
+                "reasons": self.reasons, "seconds": round(self.seconds, 3)}
+
+
+def sanitize(path: Path, student: str, assignment: str, notebook: str, snapshot_url: str,
+             config: Config) -> tuple[nbformat.NotebookNode, list[str]]:
+    """nbgrader's first pass (against a private copy of the gradebook). Raises on bad files."""
+    if path.stat().st_size == 0:
+        raise ValueError("the file is empty (0 bytes)")
+    exporter = _exporter(config, [ClearOutput, DeduplicateIds, OverwriteKernelspec, FlaggingOverwriteCells,
+                                  CheckCellMetadata])
+    resources = _resources(student, assignment, notebook, snapshot_url, path.parent)
+    resources["autograder"] = {"flags": []}
+    output, resources = exporter.from_filename(str(path), resources=resources)
+    return nbformat.reads(output, as_version=4), list(resources["autograder"]["flags"])
+
+
+def prepare_workdir(work: Path, submission_dir: Path, extra_files: list[tuple[Path, Path]],
+                    notebook_text: str, notebook: str, ignore: list[str]) -> None:
+    """The kernel's current directory, laid out as nbgrader lays out autograded/<student>/<assignment>:
+    the learner's other files, then the assignment's files from source/ over them, then the notebook."""
+    for file in utils.find_all_files(str(submission_dir), list(ignore) + ["*.ipynb"]):
+        file = Path(file)
+        if file.is_symlink():
+            continue
+        target = work / file.relative_to(submission_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+    for source, relative in extra_files:
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.unlink()
+        shutil.copyfile(source, target)
+    (work / f"{notebook}.ipynb").write_text(notebook_text, encoding="utf-8")
+    if os.geteuid() == 0:  # the learner's code may change these files, as under nbgrader
+        owner = work.stat()
+        for path in work.rglob("*"):
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: str, assignment: str,
+                 notebook: str, submission_dir: Path, extra_files: list[tuple[Path, Path]], config: Config,
+                 limits: Limits, deadline: float, ignore: list[str], prestart: bool = True) -> NotebookResult:
+    """nbgrader's second pass up to LimitOutput, in a fresh walled kernel, within the deadline."""
+    started = time.monotonic()
+    km, slot = pool.take()
+    if prestart:
+        pool.prestart()  # the next submission's kernel boots while this one runs
+    text = nbformat.writes(sanitized)
+    prepare_workdir(slot.work, submission_dir, extra_files, text, notebook, ignore)
+
+    exporter = _exporter(config, [])
+    executor = GuardedExecute(parent=exporter)
+    executor.walled_km = km
+    executor.output_limit = int(limits.output_mb * 1024 * 1024)
+    exporter.register_preprocessor(executor)
+    for pp in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
+        exporter.register_preprocessor(pp)
+
+    timed_out = threading.Event()
+
+    def over_budget() -> None:
+        timed_out.set()
+        km.kill_now()
+
+    budget = max(0.0, deadline - time.monotonic())
+    timer = threading.Timer(budget, over_budget)
+    timer.daemon = True
+    timer.start()
+    resources = _resources(student, assignment, notebook, "", slot.work)
+    flags: list[str] = []
+    try:
+        output, _ = exporter.from_notebook_node(sanitized, resources=resources)
+        status, reasons = "graded", []
+    except DeadKernelError:
+        status = "failed"
+        output = nbformat.writes(executor.nb) if getattr(executor, "nb", None) else None
+        if timed_out.is_set():
+            reasons = [f"ran out of time: the submission's budget is {limits.timeout:g} s "
+                       "(an endless loop, or a loop that ignores interrupts?)"]
+        else:
+            reasons = ["the kernel died while running this notebook (os._exit, a crash, "
+                       f"or more than {limits.memory_mb} MB of memory)"]
+    except Exception as error:  # noqa: BLE001 - any failure of a submission is its own, never the cohort's
+        status = "failed"
+        output = nbformat.writes(executor.nb) if getattr(executor, "nb", None) else None
+        reason = f"ran out of time: the submission's budget is {limits.timeout:g} s" if timed_out.is_set() \
+            else f"could not run this notebook: {type(error).__name__}: {error}"
+        reasons = [reason]
+    finally:
+        timer.cancel()
+        pool.give_back(km, slot)
+    if status == "failed" and executor.code_cells_executed == 0 and not timed_out.is_set():
+        # Not one cell ran: the kernel never started. That is never the learner's fault.
+        log = ""
+        for name in ("launcher.log", "kernel.log"):
+            try:
+                log += (slot.root / name).read_text(errors="replace")[-800:]
+            except OSError:
+                pass
+        raise GraderFault(f"the kernel for {student}/{notebook} did not start ({reasons[0]}). "
+                          f"Check --isolation/--image and the kernel's log: {log.strip() or 'empty'}")
+    if executor.output_truncated:
+        flags.append(f"printed more than {limits.output_mb:g} MB of output (cut)")
+    return NotebookResult(status, output, flags, reasons, time.monotonic() - started)
+
+
+def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limits) -> dict:
+    """Every notebook of one learner's submission. Never raises for anything the learner did."""
+    started = time.monotonic()
+    deadline = started + limits.timeout
+    submission_dir = Path(task["submission_dir"])
+    extra_files = [(Path(a), Path(b)) for a, b in task["extra_files"]]
+    results = {}
+    for notebook in task["notebooks"]:
+        path = submission_dir / f"{notebook}.ipynb"
+        if not path.exists():
+            results[notebook] = NotebookResult("missing", reasons=[f"no {notebook}.ipynb in the submission"])
+            continue
+        try:
+            sanitized, flags = sanitize(path, task["student"], task["assignment"], notebook,
+                                        task["snapshot_url"], config)
+        except Exception as error:  # noqa: BLE001 - malformed JSON, empty file, broken metadata
+            results[notebook] = NotebookResult("unreadable", reasons=[
+                f"{notebook}.ipynb could not be read as a notebook: {type(error).__name__}: {str(error)[:300]}"])
+            continue
+        if time.monotonic() >= deadline:
+            results[notebook] = NotebookResult("failed", reasons=[f"ran out of time: the submission's budget is {limits.timeout:g} s"])
+            continue
+        last = notebook == task["notebooks"][-1]
+        result = run_notebook(pool, sanitized, task["student"], task["assignment"], notebook, submission_dir,
+                              extra_files, config, limits, deadline, task.get("ignore", []),
+                              prestart=not last or task.get("more", True))
+        result.flags = flags + result.flags
+        results[notebook] = result
+    return {
+        "student": task["student"],
+        "assignment": task["assignment"],
+        "digest": task["digest"],
+        "notebooks": {name: r.as_dict() for name, r in results.items()},
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def dumps(result: dict) -> str:
+    return json.dumps(result)

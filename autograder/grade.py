@@ -1,0 +1,270 @@
+"""Grade a cohort: plan, fan out to workers, record each result as it comes back.
+
+The parent process plans which submissions need grading (a submission whose record
+says it was graded from exactly these files is skipped unless `force`), starts `jobs`
+worker processes, keeps each one busy, and records results one at a time (the only
+gradebook writer). Ctrl-C stops handing out work, lets nothing half-written stay
+behind, and kills every kernel; the next run picks up where this one stopped.
+
+`shard_count`/`shard_index` select every n-th submission (sorted by student id), for
+the Kubernetes Indexed Job: then results are written to `out_dir` as files instead of
+into the gradebook, and `merge` records them later.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from .course import Course, GradingError, assignment_info, snapshot_gradebook, tree_digest
+from .progress import Progress
+from .record import load_record, record_result
+from .sandbox import Limits
+
+
+@dataclass
+class GradeOptions:
+    """How to grade. `timeout` and the other limits are per submission."""
+
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    limits: Limits = field(default_factory=Limits)
+    isolation: str = "process"
+    image: str = "labkit/autograder:latest"
+    force: bool = False
+    students: tuple[str, ...] = ()
+    shard_index: int | None = None
+    shard_count: int | None = None
+    out_dir: Path | None = None  # shard mode: write result files here, leave the gradebook alone
+    progress: bool = True
+
+
+def shard_of(students: list[str], index: int, count: int) -> list[str]:
+    """Shard `index` of `count`: every count-th student id in sorted order (disjoint, complete)."""
+    if count < 1 or not 0 <= index < count:
+        raise GradingError(f"shard {index} of {count} does not exist: use 0 <= index < count")
+    return [s for i, s in enumerate(sorted(students)) if i % count == index]
+
+
+def plan(course: Course, assignment: str, options: GradeOptions) -> tuple[list[str], list[str]]:
+    """(to grade, skipped as already graded from the same files)."""
+    students = course.students_submitted(assignment)
+    if options.students:
+        unknown = sorted(set(options.students) - set(students))
+        if unknown:
+            raise GradingError(f"no submission of {assignment} for {', '.join(unknown)} under "
+                               f"{course.root / 'submitted'}; check the ids (folders are submitted/<student>/{assignment}/)")
+        students = [s for s in students if s in options.students]
+    if options.shard_count is not None:
+        students = shard_of(students, options.shard_index or 0, options.shard_count)
+    todo, skipped = [], []
+    for student in students:
+        if options.force or options.out_dir is not None:
+            todo.append(student)
+            continue
+        record = load_record(course, assignment, student)
+        digest = tree_digest(course.step_dir("submitted", student, assignment))
+        done = (record is not None and record.get("digest") == digest
+                and course.step_dir("autograded", student, assignment).exists())
+        (skipped if done else todo).append(student)
+    return todo, skipped
+
+
+def _task(course: Course, assignment: str, student: str, notebooks: tuple[str, ...], snapshot_url: str) -> dict:
+    submitted = course.step_dir("submitted", student, assignment)
+    source = course.source_dir(assignment)
+    return {
+        "student": student,
+        "assignment": assignment,
+        "notebooks": list(notebooks),
+        "submission_dir": str(submitted),
+        "digest": tree_digest(submitted),
+        "snapshot_url": snapshot_url,
+        "extra_files": [(str(f), str(f.relative_to(source))) for f in course.extra_files(assignment)],
+        "ignore": list(course.coursedir.ignore),
+    }
+
+
+class _Stop:
+    """Ctrl-C once: stop handing out work, finish recording what is back, clean up."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:
+        self.requested = True
+
+
+def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
+    """Grade `assignment` for every submission that needs it. Returns a summary dict."""
+    info = assignment_info(course, assignment)
+    todo, skipped = plan(course, assignment, options)
+    summary = {"assignment": assignment, "graded": [], "skipped": skipped, "zero": [], "interrupted": False,
+               "seconds": 0.0, "faults": {}}
+    if not todo:
+        return summary
+    if options.isolation == "docker" and shutil.which("docker") is None:
+        raise GradingError("--isolation docker needs the `docker` command and a running engine; install Docker, "
+                           "or grade with --isolation process")
+    kernel_name = course.config.Execute.get("kernel_name", "") or "python3"
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
+    os.chmod(scratch, 0o711)
+    snapshot_url = snapshot_gradebook(course, scratch / "gradebook-snapshot.db")
+    settings = {
+        "course_root": str(course.root),
+        "limits": options.limits.as_dict(),
+        "isolation": options.isolation,
+        "image": options.image,
+        "slots_dir": str(scratch / "slots"),
+        "kernel_name": kernel_name,
+    }
+    jobs = max(1, min(options.jobs, len(todo)))
+    # fork: a worker starts with nbgrader already imported (seconds saved per worker);
+    # the parent has no threads and no open gradebook connection at this point.
+    context = mp.get_context("fork")
+    workers: dict = {}
+    stop = _Stop()
+    previous = signal.signal(signal.SIGINT, stop)
+    progress = Progress(len(todo), enabled=options.progress)
+    queue = list(todo)
+    busy: dict = {}  # connection -> student
+
+    def start_worker(index: int) -> None:
+        parent_end, child_end = context.Pipe()
+        from .worker import worker_main
+        process = context.Process(target=worker_main, args=(child_end, index, settings), daemon=True)
+        process.start()
+        child_end.close()
+        workers[parent_end] = (index, process)
+
+    def hand_out(conn) -> None:
+        if queue and not stop.requested:
+            student = queue.pop(0)
+            task = _task(course, assignment, student, info.notebooks, snapshot_url)
+            task["more"] = len(queue) >= len(workers)  # else no need to boot a kernel for later
+            conn.send(task)
+            busy[conn] = student
+
+    try:
+        for index in range(jobs):
+            start_worker(index)
+        for conn in list(workers):
+            hand_out(conn)
+        while busy:
+            ready = wait(list(busy) + [p.sentinel for _, p in workers.values()], timeout=0.5)
+            for item in ready:
+                if item in busy:
+                    conn = item
+                    try:
+                        result = conn.recv()
+                    except (EOFError, OSError):
+                        continue  # the sentinel branch below deals with a dead worker
+                    student = busy.pop(conn)
+                    _finish(course, info, result, options, summary, progress)
+                    hand_out(conn)
+            # A worker that died (killed by the OOM killer, say) costs only its submission.
+            for conn, (index, process) in list(workers.items()):
+                if process.is_alive():
+                    continue
+                del workers[conn]
+                if conn in busy:
+                    student = busy.pop(conn)
+                    result = {"student": student, "assignment": assignment, "notebooks": {},
+                              "grader_fault": f"the grading worker died (exit code {process.exitcode}) on this "
+                                              "submission; it stays ungraded, run again to retry"}
+                    _finish(course, info, result, options, summary, progress)
+                if queue and not stop.requested:
+                    start_worker(index)
+                    hand_out([c for c, (i, _) in workers.items() if i == index][0])
+            if stop.requested and not summary["interrupted"]:
+                summary["interrupted"] = True
+                progress.note("interrupted: finishing the submissions in progress; run again to grade the rest")
+    finally:
+        for conn in list(workers):
+            try:
+                conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        for conn, (index, process) in workers.items():
+            process.join(timeout=300 if options.isolation == "docker" else 30)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        signal.signal(signal.SIGINT, previous)
+        progress.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    return summary
+
+
+def _finish(course: Course, info, result: dict, options: GradeOptions, summary: dict, progress: Progress) -> None:
+    student = result["student"]
+    if result.get("grader_fault"):
+        # Never a zero for the learner: nothing is recorded, the next run grades it again.
+        summary["faults"][student] = result["grader_fault"]
+        progress.note(f"not graded, the grader failed: {student}: {result['grader_fault']}")
+        return
+    if options.out_dir is not None:
+        out = Path(options.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / f".{student}.json.tmp"
+        tmp.write_text(json.dumps(result), encoding="utf-8")
+        os.replace(tmp, out / f"{student}.json")
+        zero = result.get("error") or any(n["status"] != "graded" for n in result["notebooks"].values())
+        (summary["zero"] if zero else summary["graded"]).append(student)
+        progress.advance(student, None, bool(zero))
+        return
+    record = record_result(course, info, result)
+    (summary["graded"] if record["status"] == "graded" else summary["zero"]).append(student)
+    progress.advance(student, record, record["status"] != "graded")
+
+
+def merge(course: Course, assignment: str, result_dirs: list[Path]) -> dict:
+    """Record the result files the shards wrote (one per student) into the gradebook."""
+    info = assignment_info(course, assignment)
+    files: dict[str, Path] = {}
+    for directory in result_dirs:
+        for path in sorted(Path(directory).glob("*.json")):
+            if path.stem in files:
+                raise GradingError(f"{path.stem} was graded by two shards ({files[path.stem]} and {path}); "
+                                   "shards must not overlap: rerun with the same --shard-count everywhere")
+            files[path.stem] = path
+    summary = {"assignment": assignment, "graded": [], "zero": [], "skipped": [], "missing": []}
+    for student in course.students_submitted(assignment):
+        if student not in files:
+            summary["missing"].append(student)
+    for student, path in sorted(files.items()):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise GradingError(f"shard result {path} is not valid JSON ({error}); regrade that student's shard") from None
+        if result.get("assignment") != assignment or result.get("student") != student:
+            raise GradingError(f"{path} holds {result.get('student')}/{result.get('assignment')}, not "
+                               f"{student}/{assignment}; check the shared directory")
+        record = record_result(course, info, result)
+        (summary["graded"] if record["status"] == "graded" else summary["zero"]).append(student)
+    return summary
+
+
+def print_summary(summary: dict, stream=sys.stderr) -> None:
+    parts = [f"{len(summary.get('graded', []))} graded", f"{len(summary.get('zero', []))} given zero on a notebook"]
+    if summary.get("skipped"):
+        parts.append(f"{len(summary['skipped'])} skipped (already graded from the same files; --force regrades)")
+    if summary.get("missing"):
+        parts.append(f"{len(summary['missing'])} with no shard result: {', '.join(summary['missing'])}")
+    if summary.get("faults"):
+        parts.append(f"{len(summary['faults'])} NOT graded because the grader failed (see above; fix it and run "
+                     "again: only those are regraded)")
+    if summary.get("interrupted"):
+        parts.append("interrupted: run the same command again to grade the rest")
+    print(f"{summary['assignment']}: " + ", ".join(parts) + (f" in {summary['seconds']} s" if summary.get("seconds") else ""),
+          file=stream)

@@ -1,0 +1,273 @@
+"""Start one command (a student's kernel) locked away from the grader.
+
+This file is run as a script (`python -I -S jail.py ... -- CMD...`), not imported, so
+it uses nothing but the standard library and starts in a few milliseconds. The grader
+puts it in front of the kernel's command line. Why a separate program and not
+`preexec_fn`: the grading worker has threads (ZeroMQ), and `preexec_fn` is not safe
+in a threaded process; a fresh small process is.
+
+What it does, in order, as far as the machine allows:
+
+1. new namespaces: mount (to hide files), network (no network at all; loopback only),
+   PID (the kernel is PID 1 of its own tree, so when it dies every process it started
+   dies with it: nothing outlives a submission). As root this needs nothing more; as
+   another user it needs unprivileged user namespaces, and without them the jail says
+   so on stderr and carries on with limits only.
+2. hides each `--hide` path behind an empty tmpfs (the course directory, the
+   repository, /tmp...), then binds back each `--expose` path (the Python packages the
+   kernel imports, read-only; the submission's private work directory, writable);
+3. a fresh /proc, so the kernel sees only its own processes;
+4. resource limits: address space, processes, file size, CPU seconds, core dumps;
+5. as root, drops to the unprivileged `--uid`/`--gid` (no supplementary groups);
+6. closes every inherited file descriptor, then runs the command.
+
+The jail process itself stays outside the PID namespace and waits: it forwards
+interrupts (SIGINT) to the kernel and exits with the kernel's status, so the kernel
+manager that started it sees the kernel's life and death.
+"""
+
+import ctypes
+import errno
+import fcntl
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+def _fail(what: str, err: int) -> OSError:
+    return OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    enc = lambda s: None if s is None else str(s).encode()  # noqa: E731
+    if _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        raise _fail(f"mount {source} on {target}", ctypes.get_errno())
+
+
+def _unshare(flags):
+    if _libc.unshare(flags) != 0:
+        raise _fail("unshare", ctypes.get_errno())
+
+
+def _warn(message):
+    os.write(2, f"[autograder jail] {message}\n".encode())
+
+
+def _parse(argv):
+    opts = {"hide": [], "expose": [], "expose_rw": [], "uid": None, "gid": None, "rlimit": [],
+            "network": True, "log": None, "strict": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return opts, argv[i + 1:]
+        if arg in ("--hide", "--expose", "--expose-rw", "--uid", "--gid", "--rlimit", "--log"):
+            value = argv[i + 1]
+            key = arg[2:].replace("-", "_")
+            if key in ("hide", "expose", "expose_rw", "rlimit"):
+                opts[key].append(value)
+            elif key in ("uid", "gid"):
+                opts[key] = int(value)
+            else:
+                opts[key] = value
+            i += 2
+        elif arg == "--no-network":
+            opts["network"] = False
+            i += 1
+        elif arg == "--strict":
+            opts["strict"] = True
+            i += 1
+        else:
+            raise SystemExit(f"jail: unknown option {arg!r}; usage: jail.py [options] -- command...")
+    raise SystemExit("jail: no command given after '--'")
+
+
+def _loopback_up():
+    """Bring up `lo` in a fresh network namespace so 127.0.0.1 works (the course's emulator)."""
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _namespaces(opts):
+    """Enter new namespaces. Returns True when the mount namespace is ours to change."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | (0 if opts["network"] else CLONE_NEWNET)
+    if os.geteuid() == 0:
+        try:
+            _unshare(flags)
+            return True
+        except OSError as error:  # a container without CAP_SYS_ADMIN, say
+            message = (f"cannot give this kernel its own namespaces ({error}); it still runs as its own "
+                       "unprivileged uid with limits, but can see the network and read files others may read. "
+                       "Grant CAP_SYS_ADMIN to the grader (see autograder/k8s/job.yaml) for full isolation.")
+            if opts["strict"]:
+                raise SystemExit(f"jail: {message}")
+            _warn(message)
+            return False
+    uid, gid = os.geteuid(), os.getegid()
+    try:
+        _unshare(flags | CLONE_NEWUSER)
+    except OSError as error:
+        message = (f"cannot isolate this kernel ({error}): unprivileged user namespaces are off. "
+                   "It runs with resource limits only and can read and write whatever this user can. "
+                   "Grade as root or with --isolation docker.")
+        if opts["strict"]:
+            raise SystemExit(f"jail: {message}")
+        _warn(message)
+        return False
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    return True
+
+
+def _hide_and_expose(opts):
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    exposed = []  # (fd, path, writable), opened before anything is hidden
+    for key, writable in (("expose", False), ("expose_rw", True)):
+        for path in opts[key]:
+            if os.path.exists(path):
+                exposed.append((os.open(path, os.O_PATH), path, writable))
+    for spec in sorted(opts["hide"], key=len):
+        path, _, mode = spec.partition(":")
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode or '0755'},size=64m")
+    for fd, path, writable in sorted(exposed, key=lambda item: len(item[1])):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not os.path.exists(path):
+                open(path, "a").close()
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        if not writable:
+            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
+
+
+def _limits(opts):
+    names = {"as": resource.RLIMIT_AS, "nproc": resource.RLIMIT_NPROC, "fsize": resource.RLIMIT_FSIZE,
+             "cpu": resource.RLIMIT_CPU, "core": resource.RLIMIT_CORE, "nofile": resource.RLIMIT_NOFILE}
+    for spec in opts["rlimit"]:
+        name, _, value = spec.partition("=")
+        limit = int(value)
+        resource.setrlimit(names[name], (limit, limit))
+
+
+def _child(opts, command, isolated, log):
+    """Runs as PID 1 of the new PID namespace (when there is one): finish the jail, exec."""
+    if isolated:
+        try:
+            _hide_and_expose(opts)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            if not opts["network"]:
+                _loopback_up()
+        except OSError as error:
+            os.write(2, f"jail: could not isolate the kernel: {error}\n".encode())
+            os._exit(70)
+    _limits(opts)
+    if os.geteuid() == 0 and opts["uid"] is not None:
+        gid = opts["gid"] if opts["gid"] is not None else opts["uid"]
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(opts["uid"], opts["uid"], opts["uid"])
+    # Die with the jail process (the kernel manager kills that one). Set after setuid,
+    # which clears it. Own session: an interrupt reaches the kernel once, via the jail.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 65536)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        os.execvp(command[0], command)
+    except OSError as error:
+        os.write(2, f"jail: cannot run {command[0]}: {error}\n".encode())
+        os._exit(127)
+
+
+def main(argv):
+    opts, command = _parse(argv)
+    # The kernel's own stdout/stderr go to this log (opened now, while it is reachable).
+    if opts["log"]:
+        log = os.open(opts["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    else:
+        log = os.open(os.devnull, os.O_WRONLY)
+    isolated = _namespaces(opts)
+    # Orphans of the kernel come back to us, and we reap them: no zombie outlives us.
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    pid = os.fork()
+    if pid == 0:
+        _child(opts, command, isolated, log)
+    # The waiting parent: pass interrupts on, and die with the kernel.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: _forward(pid, signum))
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(1)
+    code = os.waitstatus_to_exitcode(status) & 0xFF
+    # The kernel is gone; so is its PID namespace. Reap what is left, then go.
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+    os._exit(code)
+
+
+def _forward(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+    if signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except OSError as error:
+        if error.errno in (errno.EPERM, errno.EACCES):
+            sys.exit(f"jail: not permitted: {error}. Grade as root, or with --isolation docker.")
+        raise

@@ -1,0 +1,74 @@
+"""A grading worker: a process that executes submissions one after another.
+
+The parent hands it tasks over a pipe and gets results back; the worker never opens
+the real gradebook (only a private snapshot, for nbgrader's OverwriteCells), so the
+gradebook keeps a single writer. Each worker owns two kernel slots: one kernel runs a
+submission while the other boots.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .course import load_config
+from .execute import GraderFault, grade_submission
+from .kernels import KernelPool
+from .sandbox import GRADER_IMAGE_UID, DockerIsolation, Limits, ProcessIsolation, Slot
+
+PR_SET_DUMPABLE = 4
+
+
+def make_isolation(settings: dict):
+    limits = Limits(**settings["limits"])
+    course_root = Path(settings["course_root"])
+    if settings["isolation"] == "docker":
+        return DockerIsolation(limits=limits, course_root=course_root, image=settings["image"])
+    return ProcessIsolation(limits=limits, course_root=course_root)
+
+
+def worker_main(conn: Connection, index: int, settings: dict) -> None:
+    """Loop: receive a task dict, send back a result dict; `None` ends the loop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    # Not dumpable: a kernel running as this same user cannot open /proc/<worker>/fd or memory.
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    config = load_config(Path(settings["course_root"]))
+    isolation = make_isolation(settings)
+    limits = isolation.limits
+    isolation_root = Path(settings["slots_dir"])
+    slots = []
+    for k in range(settings.get("kernels_per_worker", 2)):
+        number = index * 2 + k
+        if isinstance(isolation, ProcessIsolation):
+            uid = isolation.uid_for(number)
+        else:  # the container's user must own the slot it writes to
+            uid = GRADER_IMAGE_UID if os.geteuid() == 0 else None
+        slots.append(Slot(isolation_root / f"slot{number}", number, uid))
+    pool = KernelPool(isolation, slots, settings["kernel_name"])
+    try:
+        pool.prestart()
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                break
+            if task is None:
+                break
+            try:
+                result = grade_submission(pool, task, config, limits)
+            except Exception as error:  # noqa: BLE001 - a grader fault: report it, keep serving the others
+                message = str(error) if isinstance(error, GraderFault) else \
+                    f"the grader failed on this submission: {type(error).__name__}: {error}"
+                result = {"student": task["student"], "assignment": task["assignment"], "digest": task["digest"],
+                          "grader_fault": message, "traceback": traceback.format_exc(), "notebooks": {}}
+            conn.send(result)
+    finally:
+        pool.close()
+        conn.close()
