@@ -623,11 +623,15 @@ class Api:
         expect = new["metadata"].get("resourceVersion")
         if t.name != new["metadata"].get("name", t.name):
             raise errors.bad_request(f"the name of the object ({new['metadata'].get('name')}) does not match the name on the URL ({t.name})")
+        return self._store_update(req, t, old, new, expect, warnings)
+
+    def _store_update(self, req: Request, t: Target, old: Obj, new: Obj, expect: Any, warnings: Any) -> Response:
+        """The common end of update and patch: defaults, managed fields, dry run, then the store."""
         new = self._prepare_update(req, t, old, new)
         self._managed(new, req, "Update", t.sub)
         if _dry(req):
             return self._result(req, new, 200, warnings)
-        stored = self.store.update(res, new, expect_rv=expect)
+        stored = self.store.update(t.res, new, expect_rv=expect)
         return self._result(req, stored, 200, warnings)
 
     def patch(self, req: Request, t: Target) -> Response:
@@ -676,12 +680,7 @@ class Api:
             return self._apply_scale(req, t, old, new, expect)
         new.setdefault("metadata", {})
         new["kind"], new["apiVersion"] = res.kind, res.api_version
-        new = self._prepare_update(req, t, old, new)
-        self._managed(new, req, "Update", t.sub)
-        if _dry(req):
-            return self._result(req, new, 200, warnings)
-        stored = self.store.update(res, new, expect_rv=expect)
-        return self._result(req, stored, 200, warnings)
+        return self._store_update(req, t, old, new, expect, warnings)
 
     def _server_side_apply(self, req: Request, t: Target) -> Response:
         res = t.res
