@@ -23,9 +23,8 @@ from typing import Any
 
 from ..clock import parse
 from ..kindstate import owner_ref
-from ..store import Event
-from . import Controller, copy_obj
-from .owners import controller_of
+from . import copy_obj
+from .owners import WorkloadController
 
 Obj = dict[str, Any]
 HASH = "pod-template-hash"
@@ -75,23 +74,12 @@ def revision(rs: Obj) -> int:
         return 0
 
 
-class DeploymentController(Controller):
+class DeploymentController(WorkloadController):
     name = "deployment-controller"
     watches = ("apps/deployments", "apps/replicasets")
 
-    def start(self) -> None:
-        for d in self.mgr.list("apps/deployments"):
-            self.enqueue((d["metadata"]["namespace"], d["metadata"]["name"]))
-
-    def on_event(self, event: Event) -> None:
-        obj = event.obj
-        if event.resource.key == "apps/deployments":
-            if event.type != "DELETED":
-                self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-            return
-        ref = controller_of(obj)
-        if ref and ref.get("kind") == "Deployment":
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
+    workload = "apps/deployments"
+    workload_kind = "Deployment"
 
     # ---- the sync -------------------------------------------------------------------------
     def sync(self, key) -> None:

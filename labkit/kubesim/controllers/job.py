@@ -16,9 +16,7 @@ from typing import Any
 
 from ..clock import parse
 from ..kindstate import pod_from_template
-from ..store import Event
-from . import Controller
-from .owners import controller_of
+from .owners import WorkloadController
 from .replicaset import ready_since
 
 Obj = dict[str, Any]
@@ -26,23 +24,12 @@ BACKOFF = 10.0
 MAX_BACKOFF = 360.0
 
 
-class JobController(Controller):
+class JobController(WorkloadController):
     name = "job-controller"
     watches = ("batch/jobs", "/pods")
 
-    def start(self) -> None:
-        for job in self.mgr.list("batch/jobs"):
-            self.enqueue((job["metadata"]["namespace"], job["metadata"]["name"]))
-
-    def on_event(self, event: Event) -> None:
-        obj = event.obj
-        if event.resource.key == "batch/jobs":
-            if event.type != "DELETED":
-                self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-            return
-        ref = controller_of(obj)
-        if ref and ref.get("kind") == "Job":
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
+    workload = "batch/jobs"
+    workload_kind = "Job"
 
     def sync(self, key) -> None:
         namespace, name = key

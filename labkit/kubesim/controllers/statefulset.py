@@ -15,32 +15,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..kindstate import owner_ref, pod_from_template
-from ..store import Event
-from . import Controller, copy_obj
+from . import copy_obj
 from .deployment import template_hash
-from .owners import controller_of
+from .owners import WorkloadController
 from .replicaset import active, ready_since
 
 Obj = dict[str, Any]
 
 
-class StatefulSetController(Controller):
+class StatefulSetController(WorkloadController):
     name = "statefulset-controller"
     watches = ("apps/statefulsets", "/pods")
 
-    def start(self) -> None:
-        for sts in self.mgr.list("apps/statefulsets"):
-            self.enqueue((sts["metadata"]["namespace"], sts["metadata"]["name"]))
-
-    def on_event(self, event: Event) -> None:
-        obj = event.obj
-        if event.resource.key == "apps/statefulsets":
-            if event.type != "DELETED":
-                self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-            return
-        ref = controller_of(obj)
-        if ref and ref.get("kind") == "StatefulSet":
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
+    workload = "apps/statefulsets"
+    workload_kind = "StatefulSet"
 
     def sync(self, key) -> None:
         namespace, name = key
