@@ -45,6 +45,9 @@ def _limits(parser: argparse.ArgumentParser) -> None:
                              "docker: a fresh container per submission")
     parser.add_argument("--image", default=os.environ.get("AUTOGRADER_IMAGE", "labkit/autograder:latest"),
                         help="the grading image for --isolation docker (see `image`)")
+    parser.add_argument("--no-fork-server", dest="fork_server", action="store_false",
+                        help="process isolation: start every kernel from scratch instead of forking it "
+                             "from a warm copy (slower; for a kernel that is not ipykernel, or to rule the fork server out)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,7 +56,7 @@ def _options(args, **extra):
 
     limits = Limits(timeout=args.timeout, memory_mb=args.memory, processes=args.processes, output_mb=args.output)
     return GradeOptions(jobs=args.jobs, limits=limits, isolation=args.isolation, image=args.image,
-                        progress=not args.quiet, **extra)
+                        progress=not args.quiet, fork_server=args.fork_server, **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:

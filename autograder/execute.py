@@ -15,6 +15,7 @@ Two subclasses add what nbgrader lacks, without changing what it does:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -35,6 +36,11 @@ from traitlets.config import Config
 
 from .kernels import KernelPool
 from .sandbox import Limits
+
+
+# The budget covers stopping the kernel too (measured: tens of milliseconds), so the
+# timer fires this much before the deadline.
+TEARDOWN_SECONDS = 0.2
 
 
 class GraderFault(Exception):
@@ -89,10 +95,28 @@ def released_text(source: str, config: Config) -> str:
 
 
 class GuardedExecute(Execute):
-    """nbgrader's Execute in a kernel we started (from the pool), with an output cap."""
+    """nbgrader's Execute in a kernel we started (from the pool), with an output cap,
+    that notices at once when the budget's timer has killed the kernel."""
 
     walled_km = None
     output_limit = 8 * 1024 * 1024
+    killed: threading.Event | None = None
+
+    async def _async_poll_kernel_alive(self) -> None:
+        # nbclient checks once a second whether the kernel died; a submission that ran out
+        # of time would then overrun its budget by up to a second. Look at our own kill
+        # flag twenty times as often (no system call), and ask the kernel manager as before.
+        ticks = 0
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+            if ticks % 20 and not (self.killed is not None and self.killed.is_set()):
+                continue
+            try:
+                await self._async_check_alive()
+            except DeadKernelError:
+                self.task_poll_for_reply.cancel()
+                return
 
     def preprocess(self, nb, resources=None, km=None):
         self._output_bytes = 0
@@ -204,12 +228,14 @@ def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: st
         exporter.register_preprocessor(pp)
 
     timed_out = threading.Event()
+    executor.killed = threading.Event()
 
     def over_budget() -> None:
         timed_out.set()
         km.kill_now()
+        executor.killed.set()
 
-    budget = max(0.0, deadline - time.monotonic())
+    budget = max(0.0, deadline - time.monotonic() - TEARDOWN_SECONDS)
     timer = threading.Timer(budget, over_budget)
     timer.daemon = True
     timer.start()

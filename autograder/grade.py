@@ -45,6 +45,7 @@ class GradeOptions:
     shard_count: int | None = None
     out_dir: Path | None = None  # shard mode: write result files here, leave the gradebook alone
     progress: bool = True
+    fork_server: bool = True  # process isolation: fork kernels from a warm copy (see zygote.py)
 
 
 def shard_of(students: list[str], index: int, count: int) -> list[str]:
@@ -126,6 +127,7 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
         "image": options.image,
         "slots_dir": str(scratch / "slots"),
         "kernel_name": kernel_name,
+        "fork_server": options.fork_server,
     }
     jobs = max(1, min(options.jobs, len(todo)))
     # fork: a worker starts with nbgrader already imported (seconds saved per worker);
@@ -136,7 +138,9 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     previous = signal.signal(signal.SIGINT, stop)
     progress = Progress(len(todo), enabled=options.progress)
     queue = list(todo)
-    busy: dict = {}  # connection -> student
+    # connection -> students handed to that worker, oldest (the one it is grading) first.
+    # Each worker gets two: it starts the next while this process records the last.
+    busy: dict = {}
 
     def start_worker(index: int) -> None:
         parent_end, child_end = context.Pipe()
@@ -146,13 +150,13 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
         child_end.close()
         workers[parent_end] = (index, process)
 
-    def hand_out(conn) -> None:
-        if queue and not stop.requested:
+    def hand_out(conn, depth: int = 2) -> None:
+        while queue and not stop.requested and len(busy.get(conn, [])) < depth:
             student = queue.pop(0)
             task = _task(course, assignment, student, info.notebooks, snapshot_url)
             task["more"] = len(queue) >= len(workers)  # else no need to boot a kernel for later
             conn.send(task)
-            busy[conn] = student
+            busy.setdefault(conn, []).append(student)
 
     try:
         for index in range(jobs):
@@ -168,16 +172,19 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
                         result = conn.recv()
                     except (EOFError, OSError):
                         continue  # the sentinel branch below deals with a dead worker
-                    student = busy.pop(conn)
-                    _finish(course, info, result, options, summary, progress)
+                    busy[conn].remove(result["student"])
+                    if not busy[conn]:
+                        del busy[conn]
                     hand_out(conn)
+                    _finish(course, info, result, options, summary, progress)
             # A worker that died (killed by the OOM killer, say) costs only its submission.
             for conn, (index, process) in list(workers.items()):
                 if process.is_alive():
                     continue
                 del workers[conn]
                 if conn in busy:
-                    student = busy.pop(conn)
+                    student, *not_started = busy.pop(conn)
+                    queue[:0] = not_started
                     result = {"student": student, "assignment": assignment, "notebooks": {},
                               "grader_fault": f"the grading worker died (exit code {process.exitcode}) on this "
                                               "submission; it stays ungraded, run again to retry"}

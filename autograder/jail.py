@@ -24,6 +24,12 @@ What it does, in order, as far as the machine allows:
 The jail process itself stays outside the PID namespace and waits: it forwards
 interrupts (SIGINT) to the kernel and exits with the kernel's status, so the kernel
 manager that started it sees the kernel's life and death.
+
+With `--zygote SOCKET`, this process does none of that itself: it hands its command
+line, environment, working directory and standard streams to the grader's kernel
+fork server (`zygote.py`), which runs the same steps in a forked copy of a Python that
+has ipykernel imported already, so no kernel pays for importing it. This process then
+only relays signals and exits with the kernel's status, as above.
 """
 
 import ctypes
@@ -32,6 +38,7 @@ import fcntl
 import os
 import resource
 import signal
+import json
 import socket
 import struct
 import sys
@@ -49,6 +56,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -76,13 +84,13 @@ def _warn(message):
 
 def _parse(argv):
     opts = {"hide": [], "expose": [], "expose_rw": [], "uid": None, "gid": None, "rlimit": [],
-            "network": True, "log": None, "strict": False}
+            "network": True, "log": None, "strict": False, "zygote": None}
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
             return opts, argv[i + 1:]
-        if arg in ("--hide", "--expose", "--expose-rw", "--uid", "--gid", "--rlimit", "--log"):
+        if arg in ("--hide", "--expose", "--expose-rw", "--uid", "--gid", "--rlimit", "--log", "--zygote"):
             value = argv[i + 1]
             key = arg[2:].replace("-", "_")
             if key in ("hide", "expose", "expose_rw", "rlimit"):
@@ -182,8 +190,8 @@ def _limits(opts):
         resource.setrlimit(names[name], (limit, limit))
 
 
-def _child(opts, command, isolated, log):
-    """Runs as PID 1 of the new PID namespace (when there is one): finish the jail, exec."""
+def _child(opts, command, isolated, log, start):
+    """Runs as PID 1 of the new PID namespace (when there is one): finish the jail, start."""
     if isolated:
         try:
             _hide_and_expose(opts)
@@ -202,6 +210,8 @@ def _child(opts, command, isolated, log):
     # Die with the jail process (the kernel manager kills that one). Set after setuid,
     # which clears it. Own session: an interrupt reaches the kernel once, via the jail.
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # setuid made us undumpable (/proc/self owned by root); exec would undo that, a fork does not.
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     os.setsid()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -209,6 +219,10 @@ def _child(opts, command, isolated, log):
     os.dup2(log, 2)
     os.closerange(3, 65536)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    start(command)
+
+
+def _exec(command):
     try:
         os.execvp(command[0], command)
     except OSError as error:
@@ -216,22 +230,30 @@ def _child(opts, command, isolated, log):
         os._exit(127)
 
 
-def main(argv):
-    opts, command = _parse(argv)
-    # The kernel's own stdout/stderr go to this log (opened now, while it is reachable).
+def _open_log(opts):
+    """The kernel's own stdout/stderr go to this log (opened now, while it is reachable)."""
     if opts["log"]:
-        log = os.open(opts["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    else:
-        log = os.open(os.devnull, os.O_WRONLY)
+        return os.open(opts["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.open(os.devnull, os.O_WRONLY)
+
+
+def jail(opts, command, start=_exec, before_start=None):
+    """Steps 1-6 in a forked child; returns the child's pid (this process is its reaper)."""
+    log = _open_log(opts)
     isolated = _namespaces(opts)
     # Orphans of the kernel come back to us, and we reap them: no zombie outlives us.
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     pid = os.fork()
     if pid == 0:
-        _child(opts, command, isolated, log)
-    # The waiting parent: pass interrupts on, and die with the kernel.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: _forward(pid, signum))
+        if before_start is not None:
+            before_start()
+        _child(opts, command, isolated, log, start)
+    os.close(log)
+    return pid
+
+
+def reap(pid):
+    """Wait for the kernel, then for whatever it left behind; its exit code (0-255)."""
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -239,7 +261,7 @@ def main(argv):
         except InterruptedError:
             continue
         except ChildProcessError:
-            os._exit(1)
+            return 1
     code = os.waitstatus_to_exitcode(status) & 0xFF
     # The kernel is gone; so is its PID namespace. Reap what is left, then go.
     while True:
@@ -249,7 +271,65 @@ def main(argv):
             continue
         except ChildProcessError:
             break
-    os._exit(code)
+    return code
+
+
+def main(argv):
+    opts, command = _parse(argv)
+    if opts["zygote"]:
+        os._exit(_through_zygote(opts["zygote"], argv))
+    pid = jail(opts, command)
+    # The waiting parent: pass interrupts on, and die with the kernel.
+    for sig in FORWARDED:
+        signal.signal(sig, lambda signum, frame: _forward(pid, signum))
+    os._exit(reap(pid))
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP)
+
+
+def _without_zygote(argv):
+    i = argv.index("--zygote")
+    return argv[:i] + argv[i + 2:]
+
+
+def _through_zygote(path, argv):
+    """Ask the fork server to jail and start the kernel; relay signals; return its exit code.
+
+    Protocol (one connection per kernel): a 4-byte length and a JSON request
+    {argv, env, cwd}, with this process's fds 0, 1, 2 attached; then single bytes
+    from here (a signal number to forward), and one byte back (the exit code) at the end.
+    If this process dies, the connection closes and the kernel is killed.
+    """
+    request = json.dumps({"argv": _without_zygote(argv), "env": dict(os.environ),
+                          "cwd": os.getcwd()}).encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        socket.send_fds(conn, [struct.pack("!I", len(request))], [0, 1, 2])
+        conn.sendall(request)
+    except OSError as error:
+        os.write(2, f"jail: the kernel fork server at {path} did not answer: {error}\n".encode())
+        return 70
+
+    def relay(signum, frame):
+        try:
+            conn.send(bytes([signum]))
+        except OSError:
+            pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, relay)
+    while True:
+        try:
+            answer = conn.recv(1)
+            break
+        except InterruptedError:
+            continue
+        except OSError:
+            answer = b""
+            break
+    return answer[0] if answer else 1
 
 
 def _forward(pid, signum):

@@ -144,9 +144,11 @@ class Isolation:
 
 @dataclass
 class ProcessIsolation(Isolation):
-    """The kernel runs through jail.py on this machine."""
+    """The kernel runs through jail.py on this machine (through the worker's kernel fork
+    server, `zygote.py`, when `zygote` is its socket)."""
 
     name: str = "process"
+    zygote: str | None = None
 
     def __post_init__(self) -> None:
         self.root = os.geteuid() == 0
@@ -185,6 +187,8 @@ class ProcessIsolation(Isolation):
     def prefix(self, slot: Slot) -> list[str]:
         lim = self.limits
         cmd = [sys.executable, "-I", "-S", str(JAIL), "--no-network", "--log", str(slot.log)]
+        if self.zygote:
+            cmd += ["--zygote", self.zygote]
         for path in self.hidden(slot):
             cmd += ["--hide", path]
         for path in self.exposed():

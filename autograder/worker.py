@@ -19,6 +19,7 @@ from .course import load_config
 from .execute import GraderFault, grade_submission
 from .kernels import KernelPool
 from .sandbox import GRADER_IMAGE_UID, DockerIsolation, Limits, ProcessIsolation, Slot
+from .zygote import ForkServer
 
 PR_SET_DUMPABLE = 4
 
@@ -51,6 +52,11 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
         else:  # the container's user must own the slot it writes to
             uid = GRADER_IMAGE_UID if os.geteuid() == 0 else None
         slots.append(Slot(isolation_root / f"slot{number}", number, uid))
+    fork_server = None
+    if isinstance(isolation, ProcessIsolation) and settings.get("fork_server", True):
+        home = Slot(isolation_root / f"zygote{index}", -1, None)
+        fork_server = ForkServer(home.root, isolation.kernel_env(home))
+        isolation.zygote = fork_server.start()
     pool = KernelPool(isolation, slots, settings["kernel_name"])
     try:
         pool.prestart()
@@ -61,6 +67,8 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
                 break
             if task is None:
                 break
+            # Boot a kernel for later if the parent said more is coming, or already sent it.
+            task["more"] = task.get("more", True) or conn.poll()
             try:
                 result = grade_submission(pool, task, config, limits)
             except Exception as error:  # noqa: BLE001 - a grader fault: report it, keep serving the others
@@ -71,4 +79,6 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
             conn.send(result)
     finally:
         pool.close()
+        if fork_server is not None:
+            fork_server.stop()
         conn.close()

@@ -1,0 +1,259 @@
+"""A kernel fork server: fresh kernels without paying for Python's imports each time.
+
+Most of a Python kernel's start-up is importing ipykernel, IPython, ZeroMQ, tornado and
+debugpy (about 0.2 CPU-seconds, a quarter of what grading a small notebook costs).
+Each grading worker starts one fork server, which imports all that once and then waits.
+For every kernel, `jail.py --zygote` (the command the kernel manager runs) connects,
+and the server forks: the copy walls itself in exactly as `jail.py` does (namespaces,
+hidden files, limits, its own uid) and starts the kernel in-process, on modules that
+are already loaded.
+
+Fresh means fresh: the server never runs a line of anyone's code, holds no threads,
+sockets or ZeroMQ context when it forks, and every kernel is a new copy of it, used
+for one submission and killed. What a forked kernel shares with its siblings is the
+imported library code (copy-on-write) and the string-hash seed; `random` reseeds
+itself in every fork.
+
+Runs as a script, `python -s zygote.py SOCKET`, next to `jail.py`. The worker side is
+`ForkServer`, which starts it and stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SERVER = Path(__file__)
+READY = b"ready\n"
+# What a started ipykernel has imported that `import ipykernel.kernelapp` alone does not.
+PRELOAD = (
+    "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+    "IPython.core.interactiveshell", "IPython.core.completerlib", "IPython.core.debugger",
+    "IPython.core.oinspect", "IPython.core.logger", "IPython.extensions.storemagic",
+    "tornado.platform.asyncio", "debugpy.server.api", "psutil", "sqlite3", "faulthandler", "runpy",
+)
+LAUNCHER = ("-m", "ipykernel_launcher")
+
+
+class ForkServer:
+    """The worker's handle on its fork server: start, socket path, stop.
+
+    `start` returns None (and says why on stderr) when the server cannot come up; the
+    worker then starts kernels the ordinary way, which is slower but just as walled in.
+    """
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.directory = directory
+        self.socket = directory / "zygote.sock"
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> str | None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        log = open(self.directory / "zygote.log", "ab")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-s", str(SERVER), str(self.socket), str(os.getpid())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=self.env,
+                cwd=self.directory)
+        finally:
+            log.close()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if line != READY:
+            self.stop()
+            tail = (self.directory / "zygote.log").read_text(errors="replace")[-500:].strip()
+            print(f"autograder: the kernel fork server did not start ({tail or 'no message'}); "
+                  "kernels start the slow way", file=sys.stderr)
+            return None
+        return str(self.socket)
+
+    def stop(self) -> None:
+        """Closing its stdin ends the server; kernels already forked live on until killed."""
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        self.process = None
+
+
+# ---- the server process (everything below runs only as `python zygote.py`) ----
+
+def _preload() -> None:
+    import importlib
+    import threading
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an optional part of the kernel; it loads later if needed
+            pass
+    if threading.active_count() != 1:
+        raise SystemExit(f"zygote: importing the kernel started threads ({threading.enumerate()}); "
+                         "forking now would not be safe")
+
+
+def _start_kernel(env: dict[str, str], cwd: str, command: list[str]) -> None:
+    """In the jailed child: become `python -m ipykernel_launcher ARGS` without exec."""
+    import atexit
+    import tempfile
+
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    tempfile.tempdir = None
+    import ipykernel_launcher
+    from ipykernel import kernelapp
+
+    sys.argv = [ipykernel_launcher.__file__, *command[3:]]
+    code = 0
+    try:
+        kernelapp.launch_new_instance()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report, as a kernel that crashed would
+        import traceback
+        traceback.print_exc()
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code & 0xFF)
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    import json
+
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    if len(head) != 4 or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise OSError("a malformed request")
+    (length,) = struct.unpack("!I", head)
+    data = b""
+    while len(data) < length:
+        chunk = conn.recv(length - len(data))
+        if not chunk:
+            raise OSError("the request was cut short")
+        data += chunk
+    return json.loads(data), fds
+
+
+def _warden(conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """The forked copy: jail and start the kernel, relay signals, report its exit code."""
+    import jail
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for target, fd in enumerate(fds):  # this copy's stdio are the launcher's
+        os.dup2(fd, target)
+    for fd in set(fds) - {0, 1, 2}:
+        os.close(fd)
+    opts, command = jail._parse(request["argv"])
+    if command[1:3] == list(LAUNCHER) and Path(command[0]).resolve() == Path(sys.executable).resolve():
+        start = lambda cmd: _start_kernel(request["env"], request["cwd"], cmd)  # noqa: E731
+    else:
+        start = jail._exec
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+    pid = jail.jail(opts, command, start=start, before_start=conn.close)
+    try:
+        kernel = [os.pidfd_open(pid)]  # readable when the kernel exits (Linux 5.3+)
+    except (AttributeError, OSError):
+        kernel = []  # an older kernel: look every 50 ms instead
+    while True:
+        ready, _, _ = select.select([conn, *kernel], [], [], None if kernel else 0.05)
+        if set(ready) & set(kernel) or (not kernel and _exited(pid)):
+            break
+        if conn not in ready:
+            continue
+        try:
+            data = conn.recv(64)
+        except OSError:
+            data = b""
+        if not data:  # the launcher is gone: so is the kernel
+            jail._forward(pid, signal.SIGKILL)
+            break
+        for signum in data:
+            jail._forward(pid, signum)
+    code = jail.reap(pid)
+    try:
+        conn.send(bytes([code]))
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the child `pid` has exited, without reaping it (`jail.reap` does that)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _serve(path: str, parent: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the worker
+    if os.getppid() != parent:
+        return
+    _preload()
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # wardens are reaped by the system
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
+    me = os.geteuid()
+    while True:
+        ready, _, _ = select.select([listener, 0], [], [])
+        if 0 in ready and not os.read(0, 64):
+            return  # the worker closed our stdin: done
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        try:
+            conn.settimeout(10)
+            uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            if uid != me:
+                raise OSError(f"a connection from uid {uid}")
+            request, fds = _receive(conn)
+            conn.settimeout(None)
+        except (OSError, ValueError) as error:
+            print(f"zygote: refused {error}", file=sys.stderr, flush=True)
+            conn.close()
+            continue
+        if os.fork() == 0:
+            listener.close()
+            try:
+                _warden(conn, request, fds)
+            finally:
+                os._exit(70)
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    sys.path.pop(0)  # this file's directory: kernels must not import the grader's modules
+    sys.path.insert(0, str(SERVER.parent))
+    import jail  # noqa: F401 - loaded here, before any fork
+    sys.path.pop(0)
+    _serve(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,153 @@
+"""The kernel fork server (autograder/zygote.py): forked kernels are fresh and walled in.
+
+A kernel forked from the warm copy must be indistinguishable, for a submission, from one
+started from scratch: nothing one kernel does reaches the next, `random` differs, the
+kernel runs as its slot's uid without the course or the network, and a server that
+cannot start leaves grading to the slow path instead of failing it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_core.utils import run_sync
+
+from conftest import REPO_ROOT, skip_unless_ci
+
+from autograder import cohort, zygote
+from autograder.course import Course
+from autograder.grade import GradeOptions, grade
+from autograder.kernels import KernelPool
+from autograder.sandbox import Limits, ProcessIsolation, Slot
+
+
+@pytest.fixture(autouse=True)
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        skip_unless_ci("the fork server's kernels get their own uid and namespaces only as root (CI runs as root)")
+
+
+def blocking_client(km) -> BlockingKernelClient:
+    kc = BlockingKernelClient(connection_file=km.connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    return kc
+
+
+def run_code(km, code: str) -> str:
+    """Execute `code` in the kernel; its stdout (errors fail the test with the traceback)."""
+    kc = blocking_client(km)
+    out: list[str] = []
+    try:
+        kc.wait_for_ready(timeout=60)
+
+        def hook(msg: dict) -> None:
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append("ERROR " + "\n".join(msg["content"]["traceback"]))
+
+        kc.execute_interactive(code, output_hook=hook, timeout=60)
+    finally:
+        kc.stop_channels()
+    text = "".join(out)
+    assert "ERROR" not in text, text
+    return text
+
+
+@pytest.fixture
+def forked_pool(tmp_path: Path):
+    course = tmp_path / "course"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / "secret.txt").write_text("answers")
+    os.chmod(tmp_path, 0o711)
+    isolation = ProcessIsolation(limits=Limits(), course_root=course)
+    home = Slot(tmp_path / "zygote", -1, None)
+    server = zygote.ForkServer(home.root, isolation.kernel_env(home))
+    isolation.zygote = server.start()
+    assert isolation.zygote, "the fork server did not start"
+    slots = [Slot(tmp_path / f"slot{k}", k, isolation.uid_for(k)) for k in range(2)]
+    pool = KernelPool(isolation, slots, "python3")
+    try:
+        yield pool, course, slots
+    finally:
+        pool.close()
+        server.stop()
+
+
+def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
+    pool, course, slots = forked_pool
+    probe = (
+        "import os, random, sys, IPython, socket\n"
+        "print('forked', 'zygote.py' in open('/proc/self/cmdline').read())\n"
+        "print('leftover', hasattr(IPython, 'leftover'))\n"
+        "IPython.leftover = True\n"
+        "print('random', random.random())\n"
+        "print('uid', os.getuid())\n"
+        f"print('course', os.path.exists({str(course / 'source' / 'secret.txt')!r}))\n"
+        "print('cwd', os.getcwd())\n"
+        "print('pid', os.getpid())\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', 9), timeout=1); print('net', 'connected')\n"
+        "except OSError as error:\n"
+        "    print('net', type(error).__name__)\n"
+    )
+    seen = []
+    for _ in range(2):
+        km, slot = pool.take()
+        try:
+            text = run_code(km, probe)
+        finally:
+            pool.give_back(km, slot)
+        seen.append((dict(line.split(" ", 1) for line in text.strip().splitlines()), slot))
+    for facts, slot in seen:
+        assert facts["forked"] == "True", "the kernel did not come from the fork server"
+        assert facts["leftover"] == "False", "a module change of an earlier kernel leaked into this one"
+        assert facts["uid"] == str(slot.uid)
+        assert facts["course"] == "False", "the course directory must be hidden from the kernel"
+        assert facts["cwd"] == str(slot.work)
+        assert facts["pid"] == "1", "the kernel should be PID 1 of its own PID namespace"
+        assert facts["net"] in ("ConnectionRefusedError", "OSError"), facts["net"]
+    assert seen[0][0]["random"] != seen[1][0]["random"], "two forked kernels drew the same random numbers"
+
+
+def test_an_interrupt_reaches_a_forked_kernel(forked_pool) -> None:
+    pool, _, _ = forked_pool
+    km, slot = pool.take()
+    try:
+        kc = blocking_client(km)
+        kc.wait_for_ready(timeout=60)
+        msg_id = kc.execute("import time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted')")
+        time.sleep(1.0)
+        run_sync(km.interrupt_kernel)()
+        reply = kc.get_shell_msg(timeout=20)
+        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        kc.stop_channels()
+    finally:
+        pool.give_back(km, slot)
+
+
+def test_a_fork_server_that_cannot_start_falls_back(tmp_path: Path, monkeypatch, capsys) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import sys\nsys.exit('no kernel libraries here')\n")
+    monkeypatch.setattr(zygote, "SERVER", broken)
+    server = zygote.ForkServer(tmp_path / "z", dict(os.environ))
+    assert server.start(timeout=20) is None
+    assert "no kernel libraries here" in capsys.readouterr().err
+    assert server.process is None
+
+
+def test_scores_do_not_depend_on_the_fork_server(tmp_path: Path) -> None:
+    forked = cohort.make_course(REPO_ROOT, tmp_path / "forked")
+    cohort.normal_cohort(forked, 4)
+    scratch = tmp_path / "scratch"
+    shutil.copytree(forked, scratch)
+    grade(Course.open(forked), cohort.ASSIGNMENT, GradeOptions(jobs=2, progress=False))
+    grade(Course.open(scratch), cohort.ASSIGNMENT, GradeOptions(jobs=2, progress=False, fork_server=False))
+    assert cohort.gradebook_scores(forked) == cohort.gradebook_scores(scratch)
+    assert len({s["total"] for s in cohort.gradebook_scores(forked).values()}) >= 2
