@@ -19,7 +19,22 @@ import os
 import sys
 from pathlib import Path
 
-from .course import Course, GradingError
+
+def _skip_slow_optional_imports() -> None:
+    """Start the command 1.4 s sooner (measured here: 2.5 s -> 1.1 s to import nbgrader).
+
+    jsonschema, which nbformat imports, loads the optional `rfc3987_syntax` package when it
+    is installed (Jupyter's event library asks for it); that package builds a parser for
+    IRIs at import time. It only serves the "iri" string format, which no nbgrader or
+    nbformat schema uses, and jsonschema carries on without it. Kernels are not affected:
+    they are other processes.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # None makes `import rfc3987_syntax` fail fast
+
+
+_skip_slow_optional_imports()
+
+from .course import Course, GradingError  # noqa: E402 - after the line above, on purpose
 from .sandbox import Limits
 
 

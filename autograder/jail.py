@@ -276,6 +276,9 @@ def reap(pid):
 
 def main(argv):
     opts, command = _parse(argv)
+    # Die with the grading worker that started us (killed, say, by the OOM killer): the
+    # kernel then dies with us, and nothing of a submission is left running.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if opts["zygote"]:
         os._exit(_through_zygote(opts["zygote"], argv))
     pid = jail(opts, command)

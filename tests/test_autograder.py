@@ -303,3 +303,45 @@ def test_a_kernel_that_cannot_start_is_the_graders_fault_not_a_zero(tmp_path: Pa
     assert not (course / "autograder-results" / ASSIGNMENT / "unlucky.json").exists()
     summary = grade(Course.open(course), ASSIGNMENT, GradeOptions(jobs=1, progress=False))
     assert summary["graded"] == ["unlucky"]
+
+
+@pytest.mark.parametrize("victim, fork_server", [("bob", True), ("dave", True), ("dave", False)])
+def test_a_worker_that_dies_costs_only_the_submission_it_was_grading(tmp_path: Path, monkeypatch, victim: str,
+                                                                    fork_server: bool) -> None:
+    """The worker dies (as under the OOM killer) on taking `victim`: that submission stays
+    ungraded (the grader's fault, not a zero), the task queued behind it goes to a new
+    worker, nothing the dead worker started lives on, and a rerun grades the victim."""
+    from autograder import worker
+
+    students = ["alice", "bob", "carol", "dave"]
+    course = cohort.make_course(REPO_ROOT, tmp_path / "dying")
+    for student in students:
+        cohort.write(course, student, cohort.learner_version(course, {}))
+    real_worker = worker.worker_main
+
+    class DiesOnVictim:
+        def __init__(self, conn) -> None:
+            self.conn = conn
+
+        def recv(self):
+            task = self.conn.recv()
+            if task is not None and task["student"] == victim:
+                os._exit(9)
+            return task
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    monkeypatch.setattr(worker, "worker_main",
+                        lambda conn, index, settings: real_worker(DiesOnVictim(conn), index, settings))
+    summary = grade(Course.open(course), ASSIGNMENT, GradeOptions(jobs=1, progress=False, fork_server=fork_server))
+    others = [s for s in students if s != victim]
+    assert list(summary["faults"]) == [victim] and "worker died" in summary["faults"][victim]
+    assert sorted(summary["graded"]) == others
+    time.sleep(1)
+    assert kernel_processes() == [], "the dead worker's kernels outlived it"
+    monkeypatch.setattr(worker, "worker_main", real_worker)
+    again = grade(Course.open(course), ASSIGNMENT, GradeOptions(jobs=1, progress=False))
+    assert again["graded"] == [victim] and sorted(again["skipped"]) == others
+    assert cohort.gradebook_scores(course)[victim]["total"] == 11
+    assert kernel_processes() == []
