@@ -35,10 +35,10 @@ only relays signals and exits with the kernel's status, as above.
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import resource
 import signal
-import json
 import socket
 import struct
 import sys
@@ -58,6 +58,8 @@ MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+# Signals the waiting jail passes on to the kernel.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -125,6 +127,14 @@ def _write(path, text):
         f.write(text)
 
 
+def _without_namespaces(opts, message):
+    """No namespaces to be had: stop (`--strict`), or say why and go on with limits only."""
+    if opts["strict"]:
+        raise SystemExit(f"jail: {message}")
+    _warn(message)
+    return False
+
+
 def _namespaces(opts):
     """Enter new namespaces. Returns True when the mount namespace is ours to change."""
     flags = CLONE_NEWNS | CLONE_NEWPID | (0 if opts["network"] else CLONE_NEWNET)
@@ -133,24 +143,18 @@ def _namespaces(opts):
             _unshare(flags)
             return True
         except OSError as error:  # a container without CAP_SYS_ADMIN, say
-            message = (f"cannot give this kernel its own namespaces ({error}); it still runs as its own "
-                       "unprivileged uid with limits, but can see the network and read files others may read. "
-                       "Grant CAP_SYS_ADMIN to the grader (see autograder/k8s/job.yaml) for full isolation.")
-            if opts["strict"]:
-                raise SystemExit(f"jail: {message}")
-            _warn(message)
-            return False
+            return _without_namespaces(opts, (
+                f"cannot give this kernel its own namespaces ({error}); it still runs as its own "
+                "unprivileged uid with limits, but can see the network and read files others may read. "
+                "Grant CAP_SYS_ADMIN to the grader (see autograder/k8s/job.yaml) for full isolation."))
     uid, gid = os.geteuid(), os.getegid()
     try:
         _unshare(flags | CLONE_NEWUSER)
     except OSError as error:
-        message = (f"cannot isolate this kernel ({error}): unprivileged user namespaces are off. "
-                   "It runs with resource limits only and can read and write whatever this user can. "
-                   "Grade as root or with --isolation docker.")
-        if opts["strict"]:
-            raise SystemExit(f"jail: {message}")
-        _warn(message)
-        return False
+        return _without_namespaces(opts, (
+            f"cannot isolate this kernel ({error}): unprivileged user namespaces are off. "
+            "It runs with resource limits only and can read and write whatever this user can. "
+            "Grade as root or with --isolation docker."))
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
     _write("/proc/self/gid_map", f"{gid} {gid} 1")
@@ -286,9 +290,6 @@ def main(argv):
     for sig in FORWARDED:
         signal.signal(sig, lambda signum, frame: _forward(pid, signum))
     os._exit(reap(pid))
-
-
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP)
 
 
 def _without_zygote(argv):

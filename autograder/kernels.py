@@ -3,8 +3,9 @@
 Starting a Python kernel costs most of a second. A worker keeps one kernel booting in
 the background while it grades with another, so the start-up is hidden behind the
 previous submission; with process isolation the kernel is forked from the worker's
-fork server (`zygote.py`), which spares it the imports, the larger part of that cost. Every kernel is used for exactly one submission and then killed
-with everything it started: nothing a submission does can reach the next one.
+fork server (`zygote.py`), which spares it the imports, the larger part of that cost.
+Every kernel is used for exactly one submission and then killed with everything it
+started: nothing a submission does can reach the next one.
 """
 
 from __future__ import annotations

@@ -19,6 +19,20 @@ METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 CURRENT = "autoscaling.alpha.kubernetes.io/current-metrics"
 
 
+_ABSENT = object()
+
+
+def _pop_json(annotations: dict, key: str) -> Any:
+    """Remove `key` and return its JSON value; `_ABSENT` if it is missing or not JSON
+    (an annotation someone edited by hand is dropped, not an error)."""
+    if key not in annotations:
+        return _ABSENT
+    try:
+        return json.loads(annotations.pop(key))
+    except ValueError:
+        return _ABSENT
+
+
 def _is_cpu_utilization(metric: Obj) -> bool:
     res = metric.get("resource") or {}
     return (metric.get("type") == "Resource" and res.get("name") == "cpu"
@@ -69,36 +83,28 @@ def hpa_v1_to_v2(obj: Obj) -> Obj:
     if target is not None:
         metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
                                                                                    "averageUtilization": target}}})
-    if METRICS in annotations:
-        try:
-            metrics += json.loads(annotations.pop(METRICS))
-        except ValueError:
-            pass
+    more = _pop_json(annotations, METRICS)
+    if more is not _ABSENT:
+        metrics += more
     if metrics:
         spec["metrics"] = metrics
-    if BEHAVIOR in annotations:
-        try:
-            spec["behavior"] = json.loads(annotations.pop(BEHAVIOR))
-        except ValueError:
-            pass
+    behavior = _pop_json(annotations, BEHAVIOR)
+    if behavior is not _ABSENT:
+        spec["behavior"] = behavior
     status = out.get("status")
     if isinstance(status, dict):
         current = status.pop("currentCPUUtilizationPercentage", None)
         metrics_now = []
         if current is not None:
             metrics_now.append({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": current}}})
-        if CURRENT in annotations:
-            try:
-                metrics_now += json.loads(annotations.pop(CURRENT))
-            except ValueError:
-                pass
+        more = _pop_json(annotations, CURRENT)
+        if more is not _ABSENT:
+            metrics_now += more
         if metrics_now:
             status["currentMetrics"] = metrics_now
-        if CONDITIONS in annotations:
-            try:
-                status["conditions"] = json.loads(annotations.pop(CONDITIONS))
-            except ValueError:
-                pass
+        conditions = _pop_json(annotations, CONDITIONS)
+        if conditions is not _ABSENT:
+            status["conditions"] = conditions
     for key in (CONDITIONS, CURRENT):
         annotations.pop(key, None)
     if annotations:
