@@ -29,28 +29,59 @@ CONDA_NAME = {
 CONDA_ONLY = {"python", "pip", "kubernetes-client"}
 
 
+# The newest version conda-forge was seen to carry (its package pages, 2026; this
+# machine cannot reach conda-forge). A package whose range these versions do not
+# satisfy cannot be solved there: take it from PyPI under `pip:` instead.
+# Not looked up: jupyterlab, pyyaml, requests (long-standing conda-forge packages).
+CONDA_FORGE_NEWEST_SEEN = {
+    "nbgrader": "0.9.5",  # 0.9.6 came to PyPI in 2026-09; so nbgrader is under `pip:`
+    "python-kubernetes": "36.0.2",
+    "docker-py": "7.2.0",
+    "dockerfile-parse": "2.0.1",
+    "ipywidgets": "8.1.8",
+    "flask": "3.1.3",
+    "matplotlib-base": "3.11.0",
+    "kubernetes-client": "1.34.3",
+}
+
+
+def conda_name(pypi_name: str) -> str:
+    return CONDA_NAME.get(pypi_name.lower(), pypi_name.lower())
+
+
 def pyproject_requirements() -> dict[str, SpecifierSet]:
+    """pyproject.toml's dependencies, keyed by PyPI name."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     requirements = [Requirement(line) for line in project["dependencies"]]
-    return {CONDA_NAME.get(r.name.lower(), r.name.lower()): r.specifier for r in requirements}
+    return {r.name.lower(): r.specifier for r in requirements}
 
 
-def conda_requirements() -> dict[str, SpecifierSet]:
+def environment_entries() -> tuple[dict[str, SpecifierSet], dict[str, SpecifierSet]]:
+    """(conda-forge packages by conda name, `pip:` packages by PyPI name) of environment.yml."""
     environment = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     assert environment["channels"] == ["conda-forge"], "Binder should build from conda-forge only"
-    found = {}
+    conda, pip = {}, {}
     for entry in environment["dependencies"]:
         if isinstance(entry, dict):
-            # `- pip: [...]`: packages conda-forge lacks, under their PyPI names
+            # `- pip: [...]`: packages taken from PyPI, under their PyPI names
             for line in entry["pip"]:
                 requirement = Requirement(line.replace(" ", ""))
-                found[requirement.name.lower()] = requirement.specifier
+                pip[requirement.name.lower()] = requirement.specifier
             continue
         name, _, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(=?)(.*)", entry).groups()
         spec = spec.strip()
         if spec and not spec[0] in "<>=!~":
             spec = f"=={spec}.*"  # conda's `python=3.11` means any 3.11.x
-        found[name.lower()] = SpecifierSet(spec.replace(" ", ""))
+        conda[name.lower()] = SpecifierSet(spec.replace(" ", ""))
+    return conda, pip
+
+
+def conda_requirements() -> dict[str, SpecifierSet]:
+    """Every environment.yml package, keyed by its PyPI name where it has one."""
+    conda, pip = environment_entries()
+    pypi_name = {value: key for key, value in CONDA_NAME.items()}
+    found = {pypi_name.get(name, name): spec for name, spec in conda.items()}
+    found.update(pip)
     return found
 
 
@@ -61,6 +92,12 @@ def test_the_same_packages_are_named() -> None:
     assert conda_side - pip_side == set(), "add these to pyproject.toml (or to CONDA_ONLY, saying why)"
 
 
+def test_no_package_is_both_a_conda_package_and_under_pip() -> None:
+    conda, pip = environment_entries()
+    both = {name for name in pip if conda_name(name) in conda}
+    assert not both, f"environment.yml names {sorted(both)} twice: keep each either in conda or under pip:"
+
+
 @pytest.mark.parametrize("name", sorted(pyproject_requirements()))
 def test_the_same_versions_are_allowed(name: str) -> None:
     assert conda_requirements()[name] == pyproject_requirements()[name], (
@@ -69,9 +106,21 @@ def test_the_same_versions_are_allowed(name: str) -> None:
     )
 
 
+def test_conda_packages_are_asked_for_at_versions_conda_forge_has() -> None:
+    """A range conda-forge cannot meet makes Binder's build fail: such a package goes under pip:."""
+    conda, _ = environment_entries()
+    for name, spec in conda.items():
+        seen = CONDA_FORGE_NEWEST_SEEN.get(name)
+        if seen is not None and spec:
+            assert spec.contains(seen), (
+                f"environment.yml asks conda-forge for {name}{spec}, but its newest version there was "
+                f"{seen}: move {name} under `pip:` (PyPI name)"
+            )
+
+
 def test_binder_python_satisfies_requires_python() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    binder_python = conda_requirements()["python"]
+    binder_python = environment_entries()[0]["python"]
     lowest = re.search(r"(\d+\.\d+)", str(binder_python)).group(1) + ".0"
     assert SpecifierSet(project["requires-python"]).contains(lowest)
 
