@@ -1,45 +1,72 @@
-# The course's commands. `make lab` opens the course, `make test` runs every test;
-# both create the Python environment (.venv) first when it is missing or stale.
+# The course's commands. `make lab` opens the course as learners see it, `make test`
+# runs every test; both create the Python environment (.venv) first when it is
+# missing or stale. `make lab` installs only what learners need; `make test` adds
+# the test-only packages to the same environment.
 PYTHON ?= python3
 VENV ?= .venv
-BIN := $(VENV)/bin
+# USE_ENV=/path/to/venv runs every target with an existing environment as it is,
+# never installing into it (tests use it to run this Makefile without a new venv).
+USE_ENV ?=
+ifneq ($(USE_ENV),)
+VENV := $(USE_ENV)
+STAMP :=
+else
 STAMP := $(VENV)/.installed
+endif
+BIN := $(VENV)/bin
 # Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899"
 LAB_ARGS ?=
+START_NOTEBOOK := notebooks/00-start-here.ipynb
+
+export PATH := $(abspath $(BIN)):$(PATH)
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# One view's Jupyter settings (jupyter/<view>/) first on the config path: see jupyter/README.md.
+view_config = JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter/$(1)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+
+.DEFAULT_GOAL := help
+.PHONY: lab env clean-env help
+
+# >>> instructor only (tools/publish.py leaves this block out of the learner's edition)
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k release -x"
 PYTEST_ARGS ?=
 # What `make grade` grades, and how, e.g. make grade ASSIGNMENT=02-dockerfile GRADE_ARGS="--jobs 4"
 ASSIGNMENT ?= 01-vms-and-containers
 GRADE_ARGS ?=
+# Where `make publish` writes the learner's edition, and the GitHub owner/name it will have.
+DEST ?=
+REPOSITORY ?=
+ifneq ($(USE_ENV),)
+TEST_STAMP :=
+else
+TEST_STAMP := $(VENV)/.installed-test
+endif
 
-export PATH := $(abspath $(BIN)):$(PATH)
-# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+.PHONY: lab-instructor test release nav grade publish env-test
 
-.PHONY: lab test release nav grade env clean-env help
+INSTRUCTOR := yes
 
 help:
-	@echo "make lab      open the course in JupyterLab (creates .venv if needed)"
-	@echo "make test     run every test (creates .venv if needed)"
-	@echo "make release  regenerate release/ from source/ with nbgrader generate_assignment"
-	@echo "make nav      regenerate every notebook's navigation cells from course.yml"
-	@echo "make grade    grade every submission of ASSIGNMENT in parallel, isolated; write grades-ASSIGNMENT.csv"
+	@echo "make lab             open the course in JupyterLab as learners see it (creates .venv if needed)"
+	@echo "make lab-instructor  open it with nbgrader's instructor tools (Formgrader, Create Assignment, ...)"
+	@echo "make test            run every test (adds the test packages to .venv if needed)"
+	@echo "make release         regenerate release/ from source/ with nbgrader generate_assignment"
+	@echo "make nav             regenerate the navigation cells and the README's lesson table from course.yml"
+	@echo "make grade           grade every submission of ASSIGNMENT in parallel, isolated; write grades-ASSIGNMENT.csv"
+	@echo "make publish DEST=dir [REPOSITORY=owner/name]  write (or update) the learner's edition, a git repository"
 
-$(STAMP): pyproject.toml jupyter/overrides.json
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=/path/to/python3.x")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(TEST_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
-env: $(STAMP)
+env-test: $(TEST_STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00-start-here.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+lab-instructor: $(STAMP)
+	$(BIN)/python -m tools.release --gradebook --course-dir "$(CURDIR)"
+	mkdir -p .exchange
+	$(call view_config,instructor) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 release: $(STAMP)
@@ -52,6 +79,31 @@ grade: $(STAMP)
 
 nav: $(STAMP)
 	$(BIN)/python -m tools.navigation
+
+publish: $(STAMP)
+	@test -n "$(DEST)" || { echo "Say where: make publish DEST=../course-learners [REPOSITORY=owner/name]"; exit 2; }
+	$(BIN)/python -m tools.publish "$(DEST)" $(if $(REPOSITORY),--repository "$(REPOSITORY)",)
+# <<< instructor only
+
+ifeq ($(INSTRUCTOR),)
+help:
+	@echo "make lab        open the course in JupyterLab (creates .venv if needed)"
+	@echo "make clean-env  remove .venv"
+endif
+
+$(STAMP): pyproject.toml jupyter/overrides.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=/path/to/python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	touch $(STAMP)
+
+env: $(STAMP) $(TEST_STAMP)
+
+lab: $(STAMP)
+	$(call view_config,learner) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(ROOT_FLAG) $(LAB_ARGS)
 
 clean-env:
 	rm -rf $(VENV)

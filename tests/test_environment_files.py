@@ -7,6 +7,7 @@ would work in `make lab` and break on Binder, or the other way round.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tomllib
@@ -132,8 +133,15 @@ def test_postbuild_is_strict_and_installs_labkit() -> None:
     subprocess.run(["bash", "-n", str(REPO_ROOT / "postBuild")], check=True)
 
 
-def test_postbuild_disables_nbgrader_plugins_that_exist() -> None:
-    """If nbgrader renames a plugin, Binder's build would fail: catch it here."""
+def test_postbuild_installs_the_learner_view() -> None:
+    """Binder is the learner's view: postBuild installs the same files `make lab` uses."""
+    text = (REPO_ROOT / "postBuild").read_text()
+    assert "cp jupyter/learner/labconfig/page_config.json" in text
+    assert "cp jupyter/learner/jupyter_server_config.json" in text
+
+
+def test_learner_view_disables_nbgrader_plugins_that_exist() -> None:
+    """If nbgrader renames a plugin, the learner view would quietly show it again: catch it here."""
     import nbgrader
 
     static = Path(nbgrader.__file__).parent / "labextension" / "static"
@@ -142,11 +150,24 @@ def test_postbuild_disables_nbgrader_plugins_that_exist() -> None:
 
         static = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader" / "static"
     bundle = "".join(path.read_text(errors="ignore") for path in static.glob("*.js"))
-    text = (REPO_ROOT / "postBuild").read_text()
-    plugins = re.search(r"for plugin in ([^;]+);", text).group(1).split()
-    assert plugins, "postBuild lists no nbgrader plugins"
-    for plugin in plugins:
-        assert f'"@jupyter/nbgrader:{plugin}"' in bundle, f"nbgrader has no plugin {plugin!r}"
+    page_config = json.loads((REPO_ROOT / "jupyter" / "learner" / "labconfig" / "page_config.json").read_text())
+    disabled = [name for name, off in page_config["disabledExtensions"].items() if off]
+    assert disabled, "the learner view disables no nbgrader plugin"
+    for plugin in disabled:
+        assert f'"{plugin}"' in bundle, f"nbgrader has no plugin {plugin!r}"
+    assert '"@jupyter/nbgrader:validate-assignment"' in bundle
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled, "learners need Validate"
+
+
+def test_learner_view_turns_off_instructor_server_extensions_that_exist() -> None:
+    import importlib.util
+
+    config = json.loads((REPO_ROOT / "jupyter" / "learner" / "jupyter_server_config.json").read_text())
+    extensions = config["ServerApp"]["jpserver_extensions"]
+    for module in extensions:
+        assert importlib.util.find_spec(module) is not None, f"no server extension {module!r}"
+    assert extensions["nbgrader.server_extensions.validate_assignment"] is True
+    assert not extensions["nbgrader.server_extensions.formgrader"]
 
 
 def test_webapp_pins_fit_the_course_environment() -> None:
