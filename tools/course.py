@@ -24,6 +24,7 @@ class Step:
     objectives: tuple[int, ...] = ()
     assignment: str | None = None
     ship: tuple[str, ...] = field(default_factory=tuple)
+    summary: str = ""  # a few words for the README's lesson table
 
     @property
     def release_notebook(self) -> Path | None:
@@ -57,6 +58,7 @@ def load(path: Path = MANIFEST) -> Course:
                     objectives=tuple(raw.get("objectives") or ()),
                     assignment=raw.get("assignment"),
                     ship=tuple(raw.get("ship") or ()),
+                    summary=str(raw.get("summary") or ""),
                 )
             )
         except (KeyError, TypeError) as error:
