@@ -1,7 +1,6 @@
-# The course's commands. `make lab` opens the course as learners see it, `make test`
-# runs every test; both create the Python environment (.venv) first when it is
-# missing or stale. `make lab` installs only what learners need; `make test` adds
-# the test-only packages to the same environment.
+# The course's commands (`make help` lists them). `make lab` opens the course as
+# learners see it, creating the Python environment (.venv) first when it is missing
+# or stale; it installs only what learners need.
 PYTHON ?= python3
 VENV ?= .venv
 # USE_ENV=/path/to/venv runs every target with an existing environment as it is,
@@ -21,13 +20,15 @@ START_NOTEBOOK := notebooks/00-start-here.ipynb
 export PATH := $(abspath $(BIN)):$(PATH)
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-# One view's Jupyter settings (jupyter/<view>/) first on the config path: see jupyter/README.md.
+# One view's Jupyter settings (jupyter/<view>/) first on JUPYTER_CONFIG_PATH, so that they win
+# over the environment's and the user's (page config and server extensions alike).
 view_config = JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter/$(1)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
 
 .DEFAULT_GOAL := help
 .PHONY: lab env clean-env help
 
 # >>> instructor only (tools/publish.py leaves this block out of the learner's edition)
+# `make test` runs every test, adding the test-only packages to the same environment.
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k release -x"
 PYTEST_ARGS ?=
 # What `make grade` grades, and how, e.g. make grade ASSIGNMENT=02-dockerfile GRADE_ARGS="--jobs 4"

@@ -39,6 +39,7 @@ class Course:
     title: str
     repository: str
     steps: tuple[Step, ...]
+    learner_repository: str | None = None  # where the learner's edition (tools/publish.py) is pushed
 
     @property
     def assignments(self) -> tuple[Step, ...]:
@@ -71,4 +72,9 @@ def load(path: Path = MANIFEST) -> Course:
                 f"{path.name}: assignment {step.assignment!r} must live in "
                 f"source/{step.assignment}/, not {step.notebook}"
             )
-    return Course(title=data["title"], repository=data["repository"], steps=tuple(steps))
+    return Course(
+        title=data["title"],
+        repository=data["repository"],
+        steps=tuple(steps),
+        learner_repository=data.get("learner_repository"),
+    )
