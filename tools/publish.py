@@ -223,8 +223,12 @@ def _identity(dest: Path) -> list[str]:
 
 
 def _source_revision(root: Path) -> str:
+    """The course commit the edition was made from, so an edition can be traced back."""
     result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else "an unversioned copy"
+    if result.returncode != 0:
+        return "an unversioned copy"
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
+    return result.stdout.strip() + (" with uncommitted changes" if dirty.strip() else "")
 
 
 def publish(dest: Path, repository: str, course: Course | None = None, root: Path = REPO_ROOT) -> str | None:
@@ -251,7 +255,10 @@ def publish(dest: Path, repository: str, course: Course | None = None, root: Pat
         for child in dest.iterdir():
             if child.name == ".git":
                 continue
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
         for child in fresh.iterdir():
             shutil.move(str(child), dest / child.name)
 
