@@ -184,7 +184,7 @@ before you submit. At grading the test cells run again with hidden tests that tr
 
 
 def learner_gitignore() -> str:
-    return "\n".join([".venv/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", "*.egg-info/", ""])
+    return "\n".join([".venv/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", "*.egg-info/", "build/", ""])
 
 
 def build(course: Course, repository: str, target: Path, root: Path = REPO_ROOT) -> None:
