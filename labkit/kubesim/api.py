@@ -11,6 +11,7 @@ import base64
 import copy
 import json
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs
 
@@ -96,9 +97,10 @@ class Api:
         except addresses.RangeFull as full:
             raise ApiError(500, "InternalError", f"Internal error occurred: {full}") from None
 
-    def _node_port(self) -> int:
+    def _node_port(self, taken: Collection[int] = ()) -> int:
+        """A free NodePort, not used by a stored Service nor ``taken`` by the one being created."""
         used = {p.get("nodePort") for s in self.store.list(resources.get("/services"))[0]
-                for p in (s.get("spec") or {}).get("ports") or []}
+                for p in (s.get("spec") or {}).get("ports") or []} | set(taken)
         try:
             return addresses.node_port(self.store.rng, used)
         except addresses.RangeFull as full:

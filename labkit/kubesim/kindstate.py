@@ -162,7 +162,7 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
         return float(meta.pop("age", 100))
 
     out: list[Obj] = []
-    dctx = defaults.DefaultContext(suffix=rnd.suffix, cluster_ip=lambda: "", node_port=lambda: 30000)
+    dctx = defaults.DefaultContext(suffix=rnd.suffix, cluster_ip=lambda: "", node_port=lambda taken: 30000)
 
     # namespaces
     for ns in d["namespaces"]:
@@ -259,6 +259,7 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
     # coredns and local-path-provisioner tolerate the control-plane taint; they run on nodes that
     # had a pod CIDR (and so a working pod network) when they were scheduled
     tolerating = [node for node in names if pod_cidr[node]]
+    pod_ips: set[str] = set()
     for raw in _subst(d["workloads"], ctx):
         wl = copy.deepcopy(raw)
         age = meta_age(wl["metadata"])
@@ -318,7 +319,8 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
                 pod["metadata"]["creationTimestamp"] = ts(age - 2)
                 defaults.apply("Pod", pod, dctx)
                 counters[node] = counters.get(node, 1 + rnd.rng.randint(0, 2)) + 1
-                ip, _ = addresses.next_pod_ip(pod_cidr[node], (), counters[node] - 1)
+                ip, counters[node] = addresses.next_pod_ip(pod_cidr[node], pod_ips, counters[node] - 1)
+                pod_ips.add(ip)  # another workload's pod on this node may hold the address already
                 pod["status"] = running_status(pod, node_ip[node], ip, ts(age - 20),
                                                [rnd.hex(64) for _ in pod["spec"]["containers"]])
                 pods.append(pod)
