@@ -230,6 +230,55 @@ def test_scheduled_pods_get_ips_inside_their_nodes_cidr(crowded):
         sim.advance(30)
 
 
+def pod_cidr_of(core, name: str) -> str | None:
+    spec = core.read_node(name).spec  # a Node created with no spec at all has none
+    return spec.pod_cidr if spec else None
+
+
+def test_node_ipam_gives_a_freed_cidr_to_a_waiting_node_and_none_to_a_258th():
+    with kubesim.start(seed=9, workers=256, realtime=False) as sim:
+        api_client = config.new_client_from_config(sim.kubeconfig)
+        core = client.CoreV1Api(api_client)
+        try:
+            nodes = core.list_node().items
+            waiting = next(n.metadata.name for n in nodes if not n.spec.pod_cidr)
+            core.create_namespaced_pod("default", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patient"},
+                "spec": {"nodeName": waiting, "containers": [{"name": "c", "image": "nginx:1.27"}]}})
+            sim.advance(301)  # the controller tries again when the node updates (at least every 5 minutes)
+            events = core.list_namespaced_event("default", field_selector="reason=CIDRNotAvailable").items
+            assert [(e.involved_object.name, e.count) for e in events] == [(waiting, 2)], \
+                "a retry bumps the count of the same event"
+            assert core.read_namespaced_pod("patient", "default").status.pod_ip is None
+            freed = next(n for n in nodes if n.spec.pod_cidr and n.metadata.name.startswith("course-worker"))
+            core.delete_node(freed.metadata.name)
+            sim.advance(1)
+            assert core.read_node(waiting).spec.pod_cidrs == [freed.spec.pod_cidr], "the freed /24 goes to the waiting node"
+            sim.advance(11)  # the kubelet's next try
+            pod = core.read_namespaced_pod("patient", "default")
+            assert pod.status.phase == "Running"
+            assert ipaddress.ip_address(pod.status.pod_ip) in ipaddress.ip_network(freed.spec.pod_cidr)
+            core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "course-extra"}})
+            sim.advance(1)
+            assert pod_cidr_of(core, "course-extra") is None, "no /24 is free for a 258th node"
+            events = core.list_namespaced_event("default", field_selector="involvedObject.name=course-extra").items
+            assert [(e.reason, e.type, e.source.component) for e in events] == [("CIDRNotAvailable", "Warning", "cidrAllocator")]
+        finally:
+            api_client.close()
+
+
+def test_a_node_added_to_a_small_cluster_gets_the_next_cidr():
+    with kubesim.start(seed=0, workers=2, realtime=False) as sim:
+        api_client = config.new_client_from_config(sim.kubeconfig)
+        core = client.CoreV1Api(api_client)
+        try:
+            core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "course-worker3"}})
+            sim.advance(1)
+            assert pod_cidr_of(core, "course-worker3") == "10.244.3.0/24"
+        finally:
+            api_client.close()
+
+
 def test_a_full_node_cidr_gives_no_ip_rather_than_a_wrong_one():
     """Pods bound straight to a node (no scheduler, so no 110-pod cap) use up its /24: the 254th
     waits in ContainerCreating with host-local's "no IP addresses available" instead of 10.244.x.255."""
