@@ -24,8 +24,8 @@ Kubernetes API: nothing is emulator-only.
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
+import logging
 import random
 import re
 import urllib.request
@@ -37,7 +37,7 @@ __all__ = [
     "ContainerInfo", "PodInfo", "NodeInfo", "node_info", "pod_info", "nodes", "pods_on",
     "unscheduled_pods", "text_tree", "ClusterTree", "cluster_tree", "hierarchy_figure", "picture",
     "PracticeCluster", "practice_cluster", "natural_key", "quantity", "ROLE_LABEL",
-    "MIRROR_ANNOTATION",
+    "MIRROR_ANNOTATION", "ClusterUnavailable", "GONE",
 ]
 
 ROLE_LABEL = "node-role.kubernetes.io/"
@@ -123,6 +123,10 @@ class NodeInfo:
         value = quantity(self.memory)
         return None if value is None else value / 2**30
 
+    def cidr_text(self) -> str:
+        """``pods 10.244.3.0/24``, or ``no pod CIDR`` (a node the cluster CIDR had no room for)."""
+        return f"pods {self.pod_cidr}" if self.pod_cidr else "no pod CIDR"
+
     def capacity_text(self) -> str:
         memory = f"{self.memory_gib:.1f} GiB" if self.memory_gib is not None else "? GiB"
         return f"{self.cpu or '?'} CPU, {memory}, up to {self.max_pods or '?'} pods"
@@ -207,7 +211,7 @@ def unscheduled_pods(core: Any) -> list[PodInfo]:
 
 def _node_line(node: NodeInfo) -> str:
     ready = "" if node.ready else ", NotReady"
-    return f"node {node.name} ({node.role}{ready}, IP {node.internal_ip}, pods {node.pod_cidr}; {node.capacity_text()})"
+    return f"node {node.name} ({node.role}{ready}, IP {node.internal_ip}, {node.cidr_text()}; {node.capacity_text()})"
 
 
 def _pod_line(pod: PodInfo) -> str:
@@ -248,6 +252,42 @@ def _html(text: str) -> str:
 
 
 _PHASE_COLOUR = {"Running": "#2e7d32", "Pending": "#b26a00", "Succeeded": "#555555", "Failed": "#c62828"}
+
+GONE = ("The cluster this tree shows is no longer running (it was stopped). "
+        "Run the cell that starts it again.")
+
+
+class ClusterUnavailable(RuntimeError):
+    """The tree could not read its cluster; the message is a sentence for the learner."""
+
+
+def _problem(exc: Exception) -> str:
+    """What went wrong reading the cluster, as a plain sentence (never a traceback)."""
+    import urllib3
+
+    status = getattr(exc, "status", None)
+    if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, OSError)) or status == 0:
+        return GONE
+    if status:
+        return (f"The cluster answered {status} {getattr(exc, 'reason', '') or ''} when this tree read it. "
+                "Press Refresh to try again.").replace("  ", " ")
+    return f"This tree could not read the cluster ({type(exc).__name__}: {exc}). Press Refresh to try again."
+
+
+def _visible_text(widget: Any) -> str:
+    """The text a widget shows (HTML without its tags, labels, button captions), hidden parts left out."""
+    layout = getattr(widget, "layout", None)
+    if layout is not None and getattr(layout, "display", None) == "none":
+        return ""
+    parts = []
+    value = getattr(widget, "value", None)
+    if isinstance(value, str) and type(widget).__name__ in ("HTML", "Label", "HTMLMath"):
+        parts.append(re.sub(r"<[^>]+>", "", value).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    elif type(widget).__name__ == "Button":
+        parts.append(widget.description)
+    for child in getattr(widget, "children", ()) or ():
+        parts.append(_visible_text(child))
+    return "\n".join(part for part in parts if part)
 
 
 class _Row:
@@ -290,8 +330,13 @@ class ClusterTree:
     ``refresh()`` (the button) reloads the nodes and every open node's pods, and keeps them open.
     Show it with ``tree.widget`` (or just ``tree`` as the last line of a cell).
 
+    When the cluster cannot be read (it was stopped, or it answers with an error), the tree says
+    so in a sentence inside the widget, under the buttons and in the node being opened, and keeps
+    what it showed; nothing is raised out of a click (it would only reach JupyterLab's log console).
+
     For code and tests: ``expand(node)``, ``collapse(node)``, ``expand_pod(node, pod_key)``,
-    ``loaded_pods`` (node -> pods loaded so far), ``visible_nodes`` and ``text()``.
+    ``loaded_pods`` (node -> pods loaded so far), ``visible_nodes``, ``text()``, ``shown_text()``
+    (what the widget shows, as text) and ``problem`` (the sentence, or None when all is well).
     """
 
     def __init__(self, core: Any, cluster: str = "cluster", page_size: int = 25):
@@ -302,6 +347,7 @@ class ClusterTree:
         self.page_size = page_size
         self.all_nodes: list[NodeInfo] = []
         self.loaded_pods: dict[str, list[PodInfo]] = {}
+        self.problem: str | None = None
         self._shown = page_size
         self._node_rows: dict[str, _Row] = {}
         self._pod_rows: dict[tuple[str, str], _Row] = {}
@@ -311,9 +357,11 @@ class ClusterTree:
         self.filter = ipywidgets.Text(placeholder="filter nodes by name", continuous_update=False,
                                       layout=ipywidgets.Layout(width="16em"))
         self.more_button = ipywidgets.Button(description="Show more nodes")
+        self.notice = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         self.node_box = ipywidgets.VBox([])
         self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.refresh_button, self.filter]), self.header, self.node_box, self.more_button,
+            ipywidgets.HBox([self.refresh_button, self.filter]), self.notice, self.header, self.node_box,
+            self.more_button,
         ])
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.more_button.on_click(lambda _b: self.show_more())
@@ -335,9 +383,40 @@ class ClusterTree:
     def visible_nodes(self) -> list[str]:
         return [name for name in self._node_rows if self._node_rows[name].box in self.node_box.children]
 
+    def shown_text(self) -> str:
+        """What the widget shows right now, as plain text (for tests and for reading it in code)."""
+        return _visible_text(self.widget)
+
+    def _read(self, read: Callable[[], Any]) -> Any:
+        """``read()`` against the cluster; on failure the widget says why (``self.problem``) and
+        None comes back, so that a button's callback never raises."""
+        # urllib3 logs each retry of a refused connection as a warning, which JupyterLab would put
+        # in its log console; the sentence in the widget says it all.
+        pool_log = logging.getLogger("urllib3.connectionpool")
+        level = pool_log.level
+        pool_log.setLevel(logging.ERROR)
+        try:
+            result = read()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the learner gets a sentence
+            self._set_problem(_problem(exc))
+            return None
+        finally:
+            pool_log.setLevel(level)
+        self._set_problem(None)
+        return result
+
+    def _set_problem(self, problem: str | None) -> None:
+        self.problem = problem
+        self.notice.value = "" if problem is None else f"<b style='color:#c62828'>⚠ {_html(problem)}</b>"
+        self.notice.layout.display = "none" if problem is None else None
+
     def refresh(self) -> None:
-        """Read the nodes again; reload the pods of every open node (they stay open)."""
-        self.all_nodes = nodes(self.core)
+        """Read the nodes again; reload the pods of every open node (they stay open).
+        If the cluster cannot be read, the widget says so and keeps what it showed."""
+        found = self._read(lambda: nodes(self.core))
+        if found is None:
+            return
+        self.all_nodes = found
         names = {n.name for n in self.all_nodes}
         for name in [name for name in self._node_rows if name not in names]:
             del self._node_rows[name]
@@ -356,9 +435,13 @@ class ClusterTree:
         self._render_nodes()
 
     def expand(self, node: str) -> list[PodInfo]:
-        """Open a node (loading its pods); returns them."""
+        """Open a node (loading its pods); returns them. If the cluster cannot be read, the widget
+        says so and this raises :class:`ClusterUnavailable` with the same sentence."""
         row = self._node_rows.get(node) or self._make_node_row(self._node(node))
+        self.loaded_pods.pop(node, None)
         row.set_open(True)
+        if node not in self.loaded_pods:
+            raise ClusterUnavailable(self.problem or GONE)
         return self.loaded_pods[node]
 
     def collapse(self, node: str) -> None:
@@ -416,7 +499,8 @@ class ClusterTree:
         colour = "#1f4e9b" if node.role != "worker" else "#333333"
         ready = "" if node.ready else " <span style='color:#c62828'>NotReady</span>"
         return (f"<b style='color:{colour}'>{_html(node.name)}</b> · {_html(node.role)}{ready} · IP "
-                f"<code>{node.internal_ip}</code> · pod CIDR <code>{node.pod_cidr}</code> · "
+                f"<code>{node.internal_ip}</code> · "
+                + (f"pod CIDR <code>{node.pod_cidr}</code>" if node.pod_cidr else "<i>no pod CIDR</i>") + " · "
                 f"{_html(node.capacity_text())}")
 
     def _make_node_row(self, node: NodeInfo) -> _Row:
@@ -427,7 +511,9 @@ class ClusterTree:
     def _pod_rows_of(self, node: str) -> list:
         import ipywidgets
 
-        pods = pods_on(self.core, node)
+        pods = self._read(lambda: pods_on(self.core, node))
+        if pods is None:
+            return [ipywidgets.HTML(f"<i style='color:#c62828'>{_html(self.problem or GONE)}</i>")]
         self.loaded_pods[node] = pods
         rows = []
         for pod in pods:
@@ -522,7 +608,7 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
                                       facecolor=_NODE_COLOUR.get(node.role, _NODE_COLOUR["worker"]),
                                       edgecolor="#555555", linewidth=1.0))
         axes.text(x + 0.12, top - 0.25, f"node {node.name}", fontsize=8.5, fontweight="bold", va="center")
-        axes.text(x + 0.12, top - 0.55, f"{node.role} · IP {node.internal_ip} · pods {node.pod_cidr}",
+        axes.text(x + 0.12, top - 0.55, f"{node.role} · IP {node.internal_ip} · {node.cidr_text()}",
                   fontsize=7, va="center", color="#333333")
         y = top - 0.85
         pods = pods_by_node.get(node.name, [])
@@ -611,16 +697,27 @@ def _suffix(rng: random.Random, length: int = 5) -> str:
 
 
 class _IPs:
-    """Hands out free pod IPs from each node's pod CIDR, skipping those already in use."""
+    """Hands out free pod IPs from each node's pod CIDR as kind's CNI does, skipping those in use;
+    None for a node without a pod CIDR (the cluster CIDR had no /24 left for it)."""
 
     def __init__(self, core: Any, node_list: list[NodeInfo]):
-        used = {p.status.pod_ip for p in core.list_pod_for_all_namespaces().items if p.status and p.status.pod_ip}
-        self._hosts = {n.name: (str(ip) for ip in ipaddress.ip_network(n.pod_cidr).hosts()
-                                if str(ip) not in used and not str(ip).endswith(".1"))
-                       for n in node_list if n.pod_cidr}
+        from labkit.kubesim import addresses
 
-    def next(self, node: str) -> str:
-        return next(self._hosts[node])
+        self._next_pod_ip = addresses.next_pod_ip
+        self._used = {p.status.pod_ip for p in core.list_pod_for_all_namespaces().items if p.status and p.status.pod_ip}
+        self._cidr = {n.name: n.pod_cidr for n in node_list}
+        self._last: dict[str, int] = {}
+
+    def next(self, node: str) -> str | None:
+        if node in self._last:
+            got = self._next_pod_ip(self._cidr.get(node), self._used, self._last[node])
+        else:
+            got = self._next_pod_ip(self._cidr.get(node), self._used)
+        if got is None:
+            return None
+        ip, self._last[node] = got
+        self._used.add(ip)
+        return ip
 
 
 def _container_status(rng: random.Random, name: str, image: str, *, finished: bool = False,
@@ -662,6 +759,15 @@ def _make_pod(core: Any, rng: random.Random, namespace: str, name: str, node: st
         status: dict[str, Any] = {"phase": "Pending", "conditions": [{
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
             "message": "0 nodes are available: insufficient cpu."}]}
+    elif ip is None:  # on a node without a pod CIDR: no IP, so no sandbox, so no container starts
+        status = {
+            "phase": "Pending", "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": "2026-01-01T00:00:00Z",
+            "qosClass": "BestEffort",
+            "conditions": [{"type": t, "status": "True" if t in ("PodScheduled", "Initialized") else "False"}
+                           for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")],
+            "containerStatuses": [{"name": c, "image": i, "imageID": "", "ready": False, "restartCount": 0, "started": False,
+                                   "state": {"waiting": {"reason": "ContainerCreating"}}} for c, i in containers],
+        }
     else:
         finished = phase == "Succeeded"
         status = {
@@ -688,6 +794,9 @@ def practice_cluster(seed: int = 0, workers: int = 2, pods_per_worker: int = 0, 
       take (Pending, no node);
     - namespace ``batch``: a pod that runs in the node's network (hostNetwork) on one worker.
 
+    Addresses are a kind cluster's (``labkit.kubesim.addresses``): with more than 256 nodes the
+    cluster CIDR has no /24 left for the last nodes to register, so they have no pod CIDR (and an
+    event ``CIDRNotAvailable``), and a pod placed on one waits in ContainerCreating without an IP.
     The same arguments give the same cluster; another seed gives other names, IPs and placement.
     """
     from kubernetes import client, config
@@ -737,10 +846,13 @@ def _add_workloads(practice: PracticeCluster, rng: random.Random, pods_per_worke
         "spec": {"replicas": replicas, "selector": {"matchLabels": {**labels, "pod-template-hash": pod_hash}},
                  "template": {**template, "metadata": {"labels": {**labels, "pod-template-hash": pod_hash}}}}})
     crashing = rng.randrange(replicas)
+    web_ready = 0
     for index in range(replicas):
         node = rng.choice(workers)
+        ip = ips.next(node.name)
+        web_ready += ip is not None and index != crashing
         _make_pod(core, rng, "shop", f"web-{pod_hash}-{_suffix(rng)}", node.name,
-                  [("web", web_image), ("log-shipper", shipper_image)], ip=ips.next(node.name),
+                  [("web", web_image), ("log-shipper", shipper_image)], ip=ip,
                   owner=owner("ReplicaSet", replica_set), labels={**labels, "pod-template-hash": pod_hash},
                   host_ip=node.internal_ip, crashing="log-shipper" if index == crashing else None)
 
@@ -752,9 +864,12 @@ def _add_workloads(practice: PracticeCluster, rng: random.Random, pods_per_worke
         "spec": {"selector": {"matchLabels": {"app": "node-agent"}}, "template": {
             "metadata": {"labels": {"app": "node-agent"}},
             "spec": {"tolerations": toleration, "containers": [{"name": "agent", "image": agent_image}]}}}})
+    agents_ready = 0
     for node in node_list:
+        ip = ips.next(node.name)
+        agents_ready += ip is not None
         _make_pod(core, rng, "monitoring", f"node-agent-{_suffix(rng)}", node.name, [("agent", agent_image)],
-                  ip=ips.next(node.name), owner=owner("DaemonSet", daemon_set), labels={"app": "node-agent"},
+                  ip=ip, owner=owner("DaemonSet", daemon_set), labels={"app": "node-agent"},
                   host_ip=node.internal_ip, tolerations=toleration)
 
     # Bare pods: nobody recreates them if they go.
@@ -762,8 +877,8 @@ def _add_workloads(practice: PracticeCluster, rng: random.Random, pods_per_worke
         node = rng.choice(workers)
         _make_pod(core, rng, "default", f"debug-{_suffix(rng)}", node.name, [("shell", "busybox:1.36")],
                   ip=ips.next(node.name), host_ip=node.internal_ip)
-    # A finished Job pod.
-    node = rng.choice(workers)
+    # A finished Job pod (it ran, so on a node whose pod network works: one with a pod CIDR).
+    node = rng.choice([n for n in workers if n.pod_cidr] or workers)
     job_name = f"report-{rng.randint(28000000, 29999999)}"
     _make_pod(core, rng, "default", f"{job_name}-{_suffix(rng)}", node.name, [("report", "python:3.12-slim")],
               ip=ips.next(node.name), host_ip=node.internal_ip, phase="Succeeded",
@@ -789,10 +904,10 @@ def _add_workloads(practice: PracticeCluster, rng: random.Random, pods_per_worke
               ip=None, phase="Pending", requests={"cpu": "64"})
     apps.patch_namespaced_daemon_set_status("node-agent", "monitoring", {"status": {
         "currentNumberScheduled": len(node_list), "desiredNumberScheduled": len(node_list),
-        "numberMisscheduled": 0, "numberReady": len(node_list), "numberAvailable": len(node_list),
+        "numberMisscheduled": 0, "numberReady": agents_ready, "numberAvailable": agents_ready,
         "updatedNumberScheduled": len(node_list), "observedGeneration": 1}})
     for patch, target in ((apps.patch_namespaced_replica_set_status, replica_set.metadata.name),
                           (apps.patch_namespaced_deployment_status, "web")):
-        patch(target, "shop", {"status": {"replicas": replicas, "readyReplicas": replicas - 1,
-                                          "availableReplicas": replicas - 1, "observedGeneration": 1}})
+        patch(target, "shop", {"status": {"replicas": replicas, "readyReplicas": web_ready,
+                                          "availableReplicas": web_ready, "observedGeneration": 1}})
 

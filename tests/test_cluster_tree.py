@@ -227,3 +227,51 @@ def test_figure_draws_nodes_pods_and_containers(busy):
 def test_picture_is_a_png_of_the_live_cluster(fresh):
     image = ct.picture(fresh.core, "course", highlight=lambda pod: pod.name.startswith("coredns"))
     assert image.data.startswith(b"\x89PNG")
+
+
+def test_tree_says_inside_the_widget_when_its_cluster_is_gone(caplog):
+    """After the cluster behind a tree stops, opening a node or pressing Refresh shows a sentence
+    in the widget (not nothing), and no exception or warning escapes a click (JupyterLab would
+    only show it in its log console)."""
+    practice = ct.practice_cluster(seed=0, workers=2, pods_per_worker=1)
+    try:
+        tree = ct.cluster_tree(practice.core)
+        before = tree.expand("course-worker")
+        assert tree.problem is None and ct.GONE not in tree.shown_text()
+    finally:
+        practice.stop()
+    caplog.set_level("WARNING")
+    tree._node_rows["course-worker2"].toggle.click()  # what a click on ▸ does
+    shown = tree.shown_text()
+    assert ct.GONE in shown, shown
+    opened = ct._visible_text(tree._node_rows["course-worker2"].children)
+    assert opened == ct.GONE, "the node being opened says why it shows no pods"
+    tree.refresh_button.click()
+    shown = tree.shown_text()
+    assert shown.count(ct.GONE) >= 2 and tree.notice.layout.display is None
+    assert before[0].name in shown, "what was loaded before stays on show"
+    assert [r.getMessage() for r in caplog.records] == [], "nothing may reach the log console"
+    with pytest.raises(ct.ClusterUnavailable, match="no longer running"):
+        tree.expand("course-worker2")
+
+
+def test_tree_says_when_the_cluster_answers_with_an_error(fresh):
+    from kubernetes.client.rest import ApiException
+
+    class Failing:
+        def __init__(self, core):
+            self._core = core
+
+        def list_node(self, **kwargs):
+            return self._core.list_node(**kwargs)
+
+        def list_pod_for_all_namespaces(self, **kwargs):
+            raise ApiException(status=503, reason="Service Unavailable")
+
+    tree = ct.cluster_tree(Failing(fresh.core))
+    tree._node_rows["course-worker"].toggle.click()
+    assert "The cluster answered 503 Service Unavailable" in tree.shown_text()
+    tree.core = fresh.core
+    tree.refresh()
+    assert tree.problem is None and tree.notice.layout.display == "none"
+    assert "no pods on this node" not in tree.shown_text() and "kube-proxy-" in tree.shown_text()

@@ -11,12 +11,13 @@ import base64
 import copy
 import json
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs
 
 import yaml
 
-from . import conversion, defaults, discovery, errors, openapi, patch, protobuf, resources, schema, selectors, tables, validation
+from . import addresses, conversion, defaults, discovery, errors, openapi, patch, protobuf, resources, schema, selectors, tables, validation
 from .errors import ApiError
 from .resources import Resource
 from .clock import stamp as stamp_of
@@ -82,30 +83,28 @@ class Api:
         self.store = store
         self.address = address
         self.log_source = log_source or default_logs
-        self._next_ip = 1
-        self._next_port = 30000
         self.defaults = defaults.DefaultContext(store.suffix, self._cluster_ip, self._node_port)
         self.stopping = False
         self.controllers_running = False  # set by the controller manager: deletion then goes through it
         self.virtual: dict[str, Callable[[str | None], list[Obj]]] = {}  # store key -> provider (metrics)
 
-    # ---- allocation -------------------------------------------------------------------
+    # ---- allocation (the rules: addresses.py) ----------------------------------------------
     def _cluster_ip(self) -> str:
         """A free ClusterIP from 10.96.0.0/16, drawn from the seeded store generator."""
         used = {(s.get("spec") or {}).get("clusterIP") for s in self.store.list(resources.get("/services"))[0]}
-        while True:
-            n = self.store.rng.randint(11, 65534)
-            ip = f"10.96.{n // 256}.{n % 256}"
-            if ip not in used and n % 256 not in (0, 255):
-                return ip
+        try:
+            return addresses.cluster_ip(self.store.rng, used)
+        except addresses.RangeFull as full:
+            raise ApiError(500, "InternalError", f"Internal error occurred: {full}") from None
 
-    def _node_port(self) -> int:
+    def _node_port(self, taken: Collection[int] = ()) -> int:
+        """A free NodePort, not used by a stored Service nor ``taken`` by the one being created."""
         used = {p.get("nodePort") for s in self.store.list(resources.get("/services"))[0]
-                for p in (s.get("spec") or {}).get("ports") or []}
-        while True:
-            port = self.store.rng.randint(30000, 32767)
-            if port not in used:
-                return port
+                for p in (s.get("spec") or {}).get("ports") or []} | set(taken)
+        try:
+            return addresses.node_port(self.store.rng, used)
+        except addresses.RangeFull as full:
+            raise ApiError(500, "InternalError", f"Internal error occurred: {full}") from None
 
     # ---- entry point -------------------------------------------------------------------
     def handle(self, req: Request) -> Response:

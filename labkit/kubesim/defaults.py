@@ -213,12 +213,14 @@ def service(obj: Obj, ctx: "DefaultContext") -> None:
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         spec.setdefault("internalTrafficPolicy", "Cluster")
-    for port in spec.get("ports") or []:
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
-            port.setdefault("targetPort", port.get("port"))
-            if spec["type"] in ("NodePort", "LoadBalancer") and not port.get("nodePort"):
-                port["nodePort"] = ctx.node_port()
+    ports = [port for port in spec.get("ports") or [] if isinstance(port, dict)]
+    taken = {port["nodePort"] for port in ports if port.get("nodePort")}  # this Service's own, not stored yet
+    for port in ports:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+        if spec["type"] in ("NodePort", "LoadBalancer") and not port.get("nodePort"):
+            port["nodePort"] = ctx.node_port(taken)
+            taken.add(port["nodePort"])
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if spec["type"] == "LoadBalancer":
@@ -291,7 +293,7 @@ class DefaultContext:
     PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
     def __init__(self, suffix: Callable[[], str], cluster_ip: Callable[[], str],
-                 node_port: Callable[[], int]):
+                 node_port: Callable[[set[int]], int]):
         self.suffix = suffix
         self.cluster_ip = cluster_ip
         self.node_port = node_port

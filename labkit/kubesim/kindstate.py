@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from . import defaults
+from . import addresses, defaults
 from .clock import micro_stamp, stamp
 
 Obj = dict[str, Any]
@@ -141,12 +141,16 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
     rnd = _Seeded(seed, name, workers)
     names = node_names(name, workers)
     cp = names[0]
-    ips = [d["network"]["nodeIPBase"] + str(i + 2) for i in range(len(names))]
+    # Docker starts the node containers in parallel, so which node gets which address is seeded;
+    # the control plane registers first, then the workers in a seeded order, each taking the next
+    # free /24 (none once the cluster CIDR is used up).
+    ips = addresses.node_ips(len(names))
     rnd.rng.shuffle(ips)
-    cidr_index = list(range(1, len(names)))
-    rnd.rng.shuffle(cidr_index)
-    cidr_index = [0] + cidr_index
+    registered = list(range(1, len(names)))
+    rnd.rng.shuffle(registered)
+    cidrs = addresses.pod_cidrs(len(names))
     node_ip = dict(zip(names, ips))
+    pod_cidr = {node: cidrs[order] for node, order in zip(names, [0] + registered)}
     images = d["images"]
     version = d["kubernetesVersion"]
     ctx = {"name": name, "cp": cp, "version": version}
@@ -158,7 +162,7 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
         return float(meta.pop("age", 100))
 
     out: list[Obj] = []
-    dctx = defaults.DefaultContext(suffix=rnd.suffix, cluster_ip=lambda: "", node_port=lambda: 30000)
+    dctx = defaults.DefaultContext(suffix=rnd.suffix, cluster_ip=lambda: "", node_port=lambda taken: 30000)
 
     # namespaces
     for ns in d["namespaces"]:
@@ -169,15 +173,17 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
     # nodes
     node_objs = {}
     for index, node in enumerate(names):
-        nctx = dict(ctx, node=node, node_ip=node_ip[node], index=str(cidr_index[index]))
+        nctx = dict(ctx, node=node, node_ip=node_ip[node])
         nd = _subst(d["node"], nctx)
         role = "control-plane" if index == 0 else "worker"
         age = nd["ages"][role] - (index - 1) * 2 if index else nd["ages"][role]
         labels = dict(nd["labels"])
         annotations = dict(nd["annotations"])
         annotations["kubeadm.alpha.kubernetes.io/cri-socket"] = "unix:///run/containerd/containerd.sock"
-        spec: Obj = {"podCIDR": _subst(d["network"]["podCIDR"], nctx), "providerID": f"kind://docker/{name}/{node}"}
-        spec["podCIDRs"] = [spec["podCIDR"]]
+        spec: Obj = {"podCIDR": pod_cidr[node]} if pod_cidr[node] else {}
+        spec["providerID"] = f"kind://docker/{name}/{node}"
+        if pod_cidr[node]:
+            spec["podCIDRs"] = [pod_cidr[node]]
         if index == 0:
             labels.update(nd["controlPlane"]["labels"])
             spec["taints"] = copy.deepcopy(nd["controlPlane"]["taints"])
@@ -250,7 +256,10 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
     # workloads and what their controllers made
     extra: list[Obj] = []
     endpoints_pods: list[Obj] = []
-    tolerating = names  # coredns and local-path-provisioner tolerate the control-plane taint
+    # coredns and local-path-provisioner tolerate the control-plane taint; they run on nodes that
+    # had a pod CIDR (and so a working pod network) when they were scheduled
+    tolerating = [node for node in names if pod_cidr[node]]
+    pod_ips: set[str] = set()
     for raw in _subst(d["workloads"], ctx):
         wl = copy.deepcopy(raw)
         age = meta_age(wl["metadata"])
@@ -309,9 +318,9 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
                 pod["metadata"]["uid"] = rnd.uid()
                 pod["metadata"]["creationTimestamp"] = ts(age - 2)
                 defaults.apply("Pod", pod, dctx)
-                index = names.index(node)
                 counters[node] = counters.get(node, 1 + rnd.rng.randint(0, 2)) + 1
-                ip = f"10.244.{cidr_index[index]}.{counters[node]}"
+                ip, counters[node] = addresses.next_pod_ip(pod_cidr[node], pod_ips, counters[node] - 1)
+                pod_ips.add(ip)  # another workload's pod on this node may hold the address already
                 pod["status"] = running_status(pod, node_ip[node], ip, ts(age - 20),
                                                [rnd.hex(64) for _ in pod["spec"]["containers"]])
                 pods.append(pod)
@@ -389,4 +398,14 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
                         "firstTimestamp": when, "lastTimestamp": when, "count": 1,
                         "reportingComponent": ev["component"], "reportingInstance": node if ev["component"] != "node-controller" else "",
                         "eventTime": None})
+        if not pod_cidr[node]:  # the range allocator found no free /24 for it
+            ev = addresses.CIDR_EVENT
+            when = ts(base - 2)
+            out.append({"apiVersion": "v1", "kind": "Event",
+                        "metadata": {"name": f"{node}.{rnd.hex(16)}", "namespace": "default", "uid": rnd.uid(),
+                                     "creationTimestamp": when},
+                        "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": nd["metadata"]["uid"]},
+                        "reason": ev["reason"], "message": ev["message"].format(node=node), "type": ev["type"],
+                        "source": {"component": ev["component"]}, "firstTimestamp": when, "lastTimestamp": when,
+                        "count": 1, "reportingComponent": ev["component"], "reportingInstance": "", "eventTime": None})
     return out

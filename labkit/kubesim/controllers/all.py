@@ -1,7 +1,7 @@
 """Assemble the controller manager with every controller, in the order they run.
 
 The order is part of determinism: within one instant, the owner index sees every change first,
-then the controllers that delete (namespaces, garbage), the workload controllers from the top
+the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete (namespaces, garbage), the workload controllers from the top
 down (Deployment -> ReplicaSet -> pods; DaemonSet, StatefulSet, Job), the scheduler, the
 kubelets, service endpoints, node lifecycle, metrics-server and the HPA.
 """
@@ -18,6 +18,7 @@ from .endpoints import EndpointsController
 from .events import EventRecorder
 from .gc import GarbageCollector, NamespaceController
 from .hpa import HPAController
+from .ipam import NodeIpam
 from .job import JobController
 from .kubelet import Kubelet
 from .metrics import MetricsServer
@@ -35,6 +36,7 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr = Manager(store, api, clock, seed)
     mgr.index = mgr.add(OwnerIndex(mgr))  # type: ignore[attr-defined]
     mgr.recorder = mgr.add(EventRecorder(mgr))  # type: ignore[attr-defined]
+    mgr.add(NodeIpam(mgr))
     mgr.add(NamespaceController(mgr))
     mgr.add(GarbageCollector(mgr))
     mgr.add(DeploymentController(mgr))

@@ -28,6 +28,11 @@ class EventRecorder(Controller):
         self._last: dict[tuple[str, str], int] = {}
 
     def start(self) -> None:
+        for ev in self.mgr.list("/events"):  # the kind state's: a repeat of one bumps its count
+            involved = ev.get("involvedObject") or {}
+            key = (ev["metadata"].get("namespace") or "default", involved.get("uid"), ev.get("type"), ev.get("reason"),
+                   ev.get("message"), (ev.get("source") or {}).get("component"), involved.get("fieldPath"))
+            self._index.setdefault(key, ev["metadata"]["name"])
         self.after(SWEEP_SECONDS, "sweep")
 
     def record(self, obj: Obj, type_: str, reason: str, message: str, component: str,

@@ -15,7 +15,6 @@ the node starts again.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -24,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .. import registry
+from .. import addresses, registry
 from ..clock import stamp
 from ..kindstate import image_id
 from ..programs import Program, simulate
@@ -34,6 +33,7 @@ from . import Controller
 Obj = dict[str, Any]
 DATA = Path(__file__).resolve().parent.parent / "data" / "lifecycle.yaml"
 HORIZON = 86400.0
+SANDBOX_RETRY = 10.0   # the kubelet's pod worker back-off after a failed sync
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +83,7 @@ class PodRun:
     runs: list[Run] = field(default_factory=list)
     adopted: bool = False
     terminating_since: float | None = None   # when this kubelet saw the deletion
+    sandbox_error: str = ""                  # the CNI could not give the pod an IP: nothing starts
 
 
 def _when(t: float) -> str:
@@ -98,7 +99,7 @@ class Kubelet(Controller):
         self.pods: dict[str, PodRun] = {}
         self.node_images: dict[str, set[str]] = {}
         self.ip_used: dict[str, set[str]] = {}
-        self.ip_next: dict[str, int] = {}
+        self.ip_last: dict[str, int] = {}    # node -> host number of the pod IP it gave last (host-local)
         self.stopped: set[str] = set()
         self.loaded_images: set[str] = set()
 
@@ -175,12 +176,14 @@ class Kubelet(Controller):
         pr = self.pods.get(uid)
         if pr is None:
             pr = self._accept(pod, node, now)
+        elif pr.sandbox_error and not pod["metadata"].get("deletionTimestamp"):
+            self._retry_sandbox(pod, pr)
         terminating = bool(pod["metadata"].get("deletionTimestamp"))
         if terminating and pr.terminating_since is None:
             pr.terminating_since = now
         if pr.adopted and terminating:
             pr.adopted = False  # a system pod being deleted goes through the stop stages like any other
-        if not pr.adopted:
+        if not pr.adopted and (terminating or not pr.sandbox_error):
             for run in pr.runs:
                 self._step(pod, pr, run, now, terminating)
         if terminating and all(r.state in ("Stopped", "Exited") for r in pr.runs):
@@ -190,6 +193,8 @@ class Kubelet(Controller):
             return
         self._write_status(pod, pr, now)
         due = self._next_due(pod, pr, now, terminating)
+        if pr.sandbox_error and not terminating:
+            due = now + SANDBOX_RETRY  # the pod worker tries again after its back-off
         if due is not None:
             self.mgr.at(due, self, key)
 
@@ -198,7 +203,7 @@ class Kubelet(Controller):
         host_ip = next((a["address"] for a in (node_obj.get("status") or {}).get("addresses") or []
                         if a.get("type") == "InternalIP"), "")
         ip = host_ip if pod["spec"].get("hostNetwork") else self._allocate_ip(node_obj, node)
-        pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip, now)
+        pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now)
         env = {"HOSTNAME": pod["metadata"]["name"]}
         for c in pod["spec"].get("containers") or []:
             info = registry.lookup(c.get("image", ""))
@@ -207,22 +212,38 @@ class Kubelet(Controller):
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
             pr.runs.append(Run(c, info, program, known=known, since=now))
         self.pods[pr.uid] = pr
+        if ip is None:
+            self._sandbox_failed(pod, pr, (node_obj.get("spec") or {}).get("podCIDR"))
         return pr
 
-    def _allocate_ip(self, node_obj: Obj, node: str) -> str:
-        cidr = (node_obj.get("spec") or {}).get("podCIDR") or "10.244.0.0/24"
-        net = ipaddress.ip_network(cidr, strict=False)
+    def _allocate_ip(self, node_obj: Obj, node: str) -> str | None:
+        """The next free IP of the node's pod CIDR (host-local's rule), or None: no CIDR, or none free."""
         used = self.ip_used.setdefault(node, set())
-        size = net.num_addresses
-        start = self.ip_next.get(node, 2)
-        for step in range(size - 3):
-            n = 2 + (start - 2 + step) % (size - 3)
-            ip = str(net.network_address + n)
-            if ip not in used:
-                used.add(ip)
-                self.ip_next[node] = n + 1
-                return ip
-        return ""
+        got = addresses.next_pod_ip((node_obj.get("spec") or {}).get("podCIDR"), used,
+                                    self.ip_last.get(node, addresses.FIRST_POD_HOST - 1))
+        if got is None:
+            return None
+        ip, host = got
+        used.add(ip)
+        self.ip_last[node] = host
+        return ip
+
+    def _sandbox_failed(self, pod: Obj, pr: PodRun, cidr: str | None) -> None:
+        """No IP for the pod: its sandbox is not created, its containers wait in ContainerCreating,
+        and the kubelet records FailedCreatePodSandBox (again at each retry: the count grows)."""
+        sandbox = hashlib.sha256(f"{pr.uid}/sandbox".encode()).hexdigest()
+        pr.sandbox_error = addresses.sandbox_error(cidr, sandbox)
+        self.mgr.recorder.record(pod, "Warning", "FailedCreatePodSandBox", pr.sandbox_error, "kubelet", host=pr.node)
+
+    def _retry_sandbox(self, pod: Obj, pr: PodRun) -> None:
+        node_obj = self.mgr.find("/nodes", "", pr.node) or {}
+        ip = self._allocate_ip(node_obj, pr.node)
+        if ip is None:
+            self._sandbox_failed(pod, pr, (node_obj.get("spec") or {}).get("podCIDR"))
+            return
+        pr.ip, pr.sandbox_error = ip, ""
+        for run in pr.runs:
+            run.since = self.mgr.now()
 
     # ---- stages -------------------------------------------------------------------------
     def _pred(self, name: str, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
@@ -487,7 +508,7 @@ class Kubelet(Controller):
             all_ready = False
         else:
             ready_reason, msg = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
-        sandbox = not (phase in ("Succeeded", "Failed"))
+        sandbox = not (phase in ("Succeeded", "Failed")) and not pr.sandbox_error
         conditions = [cond("PodReadyToStartContainers", sandbox), cond("Initialized", True),
                       cond("Ready", all_ready, ready_reason, msg), cond("ContainersReady", all_ready, ready_reason, msg),
                       cond("PodScheduled", True)]

@@ -1,0 +1,120 @@
+"""Every address the emulated cluster hands out, each from the range and by the rule the real
+component uses (one function per job, so each can be checked for every cluster size).
+
+- Node IPs: kind's nodes are containers on the docker network ``kind``, a /16 (172.18.0.0/16;
+  .1 is the gateway). Docker gives containers the next free address in order, so node k of a
+  cluster gets .2, .3, ...; past .255 the third octet grows (172.18.1.0 is an ordinary host of a /16).
+- Pod CIDRs: the node IPAM controller of kube-controller-manager (the range allocator) cuts the
+  cluster CIDR (kind: 10.244.0.0/16) into /24s (``--node-cidr-mask-size``) and gives the next
+  free one to each node as it registers. A /16 holds 256 of them: a 257th node gets none, its
+  ``spec.podCIDR`` stays empty and the controller records a Warning event ``CIDRNotAvailable``.
+- Pod IPs: kind's CNI (kindnet: the ``ptp`` plugin with ``host-local`` IPAM) gives a pod the next
+  free address of its node's /24 after the last one it gave, from .2 to .254 (.1 is the gateway),
+  wrapping round; with no pod CIDR, or none free, the pod gets no IP (see :func:`sandbox_error`).
+- ClusterIPs: the API server picks a free address of the service CIDR (10.96.0.0/16) at random;
+  NodePorts: a free port of 30000-32767 at random. A full range is an error, as on a real server.
+
+Why here and not where each is used: the rules are the same wherever an address is made (the
+kind state, the kubelet, the API server), and an address that is wrong for one cluster size is
+wrong for all; the tests check these functions for every size.
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Collection
+
+KIND_NETWORK = ipaddress.ip_network("172.18.0.0/16")
+CLUSTER_CIDR = ipaddress.ip_network("10.244.0.0/16")
+NODE_CIDR_MASK = 24
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+NODE_PORTS = range(30000, 32768)
+FIRST_DYNAMIC_SERVICE_HOST = 11
+FIRST_NODE_HOST = 2                       # .1 is the docker network's gateway
+FIRST_POD_HOST = 2                        # .1 is the node's end of the pod network (host-local's gateway)
+CIDR_EVENT = {"type": "Warning", "reason": "CIDRNotAvailable", "component": "cidrAllocator",
+              "message": "Node {node} status is now: CIDRNotAvailable"}
+
+
+class RangeFull(Exception):
+    """No free address (or port) left in a range; the message is the real server's wording."""
+
+
+def node_ips(count: int) -> list[str]:
+    """The InternalIPs of ``count`` nodes in the order docker started them (kind's network)."""
+    hosts = KIND_NETWORK.num_addresses - 1 - FIRST_NODE_HOST  # up to the broadcast address
+    if count > hosts:
+        raise RangeFull(f"the docker network {KIND_NETWORK} has room for {hosts} nodes, not {count}")
+    base = KIND_NETWORK.network_address + FIRST_NODE_HOST
+    return [str(base + i) for i in range(count)]
+
+
+def pod_cidrs(count: int) -> list[str | None]:
+    """The pod CIDR of each of ``count`` nodes, in the order they registered: the next free /24
+    of the cluster CIDR, or None once all are taken (the range allocator's CIDRNotAvailable)."""
+    size = 2 ** (NODE_CIDR_MASK - CLUSTER_CIDR.prefixlen)
+    step = 2 ** (32 - NODE_CIDR_MASK)
+    base = CLUSTER_CIDR.network_address
+    return [f"{base + i * step}/{NODE_CIDR_MASK}" if i < size else None for i in range(count)]
+
+
+def next_pod_ip(cidr: str | None, used: Collection[str], after: int = FIRST_POD_HOST - 1) -> tuple[str, int] | None:
+    """host-local's choice: the first free host of ``cidr`` after host number ``after``, wrapping
+    round (.2 to .254); returns (ip, its host number), or None with no CIDR or no free address."""
+    if not cidr:
+        return None
+    net = ipaddress.ip_network(cidr, strict=False)
+    first, last = FIRST_POD_HOST, net.num_addresses - 2          # not the network or broadcast address
+    span = last - first + 1
+    if span <= 0:
+        return None
+    start = after + 1 if first <= after + 1 <= last else first
+    for step in range(span):
+        n = first + (start - first + step) % span
+        ip = str(net.network_address + n)
+        if ip not in used:
+            return ip, n
+    return None
+
+
+def sandbox_error(cidr: str | None, sandbox_id: str) -> str:
+    """The kubelet's FailedCreatePodSandBox message when the CNI cannot give a pod an IP.
+
+    kindnet writes its CNI config even for a node without a pod CIDR (with an empty subnet), so
+    the node is Ready, and every pod sandbox on it fails in host-local's IPAM; on a node whose /24
+    is used up, host-local says the range is full.
+    """
+    reason = "invalid CIDR address: " if not cidr else f"failed to allocate for range 0: no IP addresses available in range set: {_range(cidr)}"
+    return (f'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox '
+            f'"{sandbox_id}": plugin type="ptp" failed (add): {reason}')
+
+
+def _range(cidr: str) -> str:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return f"{net.network_address + FIRST_POD_HOST}-{net.network_address + net.num_addresses - 2}"
+
+
+def cluster_ip(rng: random.Random, used: Collection[str]) -> str:
+    """A free ClusterIP of the service CIDR, at random; the first few (10.96.0.1 for ``kubernetes``,
+    10.96.0.10 for ``kube-dns``) are kept for the cluster's own Services."""
+    first, last = FIRST_DYNAMIC_SERVICE_HOST, SERVICE_CIDR.num_addresses - 2
+    for _ in range(64):
+        ip = str(SERVICE_CIDR.network_address + rng.randint(first, last))
+        if ip not in used:
+            return ip
+    free = [n for n in range(first, last + 1) if str(SERVICE_CIDR.network_address + n) not in used]
+    if not free:
+        raise RangeFull("failed to allocate a serviceIP: range is full")
+    return str(SERVICE_CIDR.network_address + rng.choice(free))
+
+
+def node_port(rng: random.Random, used: Collection[int]) -> int:
+    """A free NodePort of 30000-32767, at random."""
+    for _ in range(64):
+        port = rng.randint(NODE_PORTS.start, NODE_PORTS.stop - 1)
+        if port not in used:
+            return port
+    free = [p for p in NODE_PORTS if p not in used]
+    if not free:
+        raise RangeFull("failed to allocate a nodePort: range is full")
+    return rng.choice(free)
