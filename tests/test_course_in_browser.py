@@ -289,3 +289,14 @@ def test_validate_says_success_on_an_answered_assignment(
         dialog.get_by_role("button", name="OK").click()
     finally:
         notebooks.close()
+
+
+def test_readme_pictures_exist_and_are_small() -> None:
+    """The README's screenshots (docs/images/, shrunk from this test's) are there and stay light."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    pictures = [p for p in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme) if "://" not in p]
+    assert pictures, "the README shows no screenshot"
+    for picture in pictures:
+        path = REPO_ROOT / picture
+        assert path.is_file(), f"README shows {picture}, which does not exist"
+        assert path.stat().st_size < 300_000, f"{picture} is {path.stat().st_size:,} bytes; shrink it below 300 KB"
