@@ -38,8 +38,11 @@ COPY_IGNORE = shutil.ignore_patterns(
     ".ipynb_checkpoints", "gradebook.db", "submitted", "autograded", "feedback",
 )
 # Every cell in the DOM (JupyterLab's default renders only what is on screen), so that
-# widgets far down a notebook can be clicked and a screenshot shows the whole notebook.
-USER_SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"}}
+# widgets far down a notebook can be clicked and a screenshot shows the whole notebook;
+# no blank page after the last cell; each cell's run time in its metadata (for timings).
+USER_SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+    "windowingMode": "none", "scrollPastEnd": False, "recordTiming": True,
+}}
 
 
 def free_port() -> int:
@@ -155,14 +158,15 @@ _CELL_DONE = """(index) => {
   const prompt = cell.node.querySelector('.jp-InputPrompt')?.textContent ?? '';
   return kernel?.status === 'idle' && cell.model.executionCount !== null && !prompt.includes('*');
 }"""
-# The window height at which the notebook's scrolling area holds all of it.
-_FULL_HEIGHT = """() => {
-  const node = window.__panel.content.node;
+# The notebook's scrolling area, and the window height at which it holds all of it.
+_SCROLLER = """const node = window.__panel.content.node;
   const outer = node.classList.contains('jp-WindowedPanel-outer') ? node
-    : (node.querySelector('.jp-WindowedPanel-outer') ?? node);
-  const box = outer.getBoundingClientRect();
-  return Math.ceil(window.innerHeight - box.height + outer.scrollHeight + 8);
-}"""
+    : (node.querySelector('.jp-WindowedPanel-outer') ?? node);"""
+_FULL_HEIGHT = f"""() => {{
+  {_SCROLLER}
+  return Math.ceil(window.innerHeight - outer.getBoundingClientRect().height + outer.scrollHeight + 8);
+}}"""
+_TO_TOP = f"""() => {{ {_SCROLLER} outer.scrollTop = 0; }}"""
 _CLOSE = """async () => {
   const panel = window.__panel;
   if (!panel) return;
@@ -218,6 +222,8 @@ class Notebooks:
         height = min(self.page.evaluate(_FULL_HEIGHT), 30_000)
         self.page.set_viewport_size({"width": self.width, "height": max(height, self.height)})
         self.page.wait_for_timeout(500)
+        self.page.evaluate(_TO_TOP)
+        self.page.wait_for_timeout(200)
         try:
             self.page.screenshot(path=str(path), full_page=True)
         finally:

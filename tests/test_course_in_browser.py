@@ -25,6 +25,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,12 @@ def notebooks(playwright_api: Any, lab: Lab) -> Iterator[Notebooks]:
 
 
 def error_outputs(model: dict) -> list[tuple[int, str, str]]:
-    """(cell index, ename, first line of evalue) of every error output in a notebook."""
+    """(cell number, ename, first line of evalue) of every error output in a notebook.
+
+    Cell numbers count from 1, as JupyterLab's status bar does ("Cell 3/20").
+    """
     return [
-        (index, output.get("ename", ""), (output.get("evalue") or "").splitlines()[0] if output.get("evalue") else "")
+        (index + 1, output.get("ename", ""), (output.get("evalue") or "").splitlines()[0] if output.get("evalue") else "")
         for index, cell in enumerate(model["cells"]) if cell["cell_type"] == "code"
         for output in cell.get("outputs", []) if output.get("output_type") == "error"
     ]
@@ -109,7 +113,7 @@ def unanswered_problems(model: dict) -> list[str]:
         if cell["cell_type"] != "code":
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        where = f"cell {index} ({meta.get('grade_id', 'not graded')})"
+        where = f"cell {index + 1} ({meta.get('grade_id', 'not graded')})"
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         names = [e.get("ename") for e in errors]
         if cell.get("execution_count") is None:
@@ -142,6 +146,24 @@ def answered(release: Path, source: Path) -> nbformat.NotebookNode:
             lines = solutions[grade_id].splitlines()
             cell.source = "\n".join(line for line in lines if not SOLUTION_MARKER.match(line))
     return notebook
+
+
+def slowest_cells(model: dict, count: int = 3) -> list[tuple[int, float]]:
+    """(cell number from 1, seconds) of the slowest cells, from the run times JupyterLab records."""
+    seconds = []
+    for index, cell in enumerate(model["cells"]):
+        execution = cell.get("metadata", {}).get("execution", {})
+        began, ended = execution.get("iopub.execute_input"), execution.get("shell.execute_reply")
+        if began and ended:
+            parse = lambda stamp: datetime.fromisoformat(stamp.replace("Z", "+00:00"))  # noqa: E731
+            seconds.append((index + 1, (parse(ended) - parse(began)).total_seconds()))
+    return sorted(seconds, key=lambda pair: -pair[1])[:count]
+
+
+def record(timings: dict[str, float], name: str, began: float, model: dict) -> None:
+    timings[name] = time.monotonic() - began
+    for index, seconds in slowest_cells(model):
+        timings[f"  cell {index} of {name}"] = seconds
 
 
 def cell_index(model: dict, marker: str) -> int:
@@ -217,13 +239,11 @@ def test_lesson_runs_clean_and_its_widget_responds(
     notebooks.open(str(step.notebook))
     try:
         notebooks.run_all(timeout_s=LESSON_TIMEOUT_S)
-        timings[str(step.notebook)] = time.monotonic() - began
         model = notebooks.model()
+        record(timings, str(step.notebook), began, model)
         shot = notebooks.screenshot(SCREENSHOTS / f"{name}.png")
-        problems = [f"cell {index} shows {ename}: {evalue}" for index, ename, evalue in error_outputs(model)]
-        unrun = [i for i, c in enumerate(model["cells"]) if c["cell_type"] == "code" and c["execution_count"] is None]
-        if unrun:
-            problems.append(f"Run All did not reach cells {unrun}")
+        # Run All stops at the first error, so no error output means every cell ran.
+        problems = [f"cell {number} shows {ename}: {evalue}" for number, ename, evalue in error_outputs(model)]
         use_widget = WIDGETS.get(name)
         if use_widget is not None:
             try:
@@ -243,8 +263,8 @@ def test_released_assignment_fails_only_where_unanswered(
     notebooks.open(str(step.release_notebook))
     try:
         notebooks.run_each(timeout_s=CELL_TIMEOUT_S)
-        timings[str(step.release_notebook)] = time.monotonic() - began
         model = notebooks.model()
+        record(timings, str(step.release_notebook), began, model)
         shot = notebooks.screenshot(SCREENSHOTS / f"release-{step.assignment}.png")
         problems = unanswered_problems(model)
         assert not problems, f"{step.release_notebook} in JupyterLab (screenshot: {shot}):\n" + "\n".join(problems)
@@ -289,6 +309,53 @@ def test_validate_says_success_on_an_answered_assignment(
         dialog.get_by_role("button", name="OK").click()
     finally:
         notebooks.close()
+
+
+def test_an_error_in_a_lesson_is_seen(notebooks: Notebooks, lab: Lab) -> None:
+    """The check above can fail: Run All stops at a raising cell, and the error is read back."""
+    broken = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('print("first")'),
+        nbformat.v4.new_code_cell("1 / 0"),
+        nbformat.v4.new_code_cell('print("never reached")'),
+    ])
+    broken.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(broken, lab.root / "notebooks" / "broken.ipynb")
+    notebooks.open("notebooks/broken.ipynb")
+    try:
+        notebooks.run_all(timeout_s=60)
+        model = notebooks.model()
+    finally:
+        notebooks.close()
+    assert [(number, ename) for number, ename, _ in error_outputs(model)] == [(2, "ZeroDivisionError")]
+    printed = [[o.get("text", "") for o in cell["outputs"]] for cell in model["cells"]]
+    assert printed == [["first\n"], [""], []], printed
+
+
+def code_cell(meta: dict, *errors: str) -> dict:
+    outputs = [{"output_type": "error", "ename": name, "evalue": "", "traceback": []} for name in errors]
+    return {"cell_type": "code", "metadata": {"nbgrader": meta}, "execution_count": 1, "outputs": outputs,
+            "source": ""}
+
+
+ANSWER, TEST, SETUP = {"solution": True, "grade_id": "a"}, {"grade": True, "grade_id": "t"}, {"grade_id": "setup"}
+
+
+@pytest.mark.parametrize("cells, problem", [
+    ([code_cell(SETUP, "ModuleNotFoundError"), code_cell(ANSWER), code_cell(TEST, "NotImplementedError")],
+     "cell 1 (setup) raised ModuleNotFoundError"),
+    ([code_cell(SETUP), code_cell(ANSWER), code_cell(TEST)], "cell 3 (t), a test cell, passed with no answer given"),
+    ([code_cell(SETUP), code_cell(ANSWER), code_cell(TEST, "KeyError")], "cell 3 (t), a test cell, failed with ['KeyError']"),
+    ([code_cell(SETUP), code_cell(ANSWER, "SyntaxError"), code_cell(TEST, "NameError")],
+     "cell 2 (a), an answer cell, raised ['SyntaxError']"),
+])
+def test_unanswered_rule_rejects_other_failures(cells: list[dict], problem: str) -> None:
+    assert any(p.startswith(problem) for p in unanswered_problems({"cells": cells})), unanswered_problems({"cells": cells})
+
+
+def test_unanswered_rule_accepts_unanswered_failures() -> None:
+    cells = [code_cell(SETUP), code_cell(ANSWER), code_cell(TEST, "NotImplementedError"),
+             code_cell(ANSWER, "NotImplementedError"), code_cell(TEST, "AssertionError")]
+    assert unanswered_problems({"cells": cells}) == []
 
 
 def test_readme_pictures_exist_and_are_small() -> None:
