@@ -198,16 +198,26 @@ class Notebooks:
 
     def run_all(self, timeout_s: float) -> None:
         """Run > Run All Cells, then wait until every cell ran or Run All stopped at an error."""
+        from playwright.sync_api import TimeoutError as Timeout
+
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        self.page.wait_for_function(_SETTLED, timeout=timeout_s * 1000, polling=500)
+        try:
+            self.page.wait_for_function(_SETTLED, timeout=timeout_s * 1000, polling=500)
+        except Timeout:
+            raise AssertionError(f"Run All had not finished after {timeout_s:g} s") from None
 
     def run_each(self, timeout_s: float) -> None:
         """Run every code cell on its own, in order, so that an error does not stop the rest."""
+        from playwright.sync_api import TimeoutError as Timeout
+
         for index, cell in enumerate(self.model()["cells"]):
             if cell["cell_type"] != "code":
                 continue
             self.page.evaluate(_RUN_CELL, index)
-            self.page.wait_for_function(_CELL_DONE, arg=index, timeout=timeout_s * 1000, polling=200)
+            try:
+                self.page.wait_for_function(_CELL_DONE, arg=index, timeout=timeout_s * 1000, polling=200)
+            except Timeout:
+                raise AssertionError(f"cell {index + 1} had not finished after {timeout_s:g} s") from None
 
     def model(self) -> dict:
         """The notebook as JupyterLab holds it (nbformat JSON, outputs included)."""

@@ -1,7 +1,7 @@
 """The whole course in a real browser: JupyterLab in Chromium, driven by Playwright.
 
 One `make lab` server over a scratch copy of the course (emulator cluster, fresh
-KUBECACHEDIR), one browser, the notebooks one after another, in course.yml's order:
+KUBECACHEDIR), one browser, the notebooks one after another (lessons, then assignments):
 
 - each lesson: Run All Cells, wait until the kernel is idle and no prompt shows [*], and
   find no error output; then use the lesson's widget and see what it shows change (the
