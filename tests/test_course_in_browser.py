@@ -292,6 +292,9 @@ def test_validate_says_success_on_an_answered_assignment(
     # The untouched release notebook: Validate names a failing cell.
     notebooks.open(str(release))
     try:
+        # The learner's view: nbgrader's Validate button, but no instructor menu or panels.
+        expect(notebooks.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")).to_have_count(0)
+        expect(notebooks.page.get_by_text("Formgrader")).to_have_count(0)
         dialog = press_validate(notebooks, expect)
         expect(dialog).to_contain_text("The following cell failed")
         dialog.get_by_role("button", name="OK").click()

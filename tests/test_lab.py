@@ -102,7 +102,7 @@ def test_lab_serves_the_whole_course(lab: tuple[str, str]) -> None:
         assert response.status_code == 200, f"{path}: {response.status_code}"
 
 
-INSTRUCTOR_PLUGINS = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list", "assignment-list")]
+INSTRUCTOR_PLUGINS = [f"@jupyter/nbgrader:{name}" for name in ("formgrader", "create-assignment", "course-list", "assignment-list", "menu")]
 
 
 def test_learner_view_has_no_instructor_panels(lab: tuple[str, str]) -> None:
