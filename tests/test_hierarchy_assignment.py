@@ -176,6 +176,42 @@ def drain_evicts(core, node):
     assert "only static (mirror) pods and DaemonSet pods: nothing to evict" in errors["drain-test"]
 
 
+def test_requirements_the_questions_state_fail_the_visible_tests() -> None:
+    """Answers that miss a rule the question states fail the visible tests, with the rule in the hint."""
+    answers = {
+        # statuses taken by position, not matched by name; a pod with no status yet crashes it
+        "containers-answer": '''
+def containers_of(core, namespace, name):
+    pod = core.read_namespaced_pod(name, namespace)
+    return [{"name": c.name, "image": c.image, "ready": s.ready, "restarts": s.restart_count}
+            for c, s in zip(pod.spec.containers, pod.status.container_statuses or [])]
+''',
+        # nodes found through their pods: a node with no pod is missing
+        "pods-answer": '''
+def pods_per_node(core):
+    result = {}
+    for pod in core.list_pod_for_all_namespaces().items:
+        if pod.spec.node_name:
+            result.setdefault(pod.spec.node_name, []).append(f"{pod.metadata.namespace}/{pod.metadata.name}")
+    return {node: sorted(pods) for node, pods in result.items()}
+''',
+        # a finished pod is left out
+        "drain-answer": '''
+def drain_evicts(core, node):
+    return sorted(f"{p.metadata.namespace}/{p.metadata.name}"
+                  for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                  if not any(o.kind == "DaemonSet" for o in p.metadata.owner_references or [])
+                  and "kubernetes.io/config.mirror" not in (p.metadata.annotations or {})
+                  and p.status.phase != "Succeeded")
+''',
+    }
+    passed, errors = run_with(answers, visible_only=True)
+    assert not passed["containers-test"] and not passed["pods-test"] and not passed["drain-test"]
+    assert "match each status to its container by name" in errors["containers-test"]
+    assert "even one that runs no pod" in errors["pods-test"]
+    assert "A finished pod (the Job pod report-...)" in errors["drain-test"]
+
+
 # ----------------------------------------------------------------------------------------------
 # Lesson 3: the same cells for kind and the emulator
 # ----------------------------------------------------------------------------------------------
