@@ -6,6 +6,11 @@ such test. These helpers check the *type* first, compare structurally, and
 raise an AssertionError whose message says what was expected, what was found
 and what to try next. nbgrader counts any AssertionError as a failed test, so
 they drop straight into test cells.
+
+Each helper sets ``__tracebackhide__`` so that a failing test shows the test
+cell's line and the message, not the helper's insides (pytest honours it, and
+``labkit.notebook_errors``, installed on import in a notebook, trims those
+frames from IPython's tracebacks).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import math
 import numbers
 from collections.abc import Callable
 from typing import Any
+
+from labkit import notebook_errors
 
 __all__ = [
     "expect_equal",
@@ -67,6 +74,7 @@ def expect_equal(
     value within that absolute distance (rounding differences are not the
     learner's fault).
     """
+    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
     if tolerance is not None:
         if not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool) or tolerance < 0:
             raise ValueError("tolerance must be a non-negative number, or None")
@@ -91,6 +99,7 @@ def expect_type(value: Any, expected_type: type | tuple[type, ...], what: str) -
     Exact, not isinstance: a bool is not an int here, because a learner who
     returns True where a count was asked for has misunderstood the task.
     """
+    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
     allowed = expected_type if isinstance(expected_type, tuple) else (expected_type,)
     if type(value) in allowed:
         return
@@ -106,6 +115,7 @@ def expect_true(condition: bool, message: str) -> None:
     A non-empty list or a string is truthy, but it is not an answer to a
     yes/no question; accepting it would hide mistakes.
     """
+    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
     if condition is True:
         return
     if isinstance(condition, bool):
@@ -118,6 +128,7 @@ def expect_true(condition: bool, message: str) -> None:
 
 def expect_no_problems(problems: list[str], what: str) -> None:
     """Fail if a validator returned any problems, listing each as a bullet."""
+    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
     if not isinstance(problems, list):
         raise AssertionError(
             f"{what}: the check expected a list of problems (strings), "
@@ -141,6 +152,7 @@ def expect_raises(
 
     Returns the exception so a test can go on to check its message.
     """
+    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
     names = (
         " or ".join(kind.__name__ for kind in exc_type)
         if isinstance(exc_type, tuple)
@@ -158,3 +170,6 @@ def expect_raises(
     raise AssertionError(
         f"{what}: expected {names} to be raised, but the call returned {result!r}."
     )
+
+
+notebook_errors.install()

@@ -672,8 +672,9 @@ def check_dockerfile(text: str, port: int = 8080, today: datetime.date | None = 
 
     An empty list means: a maintained slim Python base image, a WORKDIR, the
     requirements installed before the code is copied, no pip cache, a non-root user,
-    ``EXPOSE port``, an exec-form CMD running gunicorn on ``0.0.0.0:port``, and no
-    hadolint errors (when hadolint is installed).
+    the requirements installed with a virtual environment's pip, ``EXPOSE port``, an
+    exec-form CMD running gunicorn on ``0.0.0.0:port``, and no hadolint errors (when
+    hadolint is installed).
     """
     try:
         instructions = parse(text)
@@ -715,6 +716,16 @@ def check_dockerfile(text: str, port: int = 8080, today: datetime.date | None = 
             f"line {code_copy.line}: the code is copied before the dependencies are installed (line {install.line}). "
             "Then every code change reinstalls every package. Install first, copy the code after."
         )
+    if install is not None:
+        venvs = [m.group(1) for run in _runs(instructions) for m in re.finditer(r"-m\s+venv\s+(\S+)", run.argument)]
+        requirements_pip = next(p for p in _pip_installs(install.argument) if re.search(r"requirements\.txt", p))
+        if not any(requirements_pip.startswith(f"{venv.rstrip('/')}/bin/") for venv in venvs):
+            problems.append(
+                f"line {install.line}: install the packages into a virtual environment, so the image builds on "
+                "python:3.12-slim and on a plain Debian with Python alike (Debian's own pip refuses to install into "
+                "the system Python): RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir "
+                "-r requirements.txt, and start /opt/venv/bin/gunicorn."
+            )
     no_cache_env = any(
         instruction.keyword == "ENV" and re.search(r"PIP_NO_CACHE_DIR[= ]+(1|true|on|yes|off)", instruction.argument, re.I)
         for instruction in instructions

@@ -9,21 +9,58 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EngineStatus", "docker_engine"]
+__all__ = ["EngineStatus", "docker_engine", "on_binder"]
 
 _DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
+
+# BinderHub sets these in every server it launches (binderhub's spawner: BINDER_REPO_URL,
+# BINDER_REF_URL, BINDER_LAUNCH_HOST, BINDER_REQUEST, BINDER_PERSISTENT_REQUEST).
+BINDER_VARIABLES = ("BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REQUEST", "BINDER_REF_URL")
 
 
 @dataclass
 class EngineStatus:
-    """What we found when we asked for a Docker engine."""
+    """What we found when we asked for a Docker engine.
+
+    ``detail`` is one plain sentence for the learner and ``advice`` what they can do
+    where they are; ``cause`` keeps the client's own error for whoever debugs it, and
+    is never part of what a lesson prints.
+    """
 
     available: bool
     version: str | None
     detail: str
+    advice: str = ""
+    cause: str = ""
 
     def __str__(self) -> str:
-        return self.detail
+        return f"{self.detail} {self.advice}".strip()
+
+
+def on_binder() -> bool:
+    """True in a Binder session, where there is never a Docker engine to start."""
+    return any(os.environ.get(name) for name in BINDER_VARIABLES)
+
+
+def _no_engine(address: str, cause: str) -> EngineStatus:
+    """Say in one sentence that no engine answered, with advice that fits this machine."""
+    where = "on this machine" if address == _DEFAULT_ADDRESS else f"at {address} (from DOCKER_HOST)"
+    if on_binder():
+        return EngineStatus(
+            False, None, "No Docker engine is running here.",
+            "Binder gives you none, so the lessons show what Docker would do instead.", cause,
+        )
+    if "PermissionError" in cause or "Permission denied" in cause:
+        return EngineStatus(
+            False, None, f"A Docker engine is running {where}, but your user may not use it.",
+            "On Linux, add yourself to the docker group (`sudo usermod -aG docker $USER`), log in again and "
+            "run this cell again; until then the lessons show what Docker would do.", cause,
+        )
+    return EngineStatus(
+        False, None, f"No Docker engine is running {where}.",
+        "To use one, start Docker (Docker Desktop, or `sudo systemctl start docker` on Linux) and run this "
+        "cell again; until then the lessons show what Docker would do.", cause,
+    )
 
 
 def _address() -> str:
@@ -39,18 +76,17 @@ def _short(error: BaseException) -> str:
 def docker_engine(timeout: float = 2.0) -> EngineStatus:
     """Ask the Docker engine named by the environment (DOCKER_HOST) to answer.
 
-    Never raises: every failure becomes an ``EngineStatus`` whose ``detail``
-    says in plain words what happened and what to do about it.
+    Never raises: every failure becomes an ``EngineStatus`` that says in plain
+    words what happened (``detail``) and what to do about it (``advice``).
     """
     address = _address()
     try:
         import docker  # imported here so labkit works even without the package
     except ImportError:
         return EngineStatus(
-            False,
-            None,
-            "The 'docker' Python package is not installed, so we cannot talk to a "
-            "Docker engine. Install the course requirements to fix this.",
+            False, None,
+            "The 'docker' Python package is not installed, so the course cannot talk to a Docker engine.",
+            "Install the course requirements (`pip install -e .` in the course folder) and restart the kernel.",
         )
     client = None
     try:
@@ -58,13 +94,7 @@ def docker_engine(timeout: float = 2.0) -> EngineStatus:
         client.ping()
         info = client.version()
     except Exception as error:  # noqa: BLE001 - any failure means "not available"
-        return EngineStatus(
-            False,
-            None,
-            f"No Docker engine answered at {address}: {_short(error)}. "
-            "Start Docker (Docker Desktop, or the docker service) and run this again; "
-            "until then the lessons explain what Docker would do.",
-        )
+        return _no_engine(address, f"{type(error).__name__}: {_short(error)}")
     finally:
         if client is not None:
             try:

@@ -81,8 +81,7 @@ def _docker() -> Finding:
         )
     return Finding(
         "Docker engine", False, status.detail,
-        "No Docker engine: the Dockerfile lesson explains builds and shows what would "
-        "happen; build for real on a machine with Docker.",
+        status.advice or "The Dockerfile lesson explains builds and shows what would happen.",
     )
 
 
@@ -129,16 +128,17 @@ def _cluster(kubeconfig: str | None) -> Finding:
 
 
 def _nbgrader() -> Finding:
+    # nbgrader sets NBGRADER_EXECUTION while it validates or grades a notebook.
     mode = os.environ.get("NBGRADER_EXECUTION")
     if mode:
         return Finding(
-            "nbgrader run", True, f"nbgrader is running this notebook (mode: {mode})",
-            "This is a grading or validation run, not an interactive session.",
+            "Grading", True, f"nbgrader is running this notebook ({mode})",
+            "This is a grading or validation run, not you working in the notebook.",
         )
     return Finding(
-        "nbgrader run", True, "Not running under nbgrader (NBGRADER_EXECUTION is not set)",
-        "You are running the notebook yourself; test cells tell you at once whether "
-        "an answer passes.",
+        "Grading", True, "You are running this notebook yourself",
+        "Test cells tell you at once whether an answer passes; the hidden tests run only "
+        "when your instructor grades.",
     )
 
 

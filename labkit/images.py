@@ -203,7 +203,7 @@ def build(
     """
     status = engine.docker_engine()
     if not status.available:
-        raise RuntimeError(status.detail)
+        raise RuntimeError(str(status))
     args = dict(build_args() if buildargs is None else buildargs)
     tar = context_tar(dockerfile_text, context, dockerignore, overrides)
     client = _client()
@@ -407,7 +407,7 @@ def try_webapp(
     dockerfile_text = _check_text(dockerfile_text, "The Dockerfile")
     status = engine.docker_engine()
     if not status.available:
-        return Unavailable(status.detail, what_would_happen(dockerfile_text, port))
+        return Unavailable(str(status), what_would_happen(dockerfile_text, port))
     report = TryReport(ok=False)
     try:
         report.build = build(dockerfile_text, tag, on_output=on_output)
@@ -474,7 +474,7 @@ def rebuild_after_change(
     status = engine.docker_engine()
     if not status.available:
         return Unavailable(
-            status.detail,
+            str(status),
             f"Docker would reuse every step before the first one that copies {changed} from its cache, "
             f"and run steps {predicted or 'none'} again.",
         )

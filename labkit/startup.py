@@ -131,7 +131,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
     image = image or default_image()
     status = engine.docker_engine()
     if not status.available:
-        return Unavailable(status.detail, _would_happen(image))
+        return Unavailable(str(status), _would_happen(image))
     try:
         import docker
 

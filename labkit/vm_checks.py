@@ -550,13 +550,18 @@ def _env_assignments(text: str, name: str) -> list[str]:
     return values
 
 
+_UNIT_DIRS = ("/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/")
+
+
 def serves_webapp(user_data_text: str, port: int, greeting: str) -> list[str]:
     """What stops this cloud-config from actually serving the web service; empty means nothing found.
 
     Checks the parts a VM needs, in the order it needs them: every file of
     :func:`webapp_files` written unchanged, the requirements installed with
     ``pip install -r`` (from a venv: Debian 12 refuses pip into the system Python),
-    something started that listens on ``port``, and ``APP_GREETING`` set to ``greeting``.
+    something started that listens on ``port`` (a unit where systemd looks for units,
+    reloaded before it is started, started after the install), and ``APP_GREETING`` set
+    to ``greeting``.
     """
     config, problems = _load_cloud_config(user_data_text)
     if config is None:
@@ -603,7 +608,12 @@ def serves_webapp(user_data_text: str, port: int, greeting: str) -> list[str]:
                     "(error: externally-managed-environment). Make a venv (python3 -m venv <app dir>/venv) "
                     "and run <app dir>/venv/bin/pip instead."
                 )
-    if any(re.search(r"-m\s+venv\b", cmd) for cmd in commands):
+    venv_at = next((i for i, cmd in enumerate(commands) if re.search(r"-m\s+venv\b", cmd)), None)
+    if venv_at is not None and any(cmd in pip_commands for cmd in commands[:venv_at]):
+        problems.append(
+            f"'{commands[venv_at]}' runs after the venv's pip is used: make the venv first, then install into it."
+        )
+    if venv_at is not None:
         packages = config.get("packages") or []
         names = {p if isinstance(p, str) else (p[0] if isinstance(p, list) and p else "") for p in packages} if isinstance(packages, list) else set()
         if not names & {"python3-venv", "python3-full"}:
@@ -635,6 +645,20 @@ def serves_webapp(user_data_text: str, port: int, greeting: str) -> list[str]:
             problems.append(
                 f"The unit {unit_name} is written but nothing starts it: add runcmd "
                 f"'systemctl daemon-reload' and 'systemctl enable --now {unit_name}'."
+            )
+        else:
+            start_at = commands.index(starts[0])
+            if not any(re.search(r"systemctl\s+daemon-reload", cmd) for cmd in commands[:start_at]):
+                problems.append(
+                    f"Run 'systemctl daemon-reload' before '{starts[0]}', so that systemd reads the new unit first."
+                )
+            if any(cmd in pip_commands for cmd in commands[start_at + 1:]):
+                problems.append(
+                    f"'{starts[0]}' runs before the requirements are installed: install them first, then start the service."
+                )
+        if not unit_on_port[0].startswith(_UNIT_DIRS):
+            problems.append(
+                f"{unit_on_port[0]}: systemd does not look for units there. Write the unit to /etc/systemd/system/{unit_name}."
             )
         text = units[unit_on_port[0]]
         if app_dirs and not any(f"WorkingDirectory={d}" in text for d in app_dirs):

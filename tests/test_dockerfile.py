@@ -335,3 +335,13 @@ def test_picture_png_and_explorer() -> None:
     choice = explorer.children[0]
     assert list(choice.options) == ["(nothing)", "app.py", "requirements.txt"]
     choice.value = "requirements.txt"  # redraws without error
+
+
+def test_the_requirements_go_into_a_virtual_environment() -> None:
+    """The assignment asks for a venv (Debian's pip refuses the system Python): the check says so."""
+    system_pip = GOOD.replace("python3 -m venv /opt/venv \\\n    && /opt/venv/bin/pip", "pip").replace(
+        "/opt/venv/bin/gunicorn", "gunicorn")
+    problems = dockerfile.check_dockerfile(system_pip, today=TODAY)
+    assert len(problems) == 1 and "install the packages into a virtual environment" in problems[0], problems
+    venv_but_system_pip = GOOD.replace("/opt/venv/bin/pip install", "pip install")
+    assert "virtual environment" in " ".join(dockerfile.check_dockerfile(venv_but_system_pip, today=TODAY))

@@ -21,7 +21,8 @@ def fake_kubectl(directory: Path, script: str) -> None:
 @pytest.fixture
 def controlled(monkeypatch, tmp_path):
     """No Docker engine, a fake kubectl on PATH, no kubeconfig, not under nbgrader."""
-    for name in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "NBGRADER_EXECUTION"):
+    for name in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "NBGRADER_EXECUTION",
+                 "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REQUEST", "BINDER_REF_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{closed_port()}")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
@@ -38,7 +39,7 @@ def by_name(findings):
 
 def test_check_covers_everything(controlled):
     findings = by_name(environment.check())
-    expected = {"Python", "Docker engine", "kubectl", "Kubernetes cluster", "nbgrader run"}
+    expected = {"Python", "Docker engine", "kubectl", "Kubernetes cluster", "Grading"}
     expected |= {f"package {name}" for name in environment.PACKAGES}
     assert set(findings) == expected
     assert all(isinstance(finding, Finding) for finding in findings.values())
@@ -63,8 +64,8 @@ def test_missing_package_says_what_to_do():
 @pytest.mark.parametrize(
     "name, detail, meaning",
     [
-        ("Docker engine", "No Docker engine answered",
-         "No Docker engine: the Dockerfile lesson explains builds"),
+        ("Docker engine", "No Docker engine is running at tcp://127.0.0.1:",
+         "To use one, start Docker"),
         ("Kubernetes cluster", "No kubeconfig found at",
          "No cluster answered: the course will start its local emulator"),
     ],
@@ -107,10 +108,34 @@ def test_kubectl_with_garbage_output(monkeypatch, tmp_path):
 
 
 def test_nbgrader_mode(controlled):
-    assert "Not running under nbgrader" in by_name(environment.check())["nbgrader run"].detail
+    finding = by_name(environment.check())["Grading"]
+    assert finding.detail == "You are running this notebook yourself"
+    assert "NBGRADER_EXECUTION" not in finding.detail + finding.meaning
     controlled.setenv("NBGRADER_EXECUTION", "autograde")
-    finding = by_name(environment.check())["nbgrader run"]
-    assert finding.detail == "nbgrader is running this notebook (mode: autograde)"
+    finding = by_name(environment.check())["Grading"]
+    assert finding.detail == "nbgrader is running this notebook (autograde)"
+
+
+RAW_ERROR_WORDS = ("Error while fetching", "FileNotFoundError", "Connection aborted", "ConnectionRefusedError",
+                   "Max retries")
+
+
+@pytest.mark.parametrize("binder", [False, True], ids=["laptop", "binder"])
+def test_no_engine_report_is_plain_words(controlled, tmp_path, binder):
+    """The start notebook's report without an engine: no client error text; on Binder no advice to start Docker."""
+    controlled.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
+    if binder:
+        controlled.setenv("BINDER_LAUNCH_HOST", "https://mybinder.org/")
+    text = str(environment.report())
+    docker_lines = [line for line in text.splitlines() if "Docker engine:" in line]
+    assert docker_lines, text
+    for words in RAW_ERROR_WORDS:
+        assert words not in text
+    if binder:
+        assert "Binder gives you none" in text
+        assert "start Docker" not in text and "install" not in text.lower().replace("not installed", "")
+    else:
+        assert "start Docker" in text
 
 
 def test_report_renders_text_and_html():
@@ -138,5 +163,5 @@ def test_command_line_prints_the_report(controlled):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Environment check")
-    assert "✗ Docker engine: No Docker engine answered" in done.stdout
+    assert "✗ Docker engine: No Docker engine is running" in done.stdout
     assert "✓ kubectl: kubectl v1.36.1" in done.stdout

@@ -25,9 +25,12 @@ def how_many_fit(host_gib, reserved_gib, per_instance_mib):
 def density(host_gib, reserved_gib, app_mib, guest_os_mib, container_overhead_mib):
     return {"vms": 11, "containers": 52}
 ''',
+    # right for each fact alone, wrong when a VM fact meets a microservice
     "choose-answer": '''
 def choose_platform(situation):
-    return "vm" if situation.get("other_kernel") else "container"
+    if situation.get("microservice"):
+        return "container"
+    return "vm" if any(situation.get(f) for f in ("other_kernel", "untrusted_tenants", "lift_and_shift")) else "container"
 ''',
     "gcloud-answer": '''
 def gcloud_command(name, zone, machine_type, user_data_path):
@@ -62,6 +65,32 @@ def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
     visible = run_with(EQUAL_TO_ANYTHING_1, visible_only=True)
     assert not visible["fit-test"]
     assert not visible["density-test"]
+
+
+def test_requirements_the_questions_state_fail_the_visible_tests() -> None:
+    """Answers that miss a rule the question states fail the visible test itself, not only the hidden one."""
+    answers = {
+        # only "another kernel" needs a VM
+        "choose-answer": '''
+def choose_platform(situation):
+    return "vm" if situation.get("other_kernel") else "container"
+''',
+        # the unit written where systemd never looks, and no daemon-reload
+        "userdata-answer": '''
+APP_DIR = "/opt/webapp"
+def web_user_data(port, greeting):
+    files = [{"path": f"{APP_DIR}/{r}", "content": t, "permissions": "0644"} for r, t in vm_provisioning.webapp_files().items()]
+    files.append({"path": f"{APP_DIR}/webapp.service", "content": vm_provisioning.systemd_unit(port, greeting, APP_DIR)})
+    return "#cloud-config\\n" + yaml.safe_dump({"packages": ["python3-venv"], "write_files": files, "runcmd": [
+        f"python3 -m venv {APP_DIR}/venv", f"{APP_DIR}/venv/bin/pip install -r {APP_DIR}/webapp/requirements.txt",
+        "systemctl enable --now webapp.service"]}, sort_keys=False)
+''',
+    }
+    passed, errors = run_assignment(ASSIGNMENT_1, answers, visible_only=True, timeout=120)
+    assert passed["choose-test"] is False and passed["userdata-test"] is False
+    assert "code of customers who must not trust each other" in errors["choose-test"]
+    assert "systemd does not look for units there" in errors["userdata-test"]
+    assert "daemon-reload" in errors["userdata-test"]
 
 
 def run_with(answers: dict[str, str], visible_only: bool) -> dict[str, bool]:

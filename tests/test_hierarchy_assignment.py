@@ -43,20 +43,53 @@ def solutions() -> dict:
     return namespace
 
 
+SPARE_NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "course-spare"}}
+JUST_BOUND = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "just-bound"},
+              "spec": {"nodeName": "course-worker", "containers": [{"name": "c", "image": "busybox:1.36"}]}}
+STARTING = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "starting"},
+            "spec": {"containers": [{"name": "app", "image": "python:3.12-slim"},
+                                    {"name": "proxy", "image": "envoyproxy/envoy:v1.31"}]}}
+
+
 @pytest.fixture(scope="module")
 def hard_coded(solutions) -> dict[str, str]:
-    """Answers that return, as literals, what the solutions give on the visible practice clusters."""
+    """Answers that return, as literals, what the solutions give on the visible practice clusters.
+
+    Each cluster gets what its visible test cell adds to it (a node with no pod, a pod with no IP or no status).
+    """
     from labkit.cluster_tree import practice_cluster
 
-    with practice_cluster(seed=0, workers=2, pods_per_worker=2) as practice:
+    def visible_cluster(*, spare=False, just_bound=False, starting=False):
+        practice = practice_cluster(seed=0, workers=2, pods_per_worker=2)
         core = practice.core
-        roles = solutions["nodes_and_roles"](core)
-        pods = solutions["pods_per_node"](core)
-        containers = {key: solutions["containers_of"](core, *key)
-                      for key in [("kube-system", "etcd-course-control-plane"), ("shop", "web-jdk87cbrxn-48gpz")]}
-        ips = solutions["pod_ips_by_node"](core)
-        tree = solutions["hierarchy"](core)
-        drains = {node: solutions["drain_evicts"](core, node) for node in roles}
+        if spare:
+            core.create_node(SPARE_NODE)
+            core.patch_node_status("course-spare", {"status": {"addresses": [
+                {"type": "InternalIP", "address": "172.18.0.250"}]}})
+        if just_bound:
+            core.create_namespaced_pod("default", JUST_BOUND)
+        if starting:
+            core.create_namespaced_pod("default", STARTING)
+        return practice, core
+
+    results = {}
+    for name, setup, compute in [
+        ("roles", {}, lambda core: solutions["nodes_and_roles"](core)),
+        ("pods", {"spare": True}, lambda core: solutions["pods_per_node"](core)),
+        ("containers", {"starting": True}, lambda core: {
+            key: solutions["containers_of"](core, *key)
+            for key in [("kube-system", "etcd-course-control-plane"), ("shop", "web-jdk87cbrxn-48gpz"), ("default", "starting")]}),
+        ("ips", {"just_bound": True}, lambda core: solutions["pod_ips_by_node"](core)),
+        ("tree", {"spare": True, "just_bound": True}, lambda core: solutions["hierarchy"](core)),
+        ("drains", {}, lambda core: {node: solutions["drain_evicts"](core, node)
+                                     for node in solutions["nodes_and_roles"](core)}),
+    ]:
+        practice, core = visible_cluster(**setup)
+        try:
+            results[name] = compute(core)
+        finally:
+            practice.stop()
+    roles, pods, containers, ips, tree, drains = (results[key] for key in ("roles", "pods", "containers", "ips", "tree", "drains"))
     return {
         "roles-answer": f"def nodes_and_roles(core):\n    return {roles!r}\n",
         "pods-answer": f"def pods_per_node(core):\n    return {pods!r}\n",
@@ -110,10 +143,10 @@ def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
 def test_failures_tell_the_learner_what_to_fix() -> None:
     """Typical mistakes fail with what was expected, what came back, and a hint."""
     answers = {
-        # only kube-system, and nodes without pods would be missing
+        # only kube-system (every node is there)
         "pods-answer": '''
 def pods_per_node(core):
-    result = {}
+    result = {node.metadata.name: [] for node in core.list_node().items}
     for pod in core.list_namespaced_pod("kube-system").items:
         result.setdefault(pod.spec.node_name, []).append(f"{pod.metadata.namespace}/{pod.metadata.name}")
     return {node: sorted(pods) for node, pods in result.items()}
@@ -141,6 +174,42 @@ def drain_evicts(core, node):
     assert "log-shipper" in errors["containers-test"] and "in the spec's order" in errors["containers-test"]
     assert "drain_evicts(core, \"course-control-plane\"): expected [], got ['kube-system/kindnet-" in errors["drain-test"]
     assert "only static (mirror) pods and DaemonSet pods: nothing to evict" in errors["drain-test"]
+
+
+def test_requirements_the_questions_state_fail_the_visible_tests() -> None:
+    """Answers that miss a rule the question states fail the visible tests, with the rule in the hint."""
+    answers = {
+        # statuses taken by position, not matched by name; a pod with no status yet crashes it
+        "containers-answer": '''
+def containers_of(core, namespace, name):
+    pod = core.read_namespaced_pod(name, namespace)
+    return [{"name": c.name, "image": c.image, "ready": s.ready, "restarts": s.restart_count}
+            for c, s in zip(pod.spec.containers, pod.status.container_statuses or [])]
+''',
+        # nodes found through their pods: a node with no pod is missing
+        "pods-answer": '''
+def pods_per_node(core):
+    result = {}
+    for pod in core.list_pod_for_all_namespaces().items:
+        if pod.spec.node_name:
+            result.setdefault(pod.spec.node_name, []).append(f"{pod.metadata.namespace}/{pod.metadata.name}")
+    return {node: sorted(pods) for node, pods in result.items()}
+''',
+        # a finished pod is left out
+        "drain-answer": '''
+def drain_evicts(core, node):
+    return sorted(f"{p.metadata.namespace}/{p.metadata.name}"
+                  for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                  if not any(o.kind == "DaemonSet" for o in p.metadata.owner_references or [])
+                  and "kubernetes.io/config.mirror" not in (p.metadata.annotations or {})
+                  and p.status.phase != "Succeeded")
+''',
+    }
+    passed, errors = run_with(answers, visible_only=True)
+    assert not passed["containers-test"] and not passed["pods-test"] and not passed["drain-test"]
+    assert "match each status to its container by name" in errors["containers-test"]
+    assert "even one that runs no pod" in errors["pods-test"]
+    assert "A finished pod (the Job pod report-...)" in errors["drain-test"]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -209,6 +209,12 @@ def _set_runcmd(config: dict, commands: list[str]) -> None:
         (_edited(lambda c: c["runcmd"].pop()), 8080, GREETING, "nothing starts it"),
         (_edited(lambda c: c.update(packages=["nginx"])), 8080, GREETING, "'python3-venv' is not in packages"),
         ("#cloud-config\nruncmd: [oops\n", 8080, GREETING, "Fix the user-data first"),
+        (_edited(lambda c: c["write_files"][-1].update(path="/opt/webapp/webapp.service")), 8080, GREETING,
+         "systemd does not look for units there"),
+        (_edited(lambda c: c["runcmd"].insert(0, c["runcmd"].pop(1))), 8080, GREETING, "make the venv first"),
+        (_edited(lambda c: c["runcmd"].pop(2)), 8080, GREETING, "Run 'systemctl daemon-reload' before"),
+        (_edited(lambda c: c["runcmd"].insert(1, c["runcmd"].pop())), 8080, GREETING,
+         "runs before the requirements are installed"),
     ],
 )
 def test_serves_webapp_catches(text: str, port: int, greeting: str, message: str) -> None:
