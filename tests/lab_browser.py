@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,52 +71,70 @@ def copy_course(repo: Path, target: Path) -> Path:
     return target
 
 
-@contextmanager
-def serve_lab(root: Path, env: dict[str, str], state: Path, timeout: float = 120) -> Iterator[Lab]:
-    """`make lab` in `root` with this interpreter's environment; JupyterLab's own state goes to `state`.
+class LabDidNotStart(RuntimeError):
+    """`make lab` (or another target) ended or timed out before JupyterLab answered."""
 
-    `USE_ENV=` makes `make lab` use the environment running the tests as it is:
-    never create or refresh one from a test.
+
+@contextmanager
+def serve_make(
+    target: str, root: Path, env: dict[str, str] | None = None, extra_args: list[str] = (),
+    log: Path | None = None, timeout: float = 180,
+) -> Iterator[tuple[str, str]]:
+    """`make <target>` in `root` as a user runs it (127.0.0.1, no browser, a token) until JupyterLab answers.
+
+    `USE_ENV=` makes make use the environment running the tests as it is: a test never
+    creates or refreshes one. The server's output goes to `log` (a file, never an unread
+    pipe that could fill and block it). Yields the base URL and the token.
     """
     port, token = free_port(), secrets.token_hex(8)
-    settings, workspaces, runtime = state / "user-settings", state / "workspaces", state / "runtime"
-    for name, value in USER_SETTINGS.items():
-        path = settings / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value))
-    workspaces.mkdir(parents=True, exist_ok=True)
     args = " ".join([
-        "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}",
-        "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workspaces}",
+        "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", *extra_args,
     ])
-    venv = Path(sys.prefix)
-    log = state / "jupyterlab.log"
+    if log is None:
+        log = Path(tempfile.mkdtemp(prefix="lab-log-")) / "jupyterlab.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            ["make", "-C", str(root), "lab", f"USE_ENV={venv}", f"LAB_ARGS={args}"],
-            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={**env, "JUPYTER_RUNTIME_DIR": str(runtime)},
+            ["make", "-C", str(root), target, f"USE_ENV={sys.prefix}", f"LAB_ARGS={args}"],
+            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env,
         )
-    lab = Lab(f"http://127.0.0.1:{port}", token, root, log)
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if requests.get(f"{lab.base}/api/status", params={"token": token}, timeout=2).ok:
+                if requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok:
                     break
             except requests.ConnectionError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`make lab` did not serve JupyterLab:\n{lab.log_tail()}")
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+                raise LabDidNotStart(f"`make {target}` did not serve JupyterLab:\n{tail}")
             time.sleep(0.5)
-        yield lab
+        yield base, token
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def serve_lab(root: Path, env: dict[str, str], state: Path, timeout: float = 120) -> Iterator[Lab]:
+    """`make lab` in `root` for the browser driver; JupyterLab's own state goes to `state`."""
+    settings, workspaces, runtime = state / "user-settings", state / "workspaces", state / "runtime"
+    for name, value in USER_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    workspaces.mkdir(parents=True, exist_ok=True)
+    extra = [
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workspaces}",
+    ]
+    log = state / "jupyterlab.log"
+    with serve_make("lab", root, {**env, "JUPYTER_RUNTIME_DIR": str(runtime)}, extra, log, timeout) as (base, token):
+        yield Lab(base, token, root, log)
 
 
 # JavaScript run in the page. `window.__panel` is the notebook the driver opened.

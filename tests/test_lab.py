@@ -18,13 +18,7 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,46 +26,18 @@ import pytest
 import requests
 
 from conftest import REPO_ROOT, skip_unless_ci
+from lab_browser import CHROMIUM, LabDidNotStart, serve_make
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
 def serve(target: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """Run `make <target>` as a user would (on 127.0.0.1, no browser, a token) until JupyterLab answers."""
-    port, token = free_port(), secrets.token_hex(8)
-    args = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --ServerApp.token={token}"
-    process = subprocess.Popen(
-        ["make", target, f"USE_ENV={sys.prefix}", f"LAB_ARGS={args}"],
-        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/api/status", params={"token": token}, timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.poll() is not None else "(still running)"
-                pytest.fail(f"`make {target}` did not serve JupyterLab:\n{output}")
-            time.sleep(0.5)
-        yield base, token
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        with serve_make(target, cwd, env) as server:
+            yield server
+    except LabDidNotStart as error:
+        pytest.fail(str(error))
 
 
 def page_config(base: str, token: str) -> dict:
