@@ -174,8 +174,11 @@ under it; the assignments are graded with nbgrader.
 
 Lessons are for running and changing. In an assignment (`release/<assignment>/`), replace each
 `raise NotImplementedError(...)` with your answer and run the test cell under it: no output means it
-passed, otherwise it says what was expected, what your code gave and what to fix. Press **Validate**
-before you submit. At grading the test cells run again with hidden tests that try other inputs.
+passed, otherwise the last line of its red box says what was expected, what your code gave and what to
+fix. *Run All* stops at the first test that fails, so the cells below it have not run (a later cell may
+say a name `is not defined`): run them one by one, or use *Run → Run All Above Selected Cell*. Press
+**Validate** before you submit. At grading the test cells run again with hidden tests that try other
+inputs; they check nothing the question does not ask.
 
 **Building images without internet access.** Make a local base image and name it:
 `sudo bash .ci/base-images.sh` (needs Debian's `debootstrap` and `busybox-static`), then
