@@ -43,7 +43,7 @@ else
 TEST_STAMP := $(VENV)/.installed-test
 endif
 
-.PHONY: lab-instructor test release nav grade publish env-test
+.PHONY: lab-instructor test test-fast release nav grade publish env-test
 
 INSTRUCTOR := yes
 
@@ -51,6 +51,7 @@ help:
 	@echo "make lab             open the course in JupyterLab as learners see it (creates .venv if needed)"
 	@echo "make lab-instructor  open it with nbgrader's instructor tools (Formgrader, Create Assignment, ...)"
 	@echo "make test            run every test (adds the test packages to .venv if needed)"
+	@echo "make test-fast       the quick tier: no browser, Docker, whole cohorts or whole notebooks"
 	@echo "make release         regenerate release/ from source/ with nbgrader generate_assignment"
 	@echo "make nav             regenerate the navigation cells and the README's lesson table from course.yml"
 	@echo "make grade           grade every submission of ASSIGNMENT in parallel, isolated; write grades-ASSIGNMENT.csv"
@@ -69,6 +70,10 @@ lab-instructor: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick tier: no browser, no Docker, no whole cohorts, no whole notebooks (tests/conftest.py's SLOW_TIERS).
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not browser and not docker and not cohort and not notebooks" $(PYTEST_ARGS)
 
 release: $(STAMP)
 	$(BIN)/python -m tools.navigation

@@ -51,3 +51,30 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("LABKIT_STRICT") == "1":
         pytest.fail(f"CI should provide this but does not: {reason}")
     pytest.skip(reason)
+
+
+# The slow tiers, by test module: `make test-fast` leaves these out (`-m "not ..."`),
+# `make test` and CI run everything. A module not listed is in the quick tier.
+SLOW_TIERS: dict[str, str] = {
+    "test_course_in_browser.py": "browser",
+    "test_images_build.py": "docker",
+    "test_autograder_docker.py": "docker",
+    "test_base_images.py": "docker",
+    "test_autograder.py": "cohort",
+    "test_autograder_zygote.py": "cohort",
+    "test_autograder_k8s.py": "cohort",
+    "test_bench_autograde.py": "cohort",
+    "test_instructor_workflow.py": "cohort",
+    "test_hidden_tests_catch_cheats.py": "notebooks",
+    "test_notebooks_run.py": "notebooks",
+    "test_no_engine_lessons.py": "notebooks",
+    "test_publish.py": "notebooks",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test of a slow module with its tier, so `-m` can select the quick tier."""
+    for item in items:
+        tier = SLOW_TIERS.get(item.path.name)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
