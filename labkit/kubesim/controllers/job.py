@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import parse
-from ..kindstate import pod_from_template
-from .owners import WorkloadController
-from .replicaset import ready_since
+from ..objects import pod_from_template, ready_since
+from . import WorkloadController
 
 Obj = dict[str, Any]
 BACKOFF = 10.0
