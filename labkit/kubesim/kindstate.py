@@ -31,8 +31,7 @@ from .objects import daemon_pod, image_id, owner_ref, pod_from_template, replica
 Obj = dict[str, Any]
 DATA = Path(__file__).parent / "data" / "kind-cluster.yaml"
 node_names = naming.node_names  # kind's node naming, kept here for callers of the initial state
-__all__ = ["data", "kubernetes_version", "node_names", "render", "image_id", "running_status",
-           "owner_ref", "pod_from_template"]
+__all__ = ["data", "kubernetes_version", "node_names", "render"]
 
 
 @lru_cache(maxsize=1)
