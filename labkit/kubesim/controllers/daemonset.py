@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import naming
 from ..objects import active, controller_of, daemon_pod, matches_affinity, pod_from_template, ready_since, template_hash, tolerates
 from ..store import Event
 from . import Controller
@@ -97,7 +98,7 @@ class DaemonSetController(Controller):
 
     def _create(self, ds: Obj, node: str, generation: str) -> None:
         revision = template_hash(ds["spec"]["template"])
-        name = f"{ds['metadata']['name']}-{self.mgr.suffix('pod/' + ds['metadata']['uid'])}"
+        name = naming.generated(ds["metadata"]["name"], self.mgr.suffix("pod/" + ds["metadata"]["uid"]))
         pod = daemon_pod(ds, name, node, revision, generation)
         self.mgr.create("/pods", pod)
         self.mgr.recorder.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {name}", "daemonset-controller")

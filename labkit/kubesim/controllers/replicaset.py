@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import naming
 from ..objects import active, controller_of, pod_from_template, ready_since
 from ..store import Event
 from . import Controller
@@ -112,7 +113,7 @@ class ReplicaSetController(Controller):
     def _create_pod(self, rs: Obj) -> Obj:
         base = rs["metadata"]["name"]
         while True:
-            name = f"{base}-{self.mgr.suffix('pod/' + rs['metadata']['uid'])}"
+            name = naming.generated(base, self.mgr.suffix("pod/" + rs["metadata"]["uid"]))
             if self.mgr.find("/pods", rs["metadata"]["namespace"], name) is None:
                 break
         pod = pod_from_template(rs, name, None)
