@@ -1,21 +1,22 @@
 """Render the initial state of a fresh kind cluster from ``data/kind-cluster.yaml``.
 
 Why this split: *what* a fresh kind cluster contains (namespaces, nodes' labels and taints,
-system pods, services, config maps) is data a reviewer can compare with a real cluster; this
-module only fills in what varies (names, IPs, uids, hashes, ages) from a seeded random source,
-and builds the pods, replica sets and endpoints the way kind's controllers would have.
-Same (name, workers, seed, now) -> the same objects, byte for byte.
-
-The helpers ``pod_from_template`` and ``running_status`` are also what the controllers and
-kubelet of the next issue need, so they are public.
+system pods, services, endpoints, leases, config maps, ages) is data a reviewer can compare with
+a real cluster; this module only fills in what varies (names, IPs, uids, hashes, ages) from a
+seeded random source, one small renderer per kind of object. What kind's controllers made (a
+Deployment's ReplicaSet, a DaemonSet's pods) is built by the same builders the emulator's
+controllers use (``objects``), so the two cannot drift apart.
+Same (name, workers, seed, now) -> the same objects, byte for byte: every random draw comes from
+one generator, in a fixed order (namespaces, nodes, accounts, objects, static pods, workloads,
+endpoints, leases, events).
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 import string
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -23,12 +24,14 @@ from typing import Any
 
 import yaml
 
-from . import addresses, defaults
+from . import addresses, defaults, naming
 from .clock import micro_stamp, stamp
+from .objects import daemon_pod, image_id, owner_ref, pod_from_template, replica_set_for, running_status
 
 Obj = dict[str, Any]
 DATA = Path(__file__).parent / "data" / "kind-cluster.yaml"
-ALNUM = "bcdfghjklmnpqrstvwxz2456789"
+node_names = naming.node_names  # kind's node naming, kept here for callers of the initial state
+__all__ = ["data", "kubernetes_version", "node_names", "render"]
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +59,8 @@ class _Seeded:
     def __init__(self, seed: int, name: str, workers: int):
         self.rng = random.Random(f"kubesim/{name}/{workers}/{seed}")
 
-    def suffix(self, n: int = 5) -> str:
-        return "".join(self.rng.choice(ALNUM) for _ in range(n))
+    def suffix(self, n: int = naming.SUFFIX_LENGTH) -> str:
+        return naming.suffix(self.rng, n)
 
     def uid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -65,347 +68,355 @@ class _Seeded:
     def hex(self, n: int) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
 
-
-def node_names(name: str, workers: int) -> list[str]:
-    """kind's naming: ``<name>-control-plane``, ``<name>-worker``, ``<name>-worker2``, ..."""
-    return [f"{name}-control-plane"] + [f"{name}-worker" + (str(i + 1) if i else "") for i in range(workers)]
+    def container_ids(self, pod: Obj) -> list[str]:
+        return [self.hex(64) for _ in pod["spec"]["containers"]]
 
 
-def image_id(image: str) -> str:
-    repo = image.rsplit(":", 1)[0]
-    return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+@dataclass
+class _Cluster:
+    """What every renderer needs: the data, the seeded draws, the clock and the node layout."""
+
+    name: str
+    workers: int
+    now: datetime
+    rnd: _Seeded
+    d: dict[str, Any] = field(default_factory=data)
+    names: list[str] = field(default_factory=list)
+    node_ip: dict[str, str] = field(default_factory=dict)
+    pod_cidr: dict[str, str | None] = field(default_factory=dict)
+    node_uid: dict[str, str] = field(default_factory=dict)
+    pod_ips: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.names = naming.node_names(self.name, self.workers)
+        # Docker starts the node containers in parallel, so which node gets which address is seeded;
+        # the control plane registers first, then the workers in a seeded order, each taking the next
+        # free /24 (none once the cluster CIDR is used up).
+        ips = addresses.node_ips(len(self.names))
+        self.rnd.rng.shuffle(ips)
+        registered = list(range(1, len(self.names)))
+        self.rnd.rng.shuffle(registered)
+        cidrs = addresses.pod_cidrs(len(self.names))
+        self.node_ip = dict(zip(self.names, ips))
+        self.pod_cidr = {node: cidrs[order] for node, order in zip(self.names, [0] + registered)}
+        self.defaults = defaults.DefaultContext(suffix=self.rnd.suffix, cluster_ip=lambda: "",
+                                                node_port=lambda taken: 30000)
+
+    @property
+    def cp(self) -> str:
+        return self.names[0]
+
+    @property
+    def ctx(self) -> dict[str, str]:
+        return {"name": self.name, "cp": self.cp, "version": self.d["kubernetesVersion"]}
+
+    def ts(self, age: float) -> str:
+        """The timestamp ``age`` seconds before the emulator started."""
+        return stamp(self.now - timedelta(seconds=age))
+
+    def micro(self, age: float) -> str:
+        return micro_stamp(self.now - timedelta(seconds=age))
+
+    def created(self, obj: Obj, age: float) -> Obj:
+        """Give ``obj`` a uid (the next draw) and its creation time."""
+        obj["metadata"]["uid"] = self.rnd.uid()
+        obj["metadata"]["creationTimestamp"] = self.ts(age)
+        return obj
 
 
-def running_status(pod: Obj, host_ip: str, pod_ip: str, started: str, container_ids: list[str]) -> Obj:
-    """The status the kubelet reports for a pod whose containers all run and are ready."""
-    spec = pod["spec"]
-    conditions = [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": started}
-                  for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
-    statuses = []
-    for container, cid in zip(spec["containers"], container_ids):
-        statuses.append({
-            "containerID": f"containerd://{cid}", "image": container["image"],
-            "imageID": image_id(container["image"]), "lastState": {}, "name": container["name"],
-            "ready": True, "restartCount": 0, "started": True,
-            "state": {"running": {"startedAt": started}},
-        })
-    return {"conditions": conditions, "containerStatuses": statuses, "hostIP": host_ip,
-            "hostIPs": [{"ip": host_ip}], "phase": "Running", "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
-            "qosClass": defaults.qos_class(spec), "startTime": started}
+def _age(meta: Obj) -> float:
+    return float(meta.pop("age", 100))
 
 
-def owner_ref(owner: Obj, block: bool = True) -> Obj:
-    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-           "uid": owner["metadata"]["uid"], "controller": True}
-    if block:
-        ref["blockOwnerDeletion"] = True
-    return ref
+# ---- the renderers, in the order they draw --------------------------------------------------
+def _namespaces(c: _Cluster) -> list[Obj]:
+    return [defaults.apply("Namespace", {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": ns, "uid": c.rnd.uid(),
+                                                      "creationTimestamp": c.ts(c.d["namespaceAges"][ns])}}, c.defaults)
+            for ns in c.d["namespaces"]]
 
 
-def pod_from_template(owner: Obj, name: str, node: str | None, extra_labels: dict[str, str] | None = None) -> Obj:
-    """A pod as a workload controller creates it from ``owner.spec.template``."""
-    template = copy.deepcopy(owner["spec"]["template"])
-    meta = template.get("metadata") or {}
-    labels = dict(meta.get("labels") or {})
-    labels.update(extra_labels or {})
-    spec = template["spec"]
-    if node is not None and owner["kind"] == "DaemonSet":
-        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
-        tolerations = spec.setdefault("tolerations", [])
-        extra = [("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute"),
-                 ("node.kubernetes.io/disk-pressure", "NoSchedule"), ("node.kubernetes.io/memory-pressure", "NoSchedule"),
-                 ("node.kubernetes.io/pid-pressure", "NoSchedule"), ("node.kubernetes.io/unschedulable", "NoSchedule")]
-        if spec.get("hostNetwork"):
-            extra.append(("node.kubernetes.io/network-unavailable", "NoSchedule"))
-        for key, effect in extra:
-            tolerations.append({"effect": effect, "key": key, "operator": "Exists"})
-    if node is not None:
-        spec["nodeName"] = node
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": owner["metadata"]["namespace"], "labels": labels,
-                        "ownerReferences": [owner_ref(owner)]},
-           "spec": spec}
-    if meta.get("annotations"):
-        pod["metadata"]["annotations"] = dict(meta["annotations"])
-    if owner["kind"] == "ReplicaSet" or owner["kind"] == "Job":
-        pod["metadata"]["generateName"] = name.rsplit("-", 1)[0] + "-"
-    return pod
+def _node(c: _Cluster, index: int, node: str) -> Obj:
+    nd = _subst(c.d["node"], dict(c.ctx, node=node, node_ip=c.node_ip[node]))
+    role = "control-plane" if index == 0 else "worker"
+    age = nd["ages"][role] - (index - 1) * nd["workerStagger"] if index else nd["ages"][role]
+    labels = dict(nd["labels"])
+    cidr = c.pod_cidr[node]
+    spec: Obj = {"podCIDR": cidr} if cidr else {}
+    spec["providerID"] = f"kind://docker/{c.name}/{node}"
+    if cidr:
+        spec["podCIDRs"] = [cidr]
+    if index == 0:
+        labels.update(nd["controlPlane"]["labels"])
+        spec["taints"] = copy.deepcopy(nd["controlPlane"]["taints"])
+    low, high = nd["heartbeat"]
+    heartbeat = c.ts(low + c.rnd.rng.randint(0, high - low))
+    conditions = [dict(cond, lastHeartbeatTime=heartbeat,
+                       lastTransitionTime=c.ts(age - (nd["readyAfter"] if cond["type"] == "Ready" else 0)))
+                  for cond in nd["conditions"]]
+    info = dict(nd["nodeInfo"], bootID=c.rnd.uid(), machineID=c.rnd.hex(32), systemUUID=c.rnd.uid())
+    images = c.d["images"]
+    obj = {"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": node, "uid": c.rnd.uid(), "creationTimestamp": c.ts(age),
+                        "labels": dict(sorted(labels.items())), "annotations": dict(sorted(nd["annotations"].items()))},
+           "spec": spec,
+           "status": {"addresses": [{"address": c.node_ip[node], "type": "InternalIP"},
+                                    {"address": node, "type": "Hostname"}],
+                      "allocatable": dict(nd["capacity"]), "capacity": dict(nd["capacity"]),
+                      "conditions": conditions,
+                      "daemonEndpoints": {"kubeletEndpoint": {"Port": nd["kubeletPort"]}},
+                      "images": [{"names": [image_id(images[k]), images[k]], "sizeBytes": 20_000_000 + 1_000_000 * i}
+                                 for i, k in enumerate(sorted(images))],
+                      "nodeInfo": info}}
+    c.node_uid[node] = obj["metadata"]["uid"]
+    return obj
 
 
-def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime | None = None) -> list[Obj]:
-    """The objects of a fresh kind cluster, in creation order (each with apiVersion and kind)."""
-    if now is None:
-        raise ValueError("render() needs `now` so that the same inputs give the same bytes")
-    d = data()
-    rnd = _Seeded(seed, name, workers)
-    names = node_names(name, workers)
-    cp = names[0]
-    # Docker starts the node containers in parallel, so which node gets which address is seeded;
-    # the control plane registers first, then the workers in a seeded order, each taking the next
-    # free /24 (none once the cluster CIDR is used up).
-    ips = addresses.node_ips(len(names))
-    rnd.rng.shuffle(ips)
-    registered = list(range(1, len(names)))
-    rnd.rng.shuffle(registered)
-    cidrs = addresses.pod_cidrs(len(names))
-    node_ip = dict(zip(names, ips))
-    pod_cidr = {node: cidrs[order] for node, order in zip(names, [0] + registered)}
-    images = d["images"]
-    version = d["kubernetesVersion"]
-    ctx = {"name": name, "cp": cp, "version": version}
-
-    def ts(age: float) -> str:
-        return stamp(now - timedelta(seconds=age))
-
-    def meta_age(meta: Obj) -> float:
-        return float(meta.pop("age", 100))
-
+def _accounts(c: _Cluster) -> list[Obj]:
+    """Each namespace's service accounts and the kube-root-ca.crt config map."""
     out: list[Obj] = []
-    dctx = defaults.DefaultContext(suffix=rnd.suffix, cluster_ip=lambda: "", node_port=lambda taken: 30000)
-
-    # namespaces
-    for ns in d["namespaces"]:
-        obj = {"apiVersion": "v1", "kind": "Namespace",
-               "metadata": {"name": ns, "uid": rnd.uid(), "creationTimestamp": ts(118 if ns != "local-path-storage" else 115)}}
-        out.append(defaults.apply("Namespace", obj, dctx))
-
-    # nodes
-    node_objs = {}
-    for index, node in enumerate(names):
-        nctx = dict(ctx, node=node, node_ip=node_ip[node])
-        nd = _subst(d["node"], nctx)
-        role = "control-plane" if index == 0 else "worker"
-        age = nd["ages"][role] - (index - 1) * 2 if index else nd["ages"][role]
-        labels = dict(nd["labels"])
-        annotations = dict(nd["annotations"])
-        annotations["kubeadm.alpha.kubernetes.io/cri-socket"] = "unix:///run/containerd/containerd.sock"
-        spec: Obj = {"podCIDR": pod_cidr[node]} if pod_cidr[node] else {}
-        spec["providerID"] = f"kind://docker/{name}/{node}"
-        if pod_cidr[node]:
-            spec["podCIDRs"] = [pod_cidr[node]]
-        if index == 0:
-            labels.update(nd["controlPlane"]["labels"])
-            spec["taints"] = copy.deepcopy(nd["controlPlane"]["taints"])
-        heartbeat = ts(5 + rnd.rng.randint(0, 9))
-        conditions = [dict(c, lastHeartbeatTime=heartbeat, lastTransitionTime=ts(age - (0 if c["type"] != "Ready" else 14)))
-                      for c in nd["conditions"]]
-        info = dict(nd["nodeInfo"], bootID=rnd.uid(), machineID=rnd.hex(32), systemUUID=rnd.uid())
-        obj = {"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": node, "uid": rnd.uid(), "creationTimestamp": ts(age),
-                            "labels": dict(sorted(labels.items())), "annotations": dict(sorted(annotations.items()))},
-               "spec": spec,
-               "status": {"addresses": [{"address": node_ip[node], "type": "InternalIP"},
-                                        {"address": node, "type": "Hostname"}],
-                          "allocatable": dict(nd["capacity"]), "capacity": dict(nd["capacity"]),
-                          "conditions": conditions,
-                          "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                          "images": [{"names": [image_id(images[k]), images[k]], "sizeBytes": 20_000_000 + 1_000_000 * i}
-                                     for i, k in enumerate(sorted(images))],
-                          "nodeInfo": info}}
-        node_objs[node] = obj
-        out.append(obj)
-
-    # service accounts and root CA config maps
-    for ns in d["namespaces"]:
-        for sa in ["default"] + list(d["serviceAccounts"].get(ns, [])):
+    age = c.d["accountsAge"]
+    for ns in c.d["namespaces"]:
+        for sa in ["default"] + list(c.d["serviceAccounts"].get(ns, [])):
             out.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                        "metadata": {"name": sa, "namespace": ns, "uid": rnd.uid(), "creationTimestamp": ts(110)}})
+                        "metadata": {"name": sa, "namespace": ns, "uid": c.rnd.uid(), "creationTimestamp": c.ts(age)}})
         out.append({"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "kube-root-ca.crt", "namespace": ns, "uid": rnd.uid(),
-                                 "annotations": {"kubernetes.io/description": (
-                                     "Contains a CA bundle that can be used to verify the kube-apiserver when "
-                                     "using internal endpoints such as the internal service IP or "
-                                     "kubernetes.default.svc. No other usage is guaranteed across distributions "
-                                     "of Kubernetes clusters.")},
-                                 "creationTimestamp": ts(110)},
-                    "data": dict(d["rootCA"])})
+                    "metadata": {"name": "kube-root-ca.crt", "namespace": ns, "uid": c.rnd.uid(),
+                                 "annotations": {"kubernetes.io/description": c.d["rootCADescription"]},
+                                 "creationTimestamp": c.ts(age)},
+                    "data": dict(c.d["rootCA"])})
+    return out
 
-    # plain objects
-    for raw in _subst(d["objects"], ctx):
+
+def _plain(c: _Cluster) -> list[Obj]:
+    out = []
+    for raw in _subst(c.d["objects"], c.ctx):
         obj = copy.deepcopy(raw)
-        obj["metadata"]["creationTimestamp"] = ts(meta_age(obj["metadata"]))
-        obj["metadata"]["uid"] = rnd.uid()
-        out.append(defaults.apply(obj["kind"], obj, dctx))
+        obj["metadata"]["creationTimestamp"] = c.ts(_age(obj["metadata"]))
+        obj["metadata"]["uid"] = c.rnd.uid()
+        out.append(defaults.apply(obj["kind"], obj, c.defaults))
+    return out
 
-    # static pods on the control plane
-    pods: list[Obj] = []
-    cp_ip = node_ip[cp]
-    for sp in _subst(d["staticPods"], dict(ctx, node=cp, node_ip=cp_ip)):
-        container = dict(sp["container"], image=images[sp["container"]["image"]])
-        config_hash = rnd.hex(32)
+
+def _static_pods(c: _Cluster) -> list[Obj]:
+    """The control plane's mirror pods: owned by its Node, named ``<component>-<node>``."""
+    cp, cp_ip = c.cp, c.node_ip[c.cp]
+    times = c.d["staticPodTimes"]
+    pods = []
+    for sp in _subst(c.d["staticPods"], dict(c.ctx, node=cp, node_ip=cp_ip)):
+        container = dict(sp["container"], image=c.d["images"][sp["container"]["image"]])
+        config_hash = c.rnd.hex(32)
         age = sp["age"]
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": f"{sp['name']}-{cp}", "namespace": "kube-system",
                             "labels": sp["labels"],
                             "annotations": dict(sp.get("annotations") or {}, **{
                                 "kubernetes.io/config.hash": config_hash, "kubernetes.io/config.mirror": config_hash,
-                                "kubernetes.io/config.seen": micro_stamp(now - timedelta(seconds=age + 2)),
+                                "kubernetes.io/config.seen": c.micro(age + times["configSeen"]),
                                 "kubernetes.io/config.source": "file"}),
                             "ownerReferences": [{"apiVersion": "v1", "controller": True, "kind": "Node",
-                                                 "name": cp, "uid": node_objs[cp]["metadata"]["uid"]}],
-                            "uid": rnd.uid(), "creationTimestamp": ts(age)},
-               "spec": {"containers": [container], "hostNetwork": True, "nodeName": cp,
-                        "priority": 2000001000, "priorityClassName": "system-node-critical",
-                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                        "tolerations": [{"effect": "NoExecute", "operator": "Exists"}]}}
-        defaults.apply("Pod", pod, dctx)
-        pod["status"] = running_status(pod, cp_ip, cp_ip, ts(age + 3), [rnd.hex(64)])
+                                                 "name": cp, "uid": c.node_uid[cp]}],
+                            "uid": c.rnd.uid(), "creationTimestamp": c.ts(age)},
+               "spec": dict(containers=[container], **copy.deepcopy(c.d["staticPodSpec"]), nodeName=cp)}
+        pod["spec"] = dict(sorted(pod["spec"].items()))  # kind's field order
+        defaults.apply("Pod", pod, c.defaults)
+        pod["status"] = running_status(pod, cp_ip, cp_ip, c.ts(age + times["started"]), [c.rnd.hex(64)])
         pods.append(pod)
+    return pods
 
-    # workloads and what their controllers made
-    extra: list[Obj] = []
-    endpoints_pods: list[Obj] = []
+
+def _daemonset(c: _Cluster, ds: Obj, age: float) -> tuple[list[Obj], list[Obj]]:
+    """A DaemonSet, its ControllerRevision and its pods on every node."""
+    times = c.d["workloadTimes"]["DaemonSet"]
+    started = c.ts(age + times["started"])
+    revision = c.rnd.suffix(naming.HASH_LENGTH)
+    pods = []
+    for node in c.names:
+        pod = daemon_pod(ds, naming.generated(ds["metadata"]["name"], c.rnd.suffix()), node, revision, "1")
+        c.created(pod, age + times["pods"])
+        defaults.apply("Pod", pod, c.defaults)
+        ip = c.node_ip[node]
+        pod["status"] = running_status(pod, ip, ip, started, c.rnd.container_ids(pod))
+        pods.append(pod)
+    n = len(c.names)
+    ds["status"] = {"currentNumberScheduled": n, "desiredNumberScheduled": n, "numberAvailable": n,
+                    "numberMisscheduled": 0, "numberReady": n, "observedGeneration": 1, "updatedNumberScheduled": n}
+    meta = ds["metadata"]
+    cr = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+          "metadata": {"name": naming.generated(meta["name"], revision), "namespace": meta["namespace"],
+                       "labels": dict(ds["spec"]["template"]["metadata"]["labels"], **{"controller-revision-hash": revision}),
+                       "ownerReferences": [owner_ref(ds)]},
+          "data": {"spec": {"template": {"$patch": "replace", **copy.deepcopy(ds["spec"]["template"])}}},
+          "revision": 1}
+    c.created(cr, age)
+    return [ds, cr], pods
+
+
+def _deployment(c: _Cluster, d: Obj, age: float) -> tuple[list[Obj], list[Obj]]:
+    """A Deployment, its ReplicaSet and the pods, placed on nodes with a pod network."""
+    times = c.d["workloadTimes"]["Deployment"]
+    replicas = d["spec"]["replicas"]
+    rs = replica_set_for(d, c.rnd.suffix(naming.HASH_LENGTH), replicas, 1)
+    c.created(rs, age + times["replicaSet"])
+    rs["metadata"]["generation"] = 1
+    rs["status"] = {"availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1,
+                    "readyReplicas": replicas, "replicas": replicas}
     # coredns and local-path-provisioner tolerate the control-plane taint; they run on nodes that
     # had a pod CIDR (and so a working pod network) when they were scheduled
-    tolerating = [node for node in names if pod_cidr[node]]
-    pod_ips: set[str] = set()
-    for raw in _subst(d["workloads"], ctx):
+    tolerating = [node for node in c.names if c.pod_cidr[node]]
+    counters: dict[str, int] = {}
+    pods = []
+    for _ in range(replicas):
+        node = c.rnd.rng.choice(tolerating)
+        pod = pod_from_template(rs, naming.generated(rs["metadata"]["name"], c.rnd.suffix()), node)
+        c.created(pod, age + times["pods"])
+        defaults.apply("Pod", pod, c.defaults)
+        counters[node] = counters.get(node, 1 + c.rnd.rng.randint(0, 2)) + 1
+        ip, counters[node] = addresses.next_pod_ip(c.pod_cidr[node], c.pod_ips, counters[node] - 1)
+        c.pod_ips.add(ip)  # another workload's pod on this node may hold the address already
+        pod["status"] = running_status(pod, c.node_ip[node], ip, c.ts(age + times["started"]), c.rnd.container_ids(pod))
+        pods.append(pod)
+    ready = c.ts(age + times["started"])
+    d["status"] = {"availableReplicas": replicas, "observedGeneration": 1, "readyReplicas": replicas,
+                   "replicas": replicas, "updatedReplicas": replicas,
+                   "conditions": [
+                       {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                        "message": "Deployment has minimum availability.",
+                        "lastTransitionTime": ready, "lastUpdateTime": ready},
+                       {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                        "message": f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.',
+                        "lastTransitionTime": c.ts(age), "lastUpdateTime": ready}]}
+    return [d, rs], pods
+
+
+def _workloads(c: _Cluster) -> tuple[list[Obj], list[Obj]]:
+    """Every workload with what its controller made: (workloads and their children, pods)."""
+    objs: list[Obj] = []
+    pods: list[Obj] = []
+    for raw in _subst(c.d["workloads"], c.ctx):
         wl = copy.deepcopy(raw)
-        age = meta_age(wl["metadata"])
-        wl["metadata"]["creationTimestamp"] = ts(age)
-        wl["metadata"]["uid"] = rnd.uid()
+        age = _age(wl["metadata"])
+        wl["metadata"]["creationTimestamp"] = c.ts(age)
+        wl["metadata"]["uid"] = c.rnd.uid()
         wl["metadata"]["generation"] = 1
-        for c in wl["spec"]["template"]["spec"]["containers"]:
-            c["image"] = images[c["image"]]
-        defaults.apply(wl["kind"], wl, dctx)
-        started = ts(age - 8)
-        if wl["kind"] == "DaemonSet":
-            revision = rnd.suffix(10)
-            for node in names:
-                pod = pod_from_template(wl, f"{wl['metadata']['name']}-{rnd.suffix()}", node,
-                                        {"controller-revision-hash": revision, "pod-template-generation": "1"})
-                pod["metadata"]["generateName"] = wl["metadata"]["name"] + "-"
-                pod["metadata"]["uid"] = rnd.uid()
-                pod["metadata"]["creationTimestamp"] = ts(age - 2)
-                defaults.apply("Pod", pod, dctx)
-                ip = node_ip[node]
-                pod["status"] = running_status(pod, ip, ip, started, [rnd.hex(64) for _ in pod["spec"]["containers"]])
-                pods.append(pod)
-            n = len(names)
-            wl["status"] = {"currentNumberScheduled": n, "desiredNumberScheduled": n, "numberAvailable": n,
-                            "numberMisscheduled": 0, "numberReady": n, "observedGeneration": 1,
-                            "updatedNumberScheduled": n}
-            extra.append(wl)
-            extra.append({"apiVersion": "apps/v1", "kind": "ControllerRevision",
-                          "metadata": {"name": f"{wl['metadata']['name']}-{revision}", "namespace": wl["metadata"]["namespace"],
-                                       "labels": dict(wl["spec"]["template"]["metadata"]["labels"], **{"controller-revision-hash": revision}),
-                                       "ownerReferences": [owner_ref(wl)], "uid": rnd.uid(), "creationTimestamp": ts(age)},
-                          "data": {"spec": {"template": {"$patch": "replace", **copy.deepcopy(wl["spec"]["template"])}}},
-                          "revision": 1})
-        else:  # Deployment -> ReplicaSet -> pods
-            replicas = wl["spec"]["replicas"]
-            hash_ = rnd.suffix(10)
-            rs_labels = dict(wl["spec"]["template"]["metadata"]["labels"], **{"pod-template-hash": hash_})
-            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                  "metadata": {"name": f"{wl['metadata']['name']}-{hash_}", "namespace": wl["metadata"]["namespace"],
-                               "labels": rs_labels,
-                               "annotations": {"deployment.kubernetes.io/desired-replicas": str(replicas),
-                                               "deployment.kubernetes.io/max-replicas": str(replicas + 1),
-                                               "deployment.kubernetes.io/revision": "1"},
-                               "ownerReferences": [owner_ref(wl)], "uid": rnd.uid(),
-                               "creationTimestamp": ts(age - 1), "generation": 1},
-                  "spec": {"replicas": replicas,
-                           "selector": {"matchLabels": dict(wl["spec"]["selector"]["matchLabels"], **{"pod-template-hash": hash_})},
-                           "template": copy.deepcopy(wl["spec"]["template"])}}
-            rs["spec"]["template"]["metadata"]["labels"] = dict(rs_labels)
-            rs["status"] = {"availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1,
-                            "readyReplicas": replicas, "replicas": replicas}
-            counters: dict[str, int] = {}
-            for _ in range(replicas):
-                node = rnd.rng.choice(tolerating)
-                pod = pod_from_template(rs, f"{rs['metadata']['name']}-{rnd.suffix()}", node)
-                pod["metadata"]["uid"] = rnd.uid()
-                pod["metadata"]["creationTimestamp"] = ts(age - 2)
-                defaults.apply("Pod", pod, dctx)
-                counters[node] = counters.get(node, 1 + rnd.rng.randint(0, 2)) + 1
-                ip, counters[node] = addresses.next_pod_ip(pod_cidr[node], pod_ips, counters[node] - 1)
-                pod_ips.add(ip)  # another workload's pod on this node may hold the address already
-                pod["status"] = running_status(pod, node_ip[node], ip, ts(age - 20),
-                                               [rnd.hex(64) for _ in pod["spec"]["containers"]])
-                pods.append(pod)
-                if wl["metadata"]["name"] == "coredns":
-                    endpoints_pods.append(pod)
-            wl["status"] = {"availableReplicas": replicas, "observedGeneration": 1, "readyReplicas": replicas,
-                            "replicas": replicas, "updatedReplicas": replicas,
-                            "conditions": [
-                                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                                 "message": "Deployment has minimum availability.",
-                                 "lastTransitionTime": ts(age - 20), "lastUpdateTime": ts(age - 20)},
-                                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                                 "message": f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.',
-                                 "lastTransitionTime": ts(age), "lastUpdateTime": ts(age - 20)}]}
-            extra += [wl, rs]
-    out += extra + pods
+        for container in wl["spec"]["template"]["spec"]["containers"]:
+            container["image"] = c.d["images"][container["image"]]
+        defaults.apply(wl["kind"], wl, c.defaults)
+        made, its_pods = (_daemonset if wl["kind"] == "DaemonSet" else _deployment)(c, wl, age)
+        objs += made
+        pods += its_pods
+    return objs, pods
 
-    # endpoints and endpoint slices of the two services
-    dns_ports = [{"name": "dns-tcp", "port": 53, "protocol": "TCP"}, {"name": "dns", "port": 53, "protocol": "UDP"},
-                 {"name": "metrics", "port": 9153, "protocol": "TCP"}]
-    dns_addresses = [{"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
-                      "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": "kube-system",
-                                    "uid": p["metadata"]["uid"]}} for p in endpoints_pods]
-    dns_addresses.sort(key=lambda a: a["ip"])
-    out.append({"apiVersion": "v1", "kind": "Endpoints",
-                "metadata": {"name": "kubernetes", "namespace": "default", "uid": rnd.uid(),
-                             "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}, "creationTimestamp": ts(118)},
-                "subsets": [{"addresses": [{"ip": cp_ip}], "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]})
-    out.append({"apiVersion": "v1", "kind": "Endpoints",
-                "metadata": {"name": "kube-dns", "namespace": "kube-system", "uid": rnd.uid(),
-                             "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
-                                        "kubernetes.io/name": "CoreDNS"}, "creationTimestamp": ts(116)},
-                "subsets": [{"addresses": dns_addresses, "ports": dns_ports}]})
-    out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                "metadata": {"name": "kubernetes", "namespace": "default", "uid": rnd.uid(), "generation": 1,
-                             "labels": {"kubernetes.io/service-name": "kubernetes"}, "creationTimestamp": ts(118)},
-                "endpoints": [{"addresses": [cp_ip], "conditions": {"ready": True}}],
-                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]})
-    out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                "metadata": {"name": f"kube-dns-{rnd.suffix()}", "generateName": "kube-dns-", "namespace": "kube-system",
-                             "uid": rnd.uid(), "generation": 1, "creationTimestamp": ts(116),
-                             "labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-                                        "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
-                                        "kubernetes.io/name": "CoreDNS", "kubernetes.io/service-name": "kube-dns"}},
-                "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True, "serving": True, "terminating": False},
-                               "nodeName": a["nodeName"], "targetRef": a["targetRef"]} for a in dns_addresses],
-                "ports": dns_ports})
 
-    # node leases and events
-    for node in names:
+def _endpoints(c: _Cluster, pods: list[Obj]) -> list[Obj]:
+    """Each service's Endpoints, then each one's EndpointSlice."""
+    cp_ip = c.node_ip[c.cp]
+    addresses_of = {}
+    for ep in c.d["endpoints"]:
+        if "pods" not in ep:
+            addresses_of[ep["service"]] = [{"ip": cp_ip}]
+            continue
+        owned = [p for p in pods if p["metadata"]["namespace"] == ep["namespace"]
+                 and p["metadata"]["name"].startswith(ep["pods"] + "-")
+                 and p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"]
+        found = [{"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
+                  "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": ep["namespace"],
+                                "uid": p["metadata"]["uid"]}} for p in owned]
+        addresses_of[ep["service"]] = sorted(found, key=lambda a: a["ip"])
+    out: list[Obj] = []
+    for ep in c.d["endpoints"]:
+        out.append({"apiVersion": "v1", "kind": "Endpoints",
+                    "metadata": {"name": ep["service"], "namespace": ep["namespace"], "uid": c.rnd.uid(),
+                                 "labels": dict(ep["labels"]), "creationTimestamp": c.ts(ep["age"])},
+                    "subsets": [{"addresses": addresses_of[ep["service"]], "ports": copy.deepcopy(ep["ports"])}]})
+    for ep in c.d["endpoints"]:
+        found = addresses_of[ep["service"]]
+        if "pods" not in ep:  # the API server's own slice, named as its service
+            out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                        "metadata": {"name": ep["service"], "namespace": ep["namespace"], "uid": c.rnd.uid(),
+                                     "generation": 1, "labels": dict(ep["sliceLabels"]), "creationTimestamp": c.ts(ep["age"])},
+                        "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True}} for a in found],
+                        "ports": copy.deepcopy(ep["ports"])})
+            continue
+        out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                    "metadata": {"name": naming.generated(ep["service"], c.rnd.suffix()),
+                                 "generateName": ep["service"] + "-", "namespace": ep["namespace"],
+                                 "uid": c.rnd.uid(), "generation": 1, "creationTimestamp": c.ts(ep["age"]),
+                                 "labels": dict(ep["sliceLabels"])},
+                    "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True, "serving": True, "terminating": False},
+                                   "nodeName": a["nodeName"], "targetRef": a["targetRef"]} for a in found],
+                    "ports": copy.deepcopy(ep["ports"])})
+    return out
+
+
+def _leases(c: _Cluster, nodes: dict[str, Obj]) -> list[Obj]:
+    out: list[Obj] = []
+    node_lease = c.d["leases"]["node"]
+    for node in c.names:
         out.append({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": node, "namespace": "kube-node-lease", "uid": rnd.uid(),
+                    "metadata": {"name": node, "namespace": "kube-node-lease", "uid": c.rnd.uid(),
                                  "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": node,
-                                                      "uid": node_objs[node]["metadata"]["uid"]}],
-                                 "creationTimestamp": node_objs[node]["metadata"]["creationTimestamp"]},
-                    "spec": {"holderIdentity": node, "leaseDurationSeconds": 40,
-                             "renewTime": micro_stamp(now - timedelta(seconds=rnd.rng.randint(1, 9)))}})
-    for component in ("kube-controller-manager", "kube-scheduler"):
+                                                      "uid": c.node_uid[node]}],
+                                 "creationTimestamp": nodes[node]["metadata"]["creationTimestamp"]},
+                    "spec": {"holderIdentity": node, "leaseDurationSeconds": node_lease["leaseDurationSeconds"],
+                             "renewTime": c.micro(c.rnd.rng.randint(1, node_lease["renewedWithin"]))}})
+    comp = c.d["leases"]["components"]
+    for component in comp["names"]:
         out.append({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": component, "namespace": "kube-system", "uid": rnd.uid(), "creationTimestamp": ts(117)},
-                    "spec": {"holderIdentity": f"{cp}_{rnd.uid()}", "leaseDurationSeconds": 15, "leaseTransitions": 0,
-                             "acquireTime": micro_stamp(now - timedelta(seconds=117)),
-                             "renewTime": micro_stamp(now - timedelta(seconds=rnd.rng.randint(1, 2)))}})
-    for node in names:
-        nd = node_objs[node]
-        base = 120 if node == cp else 100
-        for step, ev in enumerate(_subst(d["node"]["events"], dict(ctx, node=node))):
-            when = ts(base - step)
-            out.append({"apiVersion": "v1", "kind": "Event",
-                        "metadata": {"name": f"{node}.{rnd.hex(16)}", "namespace": "default", "uid": rnd.uid(),
-                                     "creationTimestamp": when},
-                        "involvedObject": {"kind": "Node", "name": node, "uid": node if ev["component"] == "kubelet" else nd["metadata"]["uid"]},
-                        "reason": ev["reason"], "message": ev["message"], "type": "Normal",
-                        "source": {"component": ev["component"], **({"host": node} if ev["component"] == "kubelet" else {})},
-                        "firstTimestamp": when, "lastTimestamp": when, "count": 1,
-                        "reportingComponent": ev["component"], "reportingInstance": node if ev["component"] != "node-controller" else "",
-                        "eventTime": None})
-        if not pod_cidr[node]:  # the range allocator found no free /24 for it
+                    "metadata": {"name": component, "namespace": "kube-system", "uid": c.rnd.uid(),
+                                 "creationTimestamp": c.ts(comp["age"])},
+                    "spec": {"holderIdentity": f"{c.cp}_{c.rnd.uid()}", "leaseDurationSeconds": comp["leaseDurationSeconds"],
+                             "leaseTransitions": 0, "acquireTime": c.micro(comp["age"]),
+                             "renewTime": c.micro(c.rnd.rng.randint(1, comp["renewedWithin"]))}})
+    return out
+
+
+def _event(c: _Cluster, node: str, when: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{node}.{c.rnd.hex(16)}", "namespace": "default", "uid": c.rnd.uid(),
+                         "creationTimestamp": when}}
+
+
+def _node_events(c: _Cluster) -> list[Obj]:
+    """The events of each node's start (kubelet, kube-proxy, node controller), oldest first."""
+    out: list[Obj] = []
+    for node in c.names:
+        base = c.d["node"]["ages"]["control-plane" if node == c.cp else "worker"]
+        for step, ev in enumerate(_subst(c.d["node"]["events"], dict(c.ctx, node=node))):
+            when = c.ts(base - step)
+            kubelet = ev["component"] == "kubelet"
+            out.append(dict(_event(c, node, when), **{
+                "involvedObject": {"kind": "Node", "name": node, "uid": node if kubelet else c.node_uid[node]},
+                "reason": ev["reason"], "message": ev["message"], "type": "Normal",
+                "source": {"component": ev["component"], **({"host": node} if kubelet else {})},
+                "firstTimestamp": when, "lastTimestamp": when, "count": 1,
+                "reportingComponent": ev["component"],
+                "reportingInstance": node if ev["component"] != "node-controller" else "", "eventTime": None}))
+        if not c.pod_cidr[node]:  # the range allocator found no free /24 for it
             ev = addresses.CIDR_EVENT
-            when = ts(base - 2)
-            out.append({"apiVersion": "v1", "kind": "Event",
-                        "metadata": {"name": f"{node}.{rnd.hex(16)}", "namespace": "default", "uid": rnd.uid(),
-                                     "creationTimestamp": when},
-                        "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": nd["metadata"]["uid"]},
-                        "reason": ev["reason"], "message": ev["message"].format(node=node), "type": ev["type"],
-                        "source": {"component": ev["component"]}, "firstTimestamp": when, "lastTimestamp": when,
-                        "count": 1, "reportingComponent": ev["component"], "reportingInstance": "", "eventTime": None})
+            when = c.ts(base - 2)
+            out.append(dict(_event(c, node, when), **{
+                "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": c.node_uid[node]},
+                "reason": ev["reason"], "message": ev["message"].format(node=node), "type": ev["type"],
+                "source": {"component": ev["component"]}, "firstTimestamp": when, "lastTimestamp": when,
+                "count": 1, "reportingComponent": ev["component"], "reportingInstance": "", "eventTime": None}))
+    return out
+
+
+def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime | None = None) -> list[Obj]:
+    """The objects of a fresh kind cluster, in creation order (each with apiVersion and kind)."""
+    if now is None:
+        raise ValueError("render() needs `now` so that the same inputs give the same bytes")
+    c = _Cluster(name, workers, now, _Seeded(seed, name, workers))
+    out = _namespaces(c)
+    nodes = {node: _node(c, index, node) for index, node in enumerate(c.names)}
+    out += list(nodes.values())
+    out += _accounts(c)
+    out += _plain(c)
+    static = _static_pods(c)
+    workloads, pods = _workloads(c)
+    out += workloads + static + pods
+    out += _endpoints(c, pods)
+    out += _leases(c, nodes)
+    out += _node_events(c)
     return out

@@ -27,7 +27,7 @@ Obj = dict[str, Any]
 Listener = Callable[["Event"], None]
 
 HISTORY = 20_000
-_ALNUM = "bcdfghjklmnpqrstvwxz2456789"  # what the API server draws generateName suffixes from
+from .naming import ALPHABET as _ALNUM  # what the API server draws generateName suffixes from
 
 
 @dataclass(frozen=True)

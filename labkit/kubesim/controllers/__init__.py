@@ -23,18 +23,25 @@ import heapq
 import itertools
 import random
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Hashable
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
-from .. import defaults, errors, resources
+from .. import defaults, errors, naming, resources
 from ..clock import SimClock, stamp
+from ..objects import controller_of, copy_obj
 from ..store import Event, Store
 
 if TYPE_CHECKING:
     from ..api import Api
+    from .events import EventRecorder
+    from .kubelet import Kubelet
+    from .metrics import MetricsServer
+    from .nodes import NodeLifecycle
+    from .owners import OwnerIndex
+    from .scheduler import Scheduler
 
 Obj = dict[str, Any]
 Key = Hashable
-_ALNUM = "bcdfghjklmnpqrstvwxz2456789"
 MAX_ROUNDS = 200_000
 
 
@@ -65,8 +72,47 @@ class Controller:
         self.mgr.at(self.mgr.now() + max(0.0, seconds), self, key)
 
 
+class WorkloadController(Controller):
+    """A controller keyed by a workload (a Deployment, a Job...) that also wakes up when an
+    object it controls changes: the pattern of every workload controller, written once.
+
+    Subclasses name the workload's store key and kind; their ``sync`` gets (namespace, name).
+    """
+
+    workload: str = ""  # store key, e.g. "apps/deployments"
+    workload_kind: str = ""  # the kind in ownerReferences, e.g. "Deployment"
+
+    def start(self) -> None:
+        for obj in self.mgr.list(self.workload):
+            self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+
+    def on_event(self, event: Event) -> None:
+        obj = event.obj
+        if event.resource.key == self.workload:
+            if event.type != "DELETED":
+                self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
+            return
+        ref = controller_of(obj)
+        if ref and ref.get("kind") == self.workload_kind:
+            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
+
+
+C = TypeVar("C", bound=Controller)
+
+
 class Manager:
-    """Runs the controllers: event dispatch, work queues, timers, the real-time ticker."""
+    """Runs the controllers: event dispatch, work queues, timers, the real-time ticker.
+
+    The controllers others reach through the manager are named fields, set by
+    ``controllers.all.build`` when it adds them: ``index`` (who owns what), ``recorder`` (events),
+    ``scheduler``, ``kubelet``, ``nodes`` (node lifecycle: power off/on) and ``metrics``."""
+
+    index: OwnerIndex
+    recorder: EventRecorder
+    scheduler: Scheduler
+    kubelet: Kubelet
+    nodes: NodeLifecycle
+    metrics: MetricsServer
 
     def __init__(self, store: Store, api: "Api", clock: SimClock, seed: int = 0):
         self.store = store
@@ -90,7 +136,7 @@ class Manager:
         self._unsubscribe = store.subscribe(self._listen)
 
     # ---- set-up -------------------------------------------------------------------------
-    def add(self, controller: Controller) -> Controller:
+    def add(self, controller: C) -> C:
         self.controllers.append(controller)
         self._dirty[controller] = {}
         for key in controller.watches:
@@ -135,11 +181,9 @@ class Manager:
         """The next random suffix for ``purpose`` (a pod-name suffix per ReplicaSet, ...)."""
         n = self._counters[purpose]
         self._counters[purpose] = n + 1
-        rng = self.rng_for(purpose, n)
-        return "".join(rng.choice(_ALNUM) for _ in range(length))
+        return naming.suffix(self.rng_for(purpose, n), length)
 
     def uid(self, *what: object) -> str:
-        import uuid
         return str(uuid.UUID(int=self.rng_for("uid", *what).getrandbits(128), version=4))
 
     # ---- queues ---------------------------------------------------------------------------
@@ -283,7 +327,7 @@ class Manager:
                         draft[part] = dict(draft[part])
                 new = change(draft)
             else:
-                new = change(_copy(current))
+                new = change(copy_obj(current))
             if new is None:
                 return current
             return self.store.update(res, new)
@@ -303,13 +347,4 @@ class Manager:
         return self.store.list(resources.get(key), namespace)[0]
 
 
-def _copy(obj: Obj) -> Obj:
-    """A copy deep enough to edit: dicts and lists are copied, leaves shared (they are immutable)."""
-    if isinstance(obj, dict):
-        return {k: _copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_copy(v) for v in obj]
-    return obj
-
-
-copy_obj = _copy
+__all__ = ["Controller", "Manager", "WorkloadController", "copy_obj"]

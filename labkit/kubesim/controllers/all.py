@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr = Manager(store, api, clock, seed)
-    mgr.index = mgr.add(OwnerIndex(mgr))  # type: ignore[attr-defined]
-    mgr.recorder = mgr.add(EventRecorder(mgr))  # type: ignore[attr-defined]
+    mgr.index = mgr.add(OwnerIndex(mgr))
+    mgr.recorder = mgr.add(EventRecorder(mgr))
     mgr.add(NodeIpam(mgr))
     mgr.add(NamespaceController(mgr))
     mgr.add(GarbageCollector(mgr))
@@ -44,11 +44,11 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.add(DaemonSetController(mgr))
     mgr.add(StatefulSetController(mgr))
     mgr.add(JobController(mgr))
-    mgr.scheduler = mgr.add(Scheduler(mgr))  # type: ignore[attr-defined]
-    mgr.kubelet = mgr.add(Kubelet(mgr))  # type: ignore[attr-defined]
+    mgr.scheduler = mgr.add(Scheduler(mgr))
+    mgr.kubelet = mgr.add(Kubelet(mgr))
     mgr.add(EndpointsController(mgr))
-    mgr.nodes = mgr.add(NodeLifecycle(mgr))  # type: ignore[attr-defined]
-    mgr.metrics = mgr.add(MetricsServer(mgr))  # type: ignore[attr-defined]
+    mgr.nodes = mgr.add(NodeLifecycle(mgr))
+    mgr.metrics = mgr.add(MetricsServer(mgr))
     mgr.add(HPAController(mgr))
     api.controllers_running = True
     default = api.log_source

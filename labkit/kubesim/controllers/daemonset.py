@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kindstate import pod_from_template
+from .. import naming
+from ..objects import active, controller_of, daemon_pod, matches_affinity, pod_from_template, ready_since, template_hash, tolerates
 from ..store import Event
 from . import Controller
-from .deployment import template_hash
-from .owners import controller_of
-from .replicaset import active, ready_since
-from .scheduler import matches_affinity, tolerates
 
 Obj = dict[str, Any]
 
@@ -101,9 +98,8 @@ class DaemonSetController(Controller):
 
     def _create(self, ds: Obj, node: str, generation: str) -> None:
         revision = template_hash(ds["spec"]["template"])
-        name = f"{ds['metadata']['name']}-{self.mgr.suffix('pod/' + ds['metadata']['uid'])}"
-        pod = pod_from_template(ds, name, node, {"controller-revision-hash": revision, "pod-template-generation": generation})
-        pod["metadata"]["generateName"] = ds["metadata"]["name"] + "-"
+        name = naming.generated(ds["metadata"]["name"], self.mgr.suffix("pod/" + ds["metadata"]["uid"]))
+        pod = daemon_pod(ds, name, node, revision, generation)
         self.mgr.create("/pods", pod)
         self.mgr.recorder.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {name}", "daemonset-controller")
 

@@ -17,28 +17,13 @@ Events: ``ScalingReplicaSet`` "Scaled up replica set X from A to B" / "Scaled do
 """
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from ..clock import parse
-from ..kindstate import owner_ref
-from . import copy_obj
-from .owners import WorkloadController
+from ..objects import HASH, REVISION, max_surge, replica_set_for, resolve, template_hash
+from . import WorkloadController
 
 Obj = dict[str, Any]
-HASH = "pod-template-hash"
-REVISION = "deployment.kubernetes.io/revision"
-_ALNUM = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def template_hash(template: Obj, collisions: int = 0) -> str:
-    """FNV-32a of the template, printed as decimal and mapped onto the safe alphabet (as ComputeHash)."""
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode() + str(collisions or "").encode()
-    h = 0x811C9DC5
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return "".join(_ALNUM[ord(ch) % len(_ALNUM)] for ch in str(h))
 
 
 def _strip_hash(template: Obj) -> Obj:
@@ -57,14 +42,6 @@ def _no_nulls(node: Any) -> Any:
     if isinstance(node, list):
         return [_no_nulls(v) for v in node]
     return node
-
-
-def resolve(value: Any, total: int, round_up: bool) -> int:
-    """An int-or-percent against ``total`` (maxSurge rounds up, maxUnavailable down)."""
-    if isinstance(value, str) and value.endswith("%"):
-        frac = int(value[:-1]) * total / 100
-        return math.ceil(frac) if round_up else math.floor(frac)
-    return int(value or 0)
 
 
 def revision(rs: Obj) -> int:
@@ -115,26 +92,7 @@ class DeploymentController(WorkloadController):
     def _create_rs(self, d: Obj, rss: list[Obj]) -> Obj:
         collisions = int((d.get("status") or {}).get("collisionCount", 0) or 0)
         h = template_hash(_strip_hash(d["spec"]["template"]), collisions)
-        name = f"{d['metadata']['name']}-{h}"
-        template = copy_obj(d["spec"]["template"])
-        template.setdefault("metadata", {}).setdefault("labels", {})[HASH] = h
-        selector = copy_obj(d["spec"].get("selector") or {})
-        selector.setdefault("matchLabels", {})[HASH] = h
-        replicas = int(d["spec"].get("replicas", 1))
-        surge = resolve(((d["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", 0), replicas, True)
-        annotations = {k: v for k, v in (d["metadata"].get("annotations") or {}).items()
-                       if k not in (REVISION, "kubectl.kubernetes.io/last-applied-configuration")}
-        annotations.update({"deployment.kubernetes.io/desired-replicas": str(replicas),
-                            "deployment.kubernetes.io/max-replicas": str(replicas + surge),
-                            REVISION: str(max([revision(r) for r in rss] + [0]) + 1)})
-        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": name, "namespace": d["metadata"]["namespace"],
-                           "labels": dict(template["metadata"]["labels"]), "annotations": annotations,
-                           "ownerReferences": [owner_ref(d)]},
-              "spec": {"replicas": 0, "minReadySeconds": d["spec"].get("minReadySeconds", 0) or 0,
-                       "selector": selector, "template": template}}
-        if not rs["spec"]["minReadySeconds"]:
-            del rs["spec"]["minReadySeconds"]
+        rs = replica_set_for(d, h, 0, max([revision(r) for r in rss] + [0]) + 1)
         return self.mgr.create("apps/replicasets", rs)
 
     def _ensure_revision(self, d: Obj, new: Obj, olds: list[Obj]) -> Obj:
@@ -168,7 +126,7 @@ class DeploymentController(WorkloadController):
         if current == to:
             return rs
         replicas = int(d["spec"].get("replicas", 1))
-        surge = resolve(((d["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", 0), replicas, True)
+        surge = max_surge(d, replicas)
 
         def put(obj: Obj) -> Obj:
             obj["spec"]["replicas"] = to

@@ -11,9 +11,9 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from ..objects import label_match, owner_ref
 from ..store import Event
 from . import Controller
-from .scheduler import label_match
 
 Obj = dict[str, Any]
 MANAGED_BY = "endpointslice-controller.k8s.io"
@@ -146,7 +146,6 @@ class EndpointsController(Controller):
         if not mine:
             labels = dict(svc["metadata"].get("labels") or {})
             labels.update({"endpointslice.kubernetes.io/managed-by": MANAGED_BY, "kubernetes.io/service-name": name})
-            from ..kindstate import owner_ref
             ref = owner_ref(svc)
             body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
                     "metadata": {"name": f"{name}-{self.mgr.suffix('slice/' + svc['metadata']['uid'])}", "generateName": f"{name}-",

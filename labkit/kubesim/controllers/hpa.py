@@ -15,9 +15,9 @@ from typing import Any
 from ... import autoscaling as algo
 from .. import quantity
 from ..clock import parse
+from ..objects import label_match
 from ..store import Event
 from . import Controller
-from .scheduler import label_match
 
 Obj = dict[str, Any]
 TARGETS = {"Deployment": "apps/deployments", "StatefulSet": "apps/statefulsets", "ReplicaSet": "apps/replicasets"}

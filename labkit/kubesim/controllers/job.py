@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import parse
-from ..kindstate import pod_from_template
-from .owners import WorkloadController
-from .replicaset import ready_since
+from .. import naming
+from ..objects import pod_from_template, ready_since
+from . import WorkloadController
 
 Obj = dict[str, Any]
 BACKOFF = 10.0
@@ -114,7 +114,7 @@ class JobController(WorkloadController):
         self.mgr.mutate("batch/jobs", namespace, name, put, shallow=True)
 
     def _create(self, job: Obj) -> None:
-        name = f"{job['metadata']['name']}-{self.mgr.suffix('pod/' + job['metadata']['uid'])}"
+        name = naming.generated(job["metadata"]["name"], self.mgr.suffix("pod/" + job["metadata"]["uid"]))
         pod = pod_from_template(job, name, None)
         self.mgr.create("/pods", pod)
         self.mgr.recorder.record(job, "Normal", "SuccessfulCreate", f"Created pod: {name}", "job-controller")

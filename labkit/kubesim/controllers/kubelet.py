@@ -25,7 +25,7 @@ import yaml
 
 from .. import addresses, registry
 from ..clock import stamp
-from ..kindstate import image_id
+from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller

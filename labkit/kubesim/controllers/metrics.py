@@ -18,9 +18,8 @@ from typing import Any
 
 from .. import quantity, registry
 from ..clock import stamp
+from ..objects import label_match, ready_since
 from . import Controller
-from .replicaset import ready_since
-from .scheduler import label_match
 
 Obj = dict[str, Any]
 RESOLUTION = 15.0

@@ -10,8 +10,9 @@ import collections
 from typing import Any
 
 from .. import resources
+from ..objects import controller_of
 from ..store import Event
-from . import Controller
+from . import Controller, WorkloadController
 
 Obj = dict[str, Any]
 Ref = tuple[str, str, str]  # (store key, namespace, name)
@@ -79,31 +80,4 @@ class OwnerIndex(Controller):
         return sorted(self.dependents.get(uid, {}).items())
 
 
-def controller_of(obj: Obj) -> Obj | None:
-    """The ownerReference with ``controller: true``, if any."""
-    return next((r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-
-
-class WorkloadController(Controller):
-    """A controller keyed by a workload (a Deployment, a Job...) that also wakes up when an
-    object it controls changes: the pattern of every workload controller, written once.
-
-    Subclasses name the workload's store key and kind; their ``sync`` gets (namespace, name).
-    """
-
-    workload: str = ""  # store key, e.g. "apps/deployments"
-    workload_kind: str = ""  # the kind in ownerReferences, e.g. "Deployment"
-
-    def start(self) -> None:
-        for obj in self.mgr.list(self.workload):
-            self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-
-    def on_event(self, event: Event) -> None:
-        obj = event.obj
-        if event.resource.key == self.workload:
-            if event.type != "DELETED":
-                self.enqueue((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-            return
-        ref = controller_of(obj)
-        if ref and ref.get("kind") == self.workload_kind:
-            self.enqueue((obj["metadata"]["namespace"], ref["name"]))
+__all__ = ["OwnerIndex", "WorkloadController", "controller_of"]

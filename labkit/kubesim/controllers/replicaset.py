@@ -10,28 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clock import parse
-from ..kindstate import pod_from_template
+from .. import naming
+from ..objects import active, controller_of, pod_from_template, ready_since
 from ..store import Event
 from . import Controller
-from .owners import controller_of
 
 Obj = dict[str, Any]
-
-
-def active(pod: Obj) -> bool:
-    return (not pod["metadata"].get("deletionTimestamp")
-            and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
-
-
-def ready_since(pod: Obj) -> float | None:
-    """When the pod became Ready (None when it is not ready)."""
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            if c.get("status") != "True":
-                return None
-            return parse(c["lastTransitionTime"]).timestamp() if c.get("lastTransitionTime") else 0.0
-    return None
 
 
 def available(pod: Obj, min_ready: int, now: float) -> bool:
@@ -129,7 +113,7 @@ class ReplicaSetController(Controller):
     def _create_pod(self, rs: Obj) -> Obj:
         base = rs["metadata"]["name"]
         while True:
-            name = f"{base}-{self.mgr.suffix('pod/' + rs['metadata']['uid'])}"
+            name = naming.generated(base, self.mgr.suffix("pod/" + rs["metadata"]["uid"]))
             if self.mgr.find("/pods", rs["metadata"]["namespace"], name) is None:
                 break
         pod = pod_from_template(rs, name, None)

@@ -22,66 +22,12 @@ from typing import Any
 from .. import quantity
 from ..selectors import parse_labels
 from ..store import Event
+from ..objects import label_match, matches_affinity, tolerates
 from . import Controller
 
 Obj = dict[str, Any]
 RETRY_SECONDS = 300
 UNRESOLVABLE = ("node(s) were unschedulable", "node(s) had untolerated taint", "node(s) didn't match Pod's node affinity/selector")
-
-
-def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
-    for t in tolerations or []:
-        if t.get("effect") and t["effect"] != taint.get("effect"):
-            continue
-        op = t.get("operator") or "Equal"
-        if op == "Exists":
-            if not t.get("key") or t["key"] == taint.get("key"):
-                return True
-        elif t.get("key") == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
-            return True
-    return False
-
-
-def _match_expression(labels: dict[str, str], expr: Obj, fields: dict[str, str] | None = None) -> bool:
-    source = fields if fields is not None else labels
-    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-    present = key in source
-    if op == "In":
-        return present and source[key] in values
-    if op == "NotIn":
-        return not present or source[key] not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and values:
-        try:
-            a, b = int(source[key]), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
-def matches_affinity(pod_spec: Obj, node: Obj) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = required.get("nodeSelectorTerms")
-    if not terms:
-        return True
-    fields = {"metadata.name": node["metadata"]["name"]}
-    for term in terms:  # terms are ORed, expressions within a term ANDed
-        exprs = term.get("matchExpressions") or []
-        fexprs = term.get("matchFields") or []
-        if not exprs and not fexprs:
-            continue
-        if all(_match_expression(labels, e) for e in exprs) and all(_match_expression(labels, e, fields) for e in fexprs):
-            return True
-    return False
 
 
 class Scheduler(Controller):
@@ -272,16 +218,6 @@ class Scheduler(Controller):
             self.mgr.recorder.record(updated, "Warning", "FailedScheduling", message, "default-scheduler")
         del first
         self.after(RETRY_SECONDS, key)
-
-
-def label_match(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector (matchLabels / matchExpressions) against labels; an empty selector matches all."""
-    if not selector:
-        return True
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    return all(_match_expression(labels, e) for e in selector.get("matchExpressions") or [])
 
 
 __all__ = ["Scheduler", "tolerates", "matches_affinity", "label_match", "parse_labels"]

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kindstate import owner_ref, pod_from_template
-from . import copy_obj
-from .deployment import template_hash
-from .owners import WorkloadController
-from .replicaset import active, ready_since
+from ..objects import active, copy_obj, owner_ref, pod_from_template, ready_since, template_hash
+from . import WorkloadController
 
 Obj = dict[str, Any]
 
