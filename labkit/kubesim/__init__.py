@@ -24,7 +24,7 @@ data/kind-cluster.yaml), ``api`` (REST verbs), ``server`` (HTTP), ``discovery``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
-(autoscaling/v1 <-> v2), ``registry`` (which images exist, data/images.yaml), ``programs`` (what a
+(autoscaling/v1 <-> v2), ``images`` (which images exist, data/images.yaml), ``programs`` (what a
 container's command does over time), ``quantity``, and ``controllers/`` (one module per controller;
 the kubelet's lifecycle rules are data/lifecycle.yaml). The HPA algorithm is ``labkit.autoscaling``.
 """

@@ -6,7 +6,7 @@ effects (start a container, record an exit, count a restart, the back-off), and 
 derived from the container states (phase, conditions, container statuses, IPs), as the kubelet
 writes them. What each process does (exit code, logs, files for exec probes, ports for HTTP and
 TCP probes) comes from ``programs.py``; which images exist and how long a pull takes from
-``registry.py``.
+``images.py``.
 
 Why one object for all nodes: each pod is handled by the kubelet of its node; a stopped node's
 kubelet does nothing (its pods keep their last status, as when a real node loses power) until
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from .. import addresses, registry
+from .. import addresses, images
 from ..clock import stamp
 from ..kindstate import image_id
 from ..programs import Program, simulate
@@ -52,7 +52,7 @@ class Run:
     """One container as the kubelet tracks it."""
 
     spec: Obj
-    info: registry.ImageInfo
+    info: images.ImageInfo
     program: Program
     known: bool                     # we know what the process does (probes can fail)
     state: str = "New"
@@ -125,7 +125,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], pod["spec"]["nodeName"], status.get("hostIP", ""), status.get("podIP", ""), start,
                     adopted=True)
         for c, cs in zip(pod["spec"].get("containers") or [], status.get("containerStatuses") or []):
-            info = registry.lookup(c.get("image", ""))
+            info = images.lookup(c.get("image", ""))
             run = Run(c, info, Program(runs_for=None, logs=[(0.0, line) for line in info.logs]), known=False,
                       state="Running", since=start, started=start, ever_started=True,
                       restarts=cs.get("restartCount", 0), cid=(cs.get("containerID") or "").split("//")[-1])
@@ -159,7 +159,7 @@ class Kubelet(Controller):
 
     def load_image(self, image: str) -> None:
         """Put an image on every node, as ``kind load docker-image`` does."""
-        self.loaded_images.add(registry.lookup(image).ref)
+        self.loaded_images.add(images.lookup(image).ref)
         self.loaded_images.add(image)
 
     # ---- the loop -----------------------------------------------------------------------
@@ -206,7 +206,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now)
         env = {"HOSTNAME": pod["metadata"]["name"]}
         for c in pod["spec"].get("containers") or []:
-            info = registry.lookup(c.get("image", ""))
+            info = images.lookup(c.get("image", ""))
             cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
             program = simulate(info, c.get("command"), c.get("args"), cenv)
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
@@ -290,8 +290,8 @@ class Kubelet(Controller):
     def _pull_time(self, pr: PodRun, run: Run) -> float:
         """A registry pull; much faster when the node already has the layers (a re-pull of the same image)."""
         if run.info.ref in self.node_images.get(pr.node, set()):
-            return registry.data()["pull"]["fixedSeconds"]
-        return registry.pull_seconds(run.info)
+            return images.data()["pull"]["fixedSeconds"]
+        return images.pull_seconds(run.info)
 
     def _stage(self, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> Obj | None:
         for stage in lifecycle()["by_state"].get(run.state, []):
