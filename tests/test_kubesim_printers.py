@@ -104,3 +104,28 @@ def test_every_table_is_the_same_as_before_the_columns_moved_to_data(rendered):
 
 if __name__ == "__main__":
     GOLDEN.write_text(json.dumps(render_all(), indent=1, sort_keys=True) + "\n")
+
+
+def test_the_yaml_names_a_row_function_for_every_kind_and_the_columns_match_its_cells():
+    """Each printer's row function gives at least as many cells as the YAML has columns."""
+    obj = {"metadata": {"name": "x", "creationTimestamp": "2026-03-02T09:00:00Z"}}
+    ctx = tables.Ctx(datetime(2026, 3, 2, 9, 1, tzinfo=timezone.utc))
+    for kind, printer in tables.PRINTERS.items():
+        assert len(printer.row(obj, ctx)) >= len(printer.columns), kind
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("printers:\n  Pod: {row: pood, columns: [{name: Name, type: string, priority: 0}]}\n"
+     "  default: {row: default, columns: [{name: Name, type: string, priority: 0}]}\n",
+     "Pod: unknown row function 'pood'"),
+    ("printers:\n  Pod: {row: pod, columns: [{name: Name, type: str, priority: 0}]}\n"
+     "  default: {row: default, columns: [{name: Name, type: string, priority: 0}]}\n",
+     "Pod: column"),
+    ("printers:\n  Pod: {row: pod, columns: [{name: Name, type: string, priority: 0}]}\n",
+     "no 'default' printer"),
+])
+def test_a_printers_file_naming_an_unknown_function_or_type_fails_when_it_loads(tmp_path, bad, message):
+    path = tmp_path / "printers.yaml"
+    path.write_text(bad)
+    with pytest.raises(tables.PrinterError, match=message):
+        tables.load_printers(path)
