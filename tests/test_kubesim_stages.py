@@ -100,13 +100,14 @@ def test_an_unknown_predicate_fails_when_the_file_loads_naming_the_stage(tmp_pat
         stages.load(write(tmp_path / "lifecycle.yaml", text))
 
 
-def test_an_unknown_negated_predicate_delay_effect_or_state_fails_when_the_file_loads(tmp_path):
+def test_an_unknown_negated_predicate_delay_effect_repeat_or_state_fails_when_the_file_loads(tmp_path):
     base = stages.DATA.read_text()
     for old, new, message in [
             ('when: ["!image-exists"]', 'when: ["!image-exist"]', "stage 'pull-failed': unknown predicate 'image-exist'"),
             ("delay: backoff, to: New", "delay: backof, to: New", "stage 'restart': unknown delay 'backof'"),
             ("effects: [image-on-node]", "effects: [image-on-nod]", "stage 'pulled': unknown effect 'image-on-nod'"),
-            ("to: CrashLoopBackOff", "to: CrashLoop", "stage 'crash-back-off': unknown state 'CrashLoop'")]:
+            ("to: CrashLoopBackOff", "to: CrashLoop", "stage 'crash-back-off': unknown state 'CrashLoop'"),
+            ("repeat: liveness-failures", "repeat: failures", "stage 'liveness-kill': unknown repeat 'failures'")]:
         assert old in base, old
         with pytest.raises(stages.LifecycleError, match=message):
             stages.load(write(tmp_path / "lifecycle.yaml", base.replace(old, new)))

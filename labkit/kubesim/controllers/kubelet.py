@@ -274,8 +274,7 @@ class Kubelet(Controller):
         run.since = at
         field_path = f"spec.containers{{{run.name}}}"
         for ev in stage.events:
-            count = int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) if ev["reason"] == "Unhealthy" else 1
-            for _ in range(count):
+            for _ in range(ev["repeat"](run) if "repeat" in ev else 1):
                 self.mgr.recorder.record(pod, ev["type"], ev["reason"], ev["message"].format(**ctx), "kubelet",
                                          host=pr.node, field_path=field_path)
 

@@ -1,5 +1,5 @@
 """The kubelet's lifecycle stages (``data/lifecycle.yaml``), loaded and checked, and the named
-predicates, delays and effects they use, as registries.
+predicates, delays, effects and event repeats they use, as registries.
 
 Why registries: ``lifecycle.yaml`` says *which* rule applies (``when: [liveness-fails]``,
 ``delay: backoff``, ``effects: [start]``); the code behind each name lives in one small function
@@ -34,10 +34,11 @@ Effect = Callable[["Kubelet", Obj, "PodRun", "Run", float], None]
 PREDICATES: dict[str, Predicate] = {}
 DELAYS: dict[str, Delay] = {}
 EFFECTS: dict[str, Effect] = {}
+COUNTS: dict[str, Callable[["Run"], int]] = {}   # how many times an event is recorded (`repeat:`)
 
 
 class LifecycleError(ValueError):
-    """``lifecycle.yaml`` names a predicate, delay, effect or state that does not exist."""
+    """``lifecycle.yaml`` names a predicate, delay, effect, repeat or state that does not exist."""
 
 
 def _register(table: dict[str, Any], name: str) -> Callable[[Any], Any]:
@@ -178,6 +179,13 @@ def _pull_error(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.error = run.info.error
 
 
+# ---- repeats: an event recorded more than once when the stage fires ---------------------
+@_register(COUNTS, "liveness-failures")
+def _liveness_failures(run: Run) -> int:
+    """One Unhealthy event per failed probe: failureThreshold of them before the kill."""
+    return int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3))
+
+
 # ---- the file, loaded -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Stage:
@@ -189,7 +197,7 @@ class Stage:
     delay: float | Delay
     to: str
     effects: tuple[Effect, ...]
-    events: tuple[Obj, ...]
+    events: tuple[Obj, ...]  # type, reason, message, and `repeat` (a COUNTS function) if more than once
     on_deletion: bool      # reacts to the deletion: its delay counts from when the kubelet saw it
     probe_message: bool    # an event names the failed probe ({probe})
 
@@ -216,7 +224,7 @@ def _resolve(table: dict[str, Any], kind: str, name: Any, stage: str, path: Path
 
 
 def load(path: Path = DATA) -> Lifecycle:
-    """Read and check ``path``: every predicate, delay, effect and state a stage names must exist."""
+    """Read and check ``path``: every predicate, delay, effect, repeat and state a stage names must exist."""
     d = yaml.safe_load(path.read_text())
     states = d.get("states") or {}
     stages = []
@@ -234,7 +242,8 @@ def load(path: Path = DATA) -> Lifecycle:
         else:
             delay = _resolve(DELAYS, "delay", delay, name, path)
         effects = tuple(_resolve(EFFECTS, "effect", e, name, path) for e in raw.get("effects", []))
-        events = tuple(raw.get("events", []))
+        events = tuple(dict(ev, repeat=_resolve(COUNTS, "repeat", ev["repeat"], name, path)) if "repeat" in ev else ev
+                       for ev in raw.get("events", []))
         stages.append(Stage(name, tuple(raw["from"]), when, delay, raw["to"], effects, events,
                             on_deletion="terminating" in raw.get("when", []),
                             probe_message=any("{probe}" in ev.get("message", "") for ev in events)))
