@@ -21,12 +21,12 @@ thread ticks) or stands still until ``advance()`` (``realtime=False``: fully det
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
 data/kind-cluster.yaml), ``api`` (REST verbs), ``server`` (HTTP), ``discovery``, ``openapi``,
-``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns),
+``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
-(autoscaling/v1 <-> v2), ``registry`` (which images exist, data/images.yaml), ``programs`` (what a
+(autoscaling/v1 <-> v2), ``images`` (which images exist, data/images.yaml), ``programs`` (what a
 container's command does over time), ``quantity``, and ``controllers/`` (one module per controller;
-the kubelet's lifecycle rules are data/lifecycle.yaml). The HPA algorithm is ``labkit.autoscaling``.
+the kubelet's lifecycle rules are data/lifecycle.yaml, loaded by ``stages``). The HPA algorithm is ``labkit.autoscaling``.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from .registry import ImageInfo
+from .images import ImageInfo
 
 SHELLS = {"sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash", "/usr/bin/env"}
 SERVERS = ("nginx", "httpd", "apache2", "gunicorn", "flask", "uvicorn", "redis-server", "postgres", "mysqld",

@@ -4,23 +4,24 @@ Why on the server: kubectl asks for ``as=Table`` and prints the columns the serv
 (without them it can show only NAME and AGE). The columns and cell rules follow the
 Kubernetes printers (pkg/printers/internalversion), re-expressed here: priority-0 columns
 always, priority-1 columns with ``-o wide``; kubectl adds NAMESPACE itself.
+
+The columns are data (``data/printers.yaml``); the cells that need code (a pod's STATUS and
+RESTARTS, a node's ROLES, ages) are row functions here, registered in ``ROWS`` under the name the
+YAML gives them.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from .clock import parse
 from .selectors import selector_string
 
 Obj = dict[str, Any]
-NAME_DESC = ("Name must be unique within a namespace. Is required when creating resources, although some "
-             "resources may allow a client to request the generation of an appropriate name automatically. "
-             "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
-             "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names")
-AGE_DESC = ("CreationTimestamp is a timestamp representing the server time when this object was created. "
-            "It is not guaranteed to be set in happens-before order across separate operations. Clients may "
-            "not set this value. It is represented in RFC3339 form and is in UTC.")
+DATA = Path(__file__).parent / "data" / "printers.yaml"
 
 
 def human_duration(seconds: float) -> str:
@@ -96,7 +97,19 @@ def _selector(sel: Obj | None) -> str:
     return selector_string(sel) or "<none>"
 
 
+ROWS: dict[str, Callable[[Obj, "Ctx"], list[Any]]] = {}
+
+
+def row(name: str) -> Callable[[Callable[[Obj, "Ctx"], list[Any]]], Callable[[Obj, "Ctx"], list[Any]]]:
+    """Register a row function under the name ``data/printers.yaml`` uses for it."""
+    def register(fn: Callable[[Obj, "Ctx"], list[Any]]) -> Callable[[Obj, "Ctx"], list[Any]]:
+        ROWS[name] = fn
+        return fn
+    return register
+
+
 # ---- pods ---------------------------------------------------------------------------------
+@row("pod")
 def pod_row(pod: Obj, ctx: Ctx) -> list[Any]:
     spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, _meta(pod)
     restarts = 0
@@ -169,6 +182,7 @@ def pod_row(pod: Obj, ctx: Ctx) -> list[Any]:
             status.get("nominatedNodeName") or "<none>", gate_text]
 
 
+@row("node")
 def node_row(node: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(node), node.get("spec") or {}, node.get("status") or {}
     conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
@@ -202,6 +216,7 @@ def _ports(ports: list[Obj]) -> str:
     return ",".join(out) or "<none>"
 
 
+@row("service")
 def service_row(svc: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(svc), svc.get("spec") or {}, svc.get("status") or {}
     kind = spec.get("type", "ClusterIP")
@@ -219,6 +234,7 @@ def service_row(svc: Obj, ctx: Ctx) -> list[Any]:
             _labels(spec.get("selector"))]
 
 
+@row("deployment")
 def deployment_row(d: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(d), d.get("spec") or {}, d.get("status") or {}
     names, images = _containers(spec)
@@ -227,6 +243,7 @@ def deployment_row(d: Obj, ctx: Ctx) -> list[Any]:
             names, images, _selector(spec.get("selector"))]
 
 
+@row("replicaset")
 def replicaset_row(rs: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(rs), rs.get("spec") or {}, rs.get("status") or {}
     names, images = _containers(spec)
@@ -234,6 +251,7 @@ def replicaset_row(rs: Obj, ctx: Ctx) -> list[Any]:
             ctx.age(meta.get("creationTimestamp")), names, images, _selector(spec.get("selector"))]
 
 
+@row("daemonset")
 def daemonset_row(ds: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(ds), ds.get("spec") or {}, ds.get("status") or {}
     names, images = _containers(spec)
@@ -243,6 +261,7 @@ def daemonset_row(ds: Obj, ctx: Ctx) -> list[Any]:
             _labels(node_selector), ctx.age(meta.get("creationTimestamp")), names, images, _selector(spec.get("selector"))]
 
 
+@row("statefulset")
 def statefulset_row(s: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(s), s.get("spec") or {}, s.get("status") or {}
     names, images = _containers(spec)
@@ -250,6 +269,7 @@ def statefulset_row(s: Obj, ctx: Ctx) -> list[Any]:
             ctx.age(meta.get("creationTimestamp")), names, images]
 
 
+@row("job")
 def job_row(job: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(job), job.get("spec") or {}, job.get("status") or {}
     names, images = _containers(spec)
@@ -277,6 +297,7 @@ def job_row(job: Obj, ctx: Ctx) -> list[Any]:
             _selector(spec.get("selector"))]
 
 
+@row("cronjob")
 def cronjob_row(cj: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(cj), cj.get("spec") or {}, cj.get("status") or {}
     names, images = _containers((spec.get("jobTemplate") or {}).get("spec") or {})
@@ -286,6 +307,7 @@ def cronjob_row(cj: Obj, ctx: Ctx) -> list[Any]:
             ctx.age(meta.get("creationTimestamp")), names, images, _selector((spec.get("jobTemplate") or {}).get("spec", {}).get("selector"))]
 
 
+@row("hpa")
 def hpa_row(h: Obj, ctx: Ctx) -> list[Any]:
     meta, spec, status = _meta(h), h.get("spec") or {}, h.get("status") or {}
     ref = spec.get("scaleTargetRef") or {}
@@ -314,23 +336,28 @@ def hpa_row(h: Obj, ctx: Ctx) -> list[Any]:
             ctx.age(meta.get("creationTimestamp"))]
 
 
+@row("namespace")
 def namespace_row(ns: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(ns).get("name"), (ns.get("status") or {}).get("phase", ""), ctx.age(_meta(ns).get("creationTimestamp"))]
 
 
+@row("configmap")
 def configmap_row(cm: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(cm).get("name"), len(cm.get("data") or {}) + len(cm.get("binaryData") or {}),
             ctx.age(_meta(cm).get("creationTimestamp"))]
 
 
+@row("secret")
 def secret_row(s: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(s).get("name"), s.get("type", ""), len(s.get("data") or {}), ctx.age(_meta(s).get("creationTimestamp"))]
 
 
+@row("serviceaccount")
 def serviceaccount_row(sa: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(sa).get("name"), len(sa.get("secrets") or []), ctx.age(_meta(sa).get("creationTimestamp"))]
 
 
+@row("event")
 def event_row(ev: Obj, ctx: Ctx) -> list[Any]:
     meta = _meta(ev)
     first = ev.get("firstTimestamp") or ev.get("eventTime") or meta.get("creationTimestamp")
@@ -350,6 +377,7 @@ def event_row(ev: Obj, ctx: Ctx) -> list[Any]:
             src, (ev.get("message") or "").strip(), ctx.age(first), count, meta.get("name")]
 
 
+@row("endpoints")
 def endpoints_row(ep: Obj, ctx: Ctx) -> list[Any]:
     pairs = []
     for subset in ep.get("subsets") or []:
@@ -361,6 +389,7 @@ def endpoints_row(ep: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(ep).get("name"), text, ctx.age(_meta(ep).get("creationTimestamp"))]
 
 
+@row("endpointslice")
 def endpointslice_row(es: Obj, ctx: Ctx) -> list[Any]:
     ports = ",".join(str(p.get("port", "")) for p in es.get("ports") or []) or "<unset>"
     addrs = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
@@ -368,6 +397,7 @@ def endpointslice_row(es: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(es).get("name"), es.get("addressType", ""), ports, text, ctx.age(_meta(es).get("creationTimestamp"))]
 
 
+@row("storageclass")
 def storageclass_row(sc: Obj, ctx: Ctx) -> list[Any]:
     meta = _meta(sc)
     name = meta.get("name", "")
@@ -377,11 +407,13 @@ def storageclass_row(sc: Obj, ctx: Ctx) -> list[Any]:
             bool(sc.get("allowVolumeExpansion", False)), ctx.age(meta.get("creationTimestamp"))]
 
 
+@row("lease")
 def lease_row(lease: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(lease).get("name"), (lease.get("spec") or {}).get("holderIdentity", ""),
             ctx.age(_meta(lease).get("creationTimestamp"))]
 
 
+@row("controllerrevision")
 def controllerrevision_row(cr: Obj, ctx: Ctx) -> list[Any]:
     owner = next((o for o in _meta(cr).get("ownerReferences") or [] if o.get("controller")), None)
     controller = "<none>"
@@ -391,6 +423,7 @@ def controllerrevision_row(cr: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(cr).get("name"), controller, cr.get("revision", 0), ctx.age(_meta(cr).get("creationTimestamp"))]
 
 
+@row("pvc")
 def pvc_row(pvc: Obj, ctx: Ctx) -> list[Any]:
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
     modes = ",".join({"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
@@ -401,110 +434,45 @@ def pvc_row(pvc: Obj, ctx: Ctx) -> list[Any]:
             spec.get("volumeMode", "Filesystem")]
 
 
+@row("default")
 def default_row(obj: Obj, ctx: Ctx) -> list[Any]:
     return [_meta(obj).get("name"), ctx.age(_meta(obj).get("creationTimestamp"))]
 
 
-S, I, B = "string", "integer", "boolean"
-C = ("Names of each container in the template.", "Images referenced by each container in the template.")
-PRINTERS: dict[str, Printer] = {
-    "Pod": Printer([("Name", S, 0, NAME_DESC), ("Ready", S, 0, "The aggregate readiness state of this pod for accepting traffic."),
-                    ("Status", S, 0, "The aggregate status of the containers in this pod."),
-                    ("Restarts", S, 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
-                    ("Age", S, 0, AGE_DESC), ("IP", S, 1, "podIP is the IP address allocated to the pod."),
-                    ("Node", S, 1, "NodeName indicates in which node this pod is scheduled."),
-                    ("Nominated Node", S, 1, "nominatedNodeName is set when this pod preempts other pods on the node."),
-                    ("Readiness Gates", S, 1, "If specified, all readiness gates will be evaluated for pod readiness.")], pod_row),
-    "Node": Printer([("Name", S, 0, NAME_DESC), ("Status", S, 0, "The status of the node"), ("Roles", S, 0, "The roles of the node"),
-                     ("Age", S, 0, AGE_DESC), ("Version", S, 0, "Kubelet Version reported by the node."),
-                     ("Internal-IP", S, 1, "List of addresses reachable to the node."),
-                     ("External-IP", S, 1, "List of addresses reachable to the node."),
-                     ("OS-Image", S, 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
-                     ("Kernel-Version", S, 1, "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-                     ("Container-Runtime", S, 1, "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).")], node_row),
-    "Service": Printer([("Name", S, 0, NAME_DESC), ("Type", S, 0, "type determines how the Service is exposed."),
-                        ("Cluster-IP", S, 0, "clusterIP is the IP address of the service."),
-                        ("External-IP", S, 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
-                        ("Port(s)", S, 0, "The list of ports that are exposed by this service."), ("Age", S, 0, AGE_DESC),
-                        ("Selector", S, 1, "Route service traffic to pods with label keys and values matching this selector.")], service_row),
-    "Deployment": Printer([("Name", S, 0, NAME_DESC), ("Ready", S, 0, "Number of the pod with ready state"),
-                           ("Up-to-date", I, 0, "Total number of non-terminating pods targeted by this deployment that have the desired template spec."),
-                           ("Available", I, 0, "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment."),
-                           ("Age", S, 0, AGE_DESC), ("Containers", S, 1, C[0]), ("Images", S, 1, C[1]),
-                           ("Selector", S, 1, "Label selector for pods.")], deployment_row),
-    "ReplicaSet": Printer([("Name", S, 0, NAME_DESC), ("Desired", I, 0, "Replicas is the number of desired pods."),
-                           ("Current", I, 0, "Replicas is the most recently observed number of non-terminating pods."),
-                           ("Ready", I, 0, "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."),
-                           ("Age", S, 0, AGE_DESC), ("Containers", S, 1, C[0]), ("Images", S, 1, C[1]),
-                           ("Selector", S, 1, "Selector is a label query over pods that should match the replica count.")], replicaset_row),
-    "DaemonSet": Printer([("Name", S, 0, NAME_DESC), ("Desired", I, 0, "The total number of nodes that should be running the daemon pod."),
-                          ("Current", I, 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
-                          ("Ready", I, 0, "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."),
-                          ("Up-to-date", I, 0, "The total number of nodes that are running updated daemon pod"),
-                          ("Available", I, 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available."),
-                          ("Node Selector", S, 0, "NodeSelector is a selector which must be true for the pod to fit on a node."),
-                          ("Age", S, 0, AGE_DESC), ("Containers", S, 1, C[0]), ("Images", S, 1, C[1]),
-                          ("Selector", S, 1, "A label query over pods that are managed by the daemon set.")], daemonset_row),
-    "StatefulSet": Printer([("Name", S, 0, NAME_DESC), ("Ready", S, 0, "Number of the pod with ready state"),
-                            ("Age", S, 0, AGE_DESC), ("Containers", S, 1, C[0]), ("Images", S, 1, C[1])], statefulset_row),
-    "Job": Printer([("Name", S, 0, NAME_DESC), ("Status", S, 0, "Status of the job."),
-                    ("Completions", S, 0, "The completion status of the job."),
-                    ("Duration", S, 0, "Time required to complete the job."), ("Age", S, 0, AGE_DESC),
-                    ("Containers", S, 1, C[0]), ("Images", S, 1, C[1]),
-                    ("Selector", S, 1, "A label query over pods that should match the pod count.")], job_row),
-    "CronJob": Printer([("Name", S, 0, NAME_DESC), ("Schedule", S, 0, "The schedule in Cron format."),
-                        ("Timezone", S, 0, "The time zone name for the given schedule."),
-                        ("Suspend", B, 0, "This flag tells the controller to suspend subsequent executions."),
-                        ("Active", I, 0, "A list of pointers to currently running jobs."),
-                        ("Last Schedule", S, 0, "Information when was the last time the job was successfully scheduled."),
-                        ("Age", S, 0, AGE_DESC), ("Containers", S, 1, C[0]), ("Images", S, 1, C[1]),
-                        ("Selector", S, 1, "A label query over pods that should match the pod count.")], cronjob_row),
-    "HorizontalPodAutoscaler": Printer([("Name", S, 0, NAME_DESC), ("Reference", S, 0, "Reference to the target resource."),
-                                        ("Targets", S, 0, "The current and target metrics."),
-                                        ("MinPods", S, 0, "Lower limit for the number of pods."),
-                                        ("MaxPods", I, 0, "Upper limit for the number of pods."),
-                                        ("Replicas", I, 0, "Current number of replicas of pods managed by this autoscaler."),
-                                        ("Age", S, 0, AGE_DESC)], hpa_row),
-    "Namespace": Printer([("Name", S, 0, NAME_DESC), ("Status", S, 0, "The status of the namespace"), ("Age", S, 0, AGE_DESC)], namespace_row),
-    "ConfigMap": Printer([("Name", S, 0, NAME_DESC), ("Data", I, 0, "Data contains the configuration data."), ("Age", S, 0, AGE_DESC)], configmap_row),
-    "Secret": Printer([("Name", S, 0, NAME_DESC), ("Type", S, 0, "The type of the secret"),
-                       ("Data", I, 0, "The number of entries in the secret"), ("Age", S, 0, AGE_DESC)], secret_row),
-    "ServiceAccount": Printer([("Name", S, 0, NAME_DESC), ("Secrets", I, 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
-                               ("Age", S, 0, AGE_DESC)], serviceaccount_row),
-    "Event": Printer([("Last Seen", S, 0, "The time at which the most recent occurrence of this event was recorded."),
-                      ("Type", S, 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-                      ("Reason", S, 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
-                      ("Object", S, 0, "The object that this event is about."),
-                      ("Subobject", S, 1, "The field of the object that this event is about."),
-                      ("Source", S, 1, "The component reporting this event. Should be a short machine understandable string."),
-                      ("Message", S, 0, "A human-readable description of the status of this operation."),
-                      ("First Seen", S, 1, "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
-                      ("Count", S, 1, "The number of times this event has occurred."),
-                      ("Name", S, 1, NAME_DESC)], event_row),
-    "Endpoints": Printer([("Name", S, 0, NAME_DESC), ("Endpoints", S, 0, "The set of all endpoints is the union of all subsets."),
-                          ("Age", S, 0, AGE_DESC)], endpoints_row),
-    "EndpointSlice": Printer([("Name", S, 0, NAME_DESC), ("AddressType", S, 0, "The IP protocol for this slice"),
-                              ("Ports", S, 0, "The ports for this slice"), ("Endpoints", S, 0, "The endpoints for this slice"),
-                              ("Age", S, 0, AGE_DESC)], endpointslice_row),
-    "StorageClass": Printer([("Name", S, 0, NAME_DESC), ("Provisioner", S, 0, "Indicates the type of the provisioner."),
-                             ("ReclaimPolicy", S, 0, "Indicates the type of the reclaim policy."),
-                             ("VolumeBindingMode", S, 0, "Indicates when volume binding and dynamic provisioning should occur."),
-                             ("AllowVolumeExpansion", S, 0, "Indicates whether the storage class allow volume expand."),
-                             ("Age", S, 0, AGE_DESC)], storageclass_row),
-    "Lease": Printer([("Name", S, 0, NAME_DESC), ("Holder", S, 0, "holderIdentity contains the identity of the holder of a current lease."),
-                      ("Age", S, 0, AGE_DESC)], lease_row),
-    "ControllerRevision": Printer([("Name", S, 0, NAME_DESC), ("Controller", S, 0, "Controller of the object"),
-                                   ("Revision", I, 0, "Revision indicates the revision of the state represented by Data."),
-                                   ("Age", S, 0, AGE_DESC)], controllerrevision_row),
-    "PersistentVolumeClaim": Printer([("Name", S, 0, NAME_DESC), ("Status", S, 0, "Phase of the claim."),
-                                      ("Volume", S, 0, "The binding reference to the PersistentVolume backing this claim."),
-                                      ("Capacity", S, 0, "The actual resources of the underlying volume."),
-                                      ("Access Modes", S, 0, "The access modes the volume has."),
-                                      ("StorageClass", S, 0, "The storage class of the claim."),
-                                      ("VolumeAttributesClass", S, 0, "The volume attributes class of the claim."),
-                                      ("Age", S, 0, AGE_DESC), ("VolumeMode", S, 1, "The volume mode of the claim.")], pvc_row),
-}
-DEFAULT = Printer([("Name", S, 0, NAME_DESC), ("Age", S, 0, AGE_DESC)], default_row)
+class PrinterError(ValueError):
+    """``data/printers.yaml`` names something tables.py does not have; raised at import."""
+
+
+TYPES = ("string", "integer", "boolean", "number")
+
+
+def load_printers(path: Path = DATA) -> tuple[dict[str, Printer], Printer]:
+    """The printers of ``path`` (every kind's, and ``default``), checked against ``ROWS``.
+
+    Why checked here: a misspelt row function or column type must fail when the emulator is
+    imported, with the kind's name, not as a 500 on the first ``kubectl get`` of that kind."""
+    data = yaml.safe_load(path.read_text())
+    printers: dict[str, Printer] = {}
+    for kind, spec in (data.get("printers") or {}).items():
+        fn = ROWS.get(spec.get("row", ""))
+        if fn is None:
+            raise PrinterError(f"{path.name}: {kind}: unknown row function {spec.get('row')!r} "
+                               f"(tables.py has: {', '.join(sorted(ROWS))})")
+        columns = []
+        for col in spec.get("columns") or []:
+            if col.get("type") not in TYPES or col.get("priority") not in (0, 1) or not col.get("name"):
+                raise PrinterError(f"{path.name}: {kind}: column {col!r} needs a name, a type "
+                                   f"({', '.join(TYPES)}) and priority 0 or 1")
+            columns.append((col["name"], col["type"], col["priority"], col.get("description", "")))
+        if not columns:
+            raise PrinterError(f"{path.name}: {kind}: no columns")
+        printers[kind] = Printer(columns, fn)
+    if "default" not in printers:
+        raise PrinterError(f"{path.name}: no 'default' printer (for kinds without their own)")
+    return printers, printers.pop("default")
+
+
+PRINTERS, DEFAULT = load_printers()
 
 
 def partial(obj: Obj) -> Obj:

@@ -1,12 +1,12 @@
 """The kubelets of all nodes: run bound pods through their lifecycle and report pod status.
 
 The rules (which state follows which, after how long, with which events) are data:
-``data/lifecycle.yaml``. This module evaluates them: the named predicates and delays, the
-effects (start a container, record an exit, count a restart, the back-off), and the pod status
-derived from the container states (phase, conditions, container statuses, IPs), as the kubelet
+``data/lifecycle.yaml``, loaded by ``stages.py`` with its named predicates, delays and effects
+(start a container, record an exit, count a restart, the back-off). This module runs them, and
+derives the pod status from the container states (phase, conditions, container statuses, IPs), as the kubelet
 writes them. What each process does (exit code, logs, files for exec probes, ports for HTTP and
 TCP probes) comes from ``programs.py``; which images exist and how long a pull takes from
-``registry.py``.
+``images.py``.
 
 Why one object for all nodes: each pod is handled by the kubelet of its node; a stopped node's
 kubelet does nothing (its pods keep their last status, as when a real node loses power) until
@@ -17,34 +17,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .. import addresses, registry
+from .. import addresses, images
 from ..clock import stamp
 from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller
+from .stages import Stage, lifecycle
 
 Obj = dict[str, Any]
-DATA = Path(__file__).resolve().parent.parent / "data" / "lifecycle.yaml"
 HORIZON = 86400.0
 SANDBOX_RETRY = 10.0   # the kubelet's pod worker back-off after a failed sync
-
-
-@lru_cache(maxsize=1)
-def lifecycle() -> dict[str, Any]:
-    """The stages, grouped by the state they start from (in file order)."""
-    d = yaml.safe_load(DATA.read_text())
-    by_state: dict[str, list[Obj]] = {}
-    for stage in d["stages"]:
-        for state in stage["from"]:
-            by_state.setdefault(state, []).append(stage)
-    return {**d, "by_state": by_state}
 
 
 @dataclass
@@ -52,7 +37,7 @@ class Run:
     """One container as the kubelet tracks it."""
 
     spec: Obj
-    info: registry.ImageInfo
+    info: images.ImageInfo
     program: Program
     known: bool                     # we know what the process does (probes can fail)
     state: str = "New"
@@ -125,7 +110,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], pod["spec"]["nodeName"], status.get("hostIP", ""), status.get("podIP", ""), start,
                     adopted=True)
         for c, cs in zip(pod["spec"].get("containers") or [], status.get("containerStatuses") or []):
-            info = registry.lookup(c.get("image", ""))
+            info = images.lookup(c.get("image", ""))
             run = Run(c, info, Program(runs_for=None, logs=[(0.0, line) for line in info.logs]), known=False,
                       state="Running", since=start, started=start, ever_started=True,
                       restarts=cs.get("restartCount", 0), cid=(cs.get("containerID") or "").split("//")[-1])
@@ -159,7 +144,7 @@ class Kubelet(Controller):
 
     def load_image(self, image: str) -> None:
         """Put an image on every node, as ``kind load docker-image`` does."""
-        self.loaded_images.add(registry.lookup(image).ref)
+        self.loaded_images.add(images.lookup(image).ref)
         self.loaded_images.add(image)
 
     # ---- the loop -----------------------------------------------------------------------
@@ -206,7 +191,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now)
         env = {"HOSTNAME": pod["metadata"]["name"]}
         for c in pod["spec"].get("containers") or []:
-            info = registry.lookup(c.get("image", ""))
+            info = images.lookup(c.get("image", ""))
             cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
             program = simulate(info, c.get("command"), c.get("args"), cenv)
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
@@ -245,57 +230,16 @@ class Kubelet(Controller):
         for run in pr.runs:
             run.since = self.mgr.now()
 
-    # ---- stages -------------------------------------------------------------------------
-    def _pred(self, name: str, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
-        negate = name.startswith("!")
-        name = name.lstrip("!")
-        if name == "terminating":
-            value = terminating
-        elif name == "needs-pull":
-            policy = run.spec.get("imagePullPolicy", "IfNotPresent")
-            present = (run.info.preloaded or run.info.ref in self.node_images.get(pr.node, set())
-                       or run.spec.get("image") in self.node_images.get(pr.node, set())
-                       or run.info.ref in self.loaded_images or run.spec.get("image") in self.loaded_images)
-            value = policy == "Always" or (policy != "Never" and not present)
-        elif name == "image-exists":
-            value = run.info.exists
-        elif name == "exits":
-            value = run.program.runs_for is not None
-        elif name == "liveness-fails":
-            value = self._liveness_kill(pod, pr, run) is not None
-        elif name == "will-restart":
-            policy = pod["spec"].get("restartPolicy", "Always")
-            value = policy == "Always" or (policy == "OnFailure" and run.exit_code != 0)
-        else:
-            raise ValueError(f"unknown lifecycle predicate {name}")
-        return value != negate
-
-    def _delay(self, stage: Obj, pod: Obj, pr: PodRun, run: Run) -> float:
-        delay = stage.get("delay", 0)
-        if isinstance(delay, (int, float)):
-            return float(delay)
-        if delay == "pull":
-            return self._pull_time(pr, run)
-        if delay == "exit":
-            return run.program.runs_for or 0.0
-        if delay == "liveness":
-            return self._liveness_kill(pod, pr, run) or 0.0
-        if delay == "backoff":
-            return run.backoff or lifecycle()["backoff"]["initialSeconds"]
-        if delay == "stop":
-            grace = pod["metadata"].get("deletionGracePeriodSeconds", pod["spec"].get("terminationGracePeriodSeconds", 30))
-            return min(float(grace or 0), 0.5) if run.program.handles_sigterm else float(grace or 0)
-        raise ValueError(f"unknown lifecycle delay {delay}")
-
+    # ---- stages (data/lifecycle.yaml; the named rules are in stages.py) ----------------
     def _pull_time(self, pr: PodRun, run: Run) -> float:
         """A registry pull; much faster when the node already has the layers (a re-pull of the same image)."""
         if run.info.ref in self.node_images.get(pr.node, set()):
-            return registry.data()["pull"]["fixedSeconds"]
-        return registry.pull_seconds(run.info)
+            return images.data()["pull"]["fixedSeconds"]
+        return images.pull_seconds(run.info)
 
-    def _stage(self, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> Obj | None:
-        for stage in lifecycle()["by_state"].get(run.state, []):
-            if all(self._pred(p, pod, pr, run, terminating) for p in stage.get("when", [])):
+    def _stage(self, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> Stage | None:
+        for stage in lifecycle().by_state.get(run.state, ()):
+            if stage.applies(self, pod, pr, run, terminating):
                 return stage
         return None
 
@@ -309,61 +253,28 @@ class Kubelet(Controller):
                 return
             self._apply(stage, pod, pr, run, due)
 
-    def _due(self, stage: Obj, pod: Obj, pr: PodRun, run: Run) -> float:
+    def _due(self, stage: Stage, pod: Obj, pr: PodRun, run: Run) -> float:
         """When a stage fires: its delay counts from entering the state, or from the deletion for
         stages that react to it (a container running for an hour stops 0.5 s after the delete)."""
         start = run.since
-        if "terminating" in stage.get("when", []) and pr.terminating_since is not None:
+        if stage.on_deletion and pr.terminating_since is not None:
             start = max(start, pr.terminating_since)
-        return start + self._delay(stage, pod, pr, run)
+        return start + stage.seconds(self, pod, pr, run)
 
-    def _apply(self, stage: Obj, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
-        effects = stage.get("effects", [])
+    def _apply(self, stage: Stage, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
         ctx = {"image": run.spec.get("image", ""), "container": run.name, "pod": pod["metadata"]["name"],
                "namespace": pod["metadata"]["namespace"], "uid": pod["metadata"]["uid"],
                "pull": _duration(self._pull_time(pr, run)), "size": run.info.size, "error": run.info.error,
                "probe": "", "exit_code": run.exit_code}
-        if stage["name"] == "liveness-kill":
+        if stage.probe_message:
             ctx["probe"] = self._probe_result(run.spec.get("livenessProbe") or {}, pr, run, (at - (run.started or at)))[1]
-        for effect in effects:
-            if effect == "start":
-                if run.ever_started:
-                    run.restarts += 1
-                run.ever_started = True
-                run.started = at
-                run.finished = None
-                run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()
-                run.reason = ""
-            elif effect == "image-on-node":
-                self.node_images.setdefault(pr.node, set()).add(run.info.ref)
-            elif effect in ("terminate-exit", "terminate-killed", "terminate-signal"):
-                if effect == "terminate-exit":
-                    run.exit_code = run.program.exit_code
-                elif effect == "terminate-killed":
-                    run.exit_code = 137
-                else:
-                    run.exit_code = 0 if run.program.handles_sigterm else 137
-                run.reason = "Completed" if run.exit_code == 0 else "Error"
-                run.finished = at
-                run.last = {"terminated": {"containerID": f"containerd://{run.cid}", "exitCode": run.exit_code,
-                                           "finishedAt": _when(at), "reason": run.reason,
-                                           "startedAt": _when(run.started or at)}}
-            elif effect == "backoff-start":
-                b = lifecycle()["backoff"]
-                ran = (run.finished or at) - (run.started or at)
-                if run.backoff is None or ran >= b["resetAfterSeconds"]:
-                    run.backoff = float(b["initialSeconds"])
-            elif effect == "backoff-double":
-                b = lifecycle()["backoff"]
-                run.backoff = min(float(b["maxSeconds"]), (run.backoff or b["initialSeconds"]) * 2)
-        if stage["to"] in ("ErrImagePull",):
-            run.error = run.info.error
-        run.state = stage["to"]
+        for effect in stage.effects:
+            effect(self, pod, pr, run, at)
+        run.state = stage.to
         run.since = at
         field_path = f"spec.containers{{{run.name}}}"
-        for ev in stage.get("events", []):
-            count = int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) if ev["reason"] == "Unhealthy" else 1
-            for _ in range(count):
+        for ev in stage.events:
+            for _ in range(ev["repeat"](run) if "repeat" in ev else 1):
                 self.mgr.recorder.record(pod, ev["type"], ev["reason"], ev["message"].format(**ctx), "kubelet",
                                          host=pr.node, field_path=field_path)
 
@@ -442,7 +353,7 @@ class Kubelet(Controller):
 
     # ---- status -------------------------------------------------------------------------------
     def _container_status(self, pr: PodRun, run: Run, now: float) -> tuple[Obj, bool]:
-        states = lifecycle()["states"]
+        states = lifecycle().states
         info = states.get(run.state, {})
         ready, _ = self._ready(pr, run, now)
         cs: Obj = {"image": run.spec.get("image", ""), "imageID": image_id(run.spec.get("image", "")) if run.ever_started else "",
@@ -569,3 +480,6 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return f"{int(round(seconds * 1000))}ms"
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+lifecycle()  # load and check data/lifecycle.yaml at import: a misspelt name fails now, not mid-lesson

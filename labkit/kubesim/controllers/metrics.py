@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import quantity, registry
+from .. import images, quantity
 from ..clock import stamp
 from ..objects import label_match, ready_since
 from . import Controller
@@ -123,7 +123,7 @@ class MetricsServer(Controller):
             ready = ready_since(pod) is not None
             containers = []
             for index, c in enumerate(pod["spec"].get("containers") or []):
-                info = registry.lookup(c.get("image", ""))
+                info = images.lookup(c.get("image", ""))
                 rps = (load.rps / sharing) if (load and ready and index == 0) else 0.0
                 cpu = info.cpu_idle + info.cpu_per_rps * rps
                 mem = info.mem_idle + info.mem_per_rps * rps

@@ -1,4 +1,6 @@
-"""Which container images exist, and what they are like: ``data/images.yaml`` as lookups.
+"""Which container images exist, and what they are like: ``data/images.yaml`` as lookups (the image catalogue).
+
+Named ``images``, not ``registry``: in Kubernetes the "registry" is the API server's storage layer.
 
 Why data: whether ``nginx:1.27`` pulls and ``nginx:doesnotexist`` fails, how big an image is,
 which ports its process serves (for probes) and how much CPU a request costs (for ``kubectl

@@ -1,0 +1,124 @@
+"""Golden tests of the kubelet's lifecycle stages, one case per stage of ``data/lifecycle.yaml``.
+
+In the spirit of KWOK's stage test data: each ``tests/data/stages/<stage>.yaml`` gives an input
+pod, the steps of simulated time (and a deletion, where the stage reacts to one), and what the
+real kubelet on a frozen-clock emulator must show then: the stages that fired for the container,
+in order (the case's own stage among them), the pod's phase and conditions, the container's state,
+and the reasons (with counts) of the pod's events. ``python tests/test_kubesim_stages.py`` prints
+what each case observes now, to write a new case from.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from labkit import kubesim
+from labkit.kubesim.controllers import stages
+from labkit.kubesim.controllers.kubelet import Kubelet
+
+CASES = Path(__file__).parent / "data" / "stages"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def run_case(case: dict) -> dict:
+    """Run one case on a fresh seeded emulator; what the cluster shows at its end."""
+    fired: list[str] = []
+    original = Kubelet._apply
+
+    def recording(self, stage, pod, pr, run, at):
+        fired.append(stage["name"] if isinstance(stage, dict) else stage.name)
+        return original(self, stage, pod, pr, run, at)
+
+    Kubelet._apply = recording  # type: ignore[method-assign]
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        name = "case"
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": case["pod"]}
+        r = requests.post(sim.url + PODS, json=body, timeout=10)
+        assert r.status_code == 201, r.text
+        sim.advance(0)
+        for step in case.get("steps", []):
+            if "advance" in step:
+                sim.advance(step["advance"])
+            if step.get("delete"):
+                r = requests.delete(f"{sim.url}{PODS}/{name}", timeout=10)
+                assert r.status_code == 200, r.text
+                sim.advance(0)
+        r = requests.get(f"{sim.url}{PODS}/{name}", timeout=10)
+        events = requests.get(sim.url + "/api/v1/namespaces/default/events", timeout=10).json()["items"]
+        events = sorted((e for e in events if e["involvedObject"]["name"] == name),
+                        key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
+        seen: dict = {"fired": fired, "events": [[e["reason"], e["count"]] for e in events]}
+        if r.status_code == 404:
+            seen["pod"] = "gone"
+            return seen
+        status = r.json()["status"]
+        cs = status["containerStatuses"][0]
+        (state, detail), = cs["state"].items()
+        container = {"state": state, "ready": cs["ready"], "restartCount": cs["restartCount"]}
+        for key in ("reason", "exitCode"):
+            if key in detail:
+                container[key] = detail[key]
+        if cs.get("lastState"):
+            (last, last_detail), = cs["lastState"].items()
+            container["lastState"] = {last: {k: last_detail[k] for k in ("reason", "exitCode") if k in last_detail}}
+        seen.update(phase=status["phase"], conditions={c["type"]: c["status"] for c in status["conditions"]},
+                    container=container)
+        return seen
+    finally:
+        sim.stop()
+        Kubelet._apply = original  # type: ignore[method-assign]
+
+
+def load_cases() -> dict[str, dict]:
+    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted(CASES.glob("*.yaml"))}
+
+
+def test_there_is_one_golden_case_for_every_stage():
+    assert sorted(load_cases()) == sorted(s.name for s in stages.lifecycle().stages)
+
+
+@pytest.mark.parametrize("stage", sorted(load_cases()))
+def test_stage(stage):
+    case = load_cases()[stage]
+    seen = run_case(case)
+    assert stage in seen["fired"], f"the stage {stage} never fired: {seen['fired']}"
+    assert seen == case["expect"]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_an_unknown_predicate_fails_when_the_file_loads_naming_the_stage(tmp_path):
+    text = stages.DATA.read_text().replace("when: [liveness-fails]", "when: [livenes-fails]")
+    with pytest.raises(stages.LifecycleError, match="stage 'liveness-kill': unknown predicate 'livenes-fails'"):
+        stages.load(write(tmp_path / "lifecycle.yaml", text))
+
+
+def test_an_unknown_negated_predicate_delay_effect_repeat_or_state_fails_when_the_file_loads(tmp_path):
+    base = stages.DATA.read_text()
+    for old, new, message in [
+            ('when: ["!image-exists"]', 'when: ["!image-exist"]', "stage 'pull-failed': unknown predicate 'image-exist'"),
+            ("delay: backoff, to: New", "delay: backof, to: New", "stage 'restart': unknown delay 'backof'"),
+            ("effects: [image-on-node]", "effects: [image-on-nod]", "stage 'pulled': unknown effect 'image-on-nod'"),
+            ("to: CrashLoopBackOff", "to: CrashLoop", "stage 'crash-back-off': unknown state 'CrashLoop'"),
+            ("repeat: liveness-failures", "repeat: failures", "stage 'liveness-kill': unknown repeat 'failures'")]:
+        assert old in base, old
+        with pytest.raises(stages.LifecycleError, match=message):
+            stages.load(write(tmp_path / "lifecycle.yaml", base.replace(old, new)))
+
+
+def test_the_shipped_lifecycle_resolves_every_name():
+    life = stages.load()
+    assert [s.name for s in life.stages] == [s["name"] for s in yaml.safe_load(stages.DATA.read_text())["stages"]]
+    assert {s.to for s in life.stages} <= set(life.states)
+
+
+if __name__ == "__main__":
+    for name, case in load_cases().items():
+        print(f"--- {name}\n" + yaml.safe_dump({"expect": run_case(case)}, sort_keys=False, default_flow_style=None))
