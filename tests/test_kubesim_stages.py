@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from labkit import kubesim
-from labkit.kubesim.controllers import stages
+from labkit.kubesim import stages
 from labkit.kubesim.controllers.kubelet import Kubelet
 
 CASES = Path(__file__).parent / "data" / "stages"

@@ -25,8 +25,10 @@ data/kind-cluster.yaml), ``api`` (REST verbs), ``server`` (HTTP), ``discovery``,
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
 (autoscaling/v1 <-> v2), ``images`` (which images exist, data/images.yaml), ``programs`` (what a
-container's command does over time), ``quantity``, and ``controllers/`` (one module per controller;
-the kubelet's lifecycle rules are data/lifecycle.yaml, loaded by ``stages``). The HPA algorithm is ``labkit.autoscaling``.
+container's command does over time), ``quantity``, ``naming`` (generated names: the alphabet and
+suffix rules), ``objects`` (object builders and checks shared by the initial state and the
+controllers), ``stages`` (the kubelet's lifecycle rules, data/lifecycle.yaml, checked at load), and
+``controllers/`` (one module per controller). The HPA algorithm is ``labkit.autoscaling``.
 """
 from __future__ import annotations
 
@@ -93,14 +95,14 @@ class KubeSim:
         pods are evicted when their toleration (300 s by default) runs out."""
         assert self.manager is not None
         with self.manager.lock:
-            self.manager.nodes.stop(name)  # type: ignore[attr-defined]
+            self.manager.nodes.stop(name)
         self.manager.settle()
 
     def start_node(self, name: str) -> None:
         """Power a stopped node on again: heartbeats resume, taints go, terminating pods finish."""
         assert self.manager is not None
         with self.manager.lock:
-            self.manager.nodes.start_node(name)  # type: ignore[attr-defined]
+            self.manager.nodes.start_node(name)
         self.manager.settle()
 
     def set_load(self, workload: str, rps: float | None = None, *, namespace: str = "default",
@@ -111,13 +113,13 @@ class KubeSim:
         HPA see it from the next sample."""
         assert self.manager is not None
         with self.manager.lock:
-            self.manager.metrics.set_load(workload, rps, namespace=namespace, cpu=cpu, memory=memory)  # type: ignore[attr-defined]
+            self.manager.metrics.set_load(workload, rps, namespace=namespace, cpu=cpu, memory=memory)
 
     def load_image(self, image: str) -> None:
         """Make an image present on every node, as ``kind load docker-image IMAGE`` does."""
         assert self.manager is not None
         with self.manager.lock:
-            self.manager.kubelet.load_image(image)  # type: ignore[attr-defined]
+            self.manager.kubelet.load_image(image)
 
     def __enter__(self) -> "KubeSim":
         return self

@@ -25,7 +25,7 @@ from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller
-from .stages import Stage, lifecycle
+from ..stages import Stage, lifecycle
 
 Obj = dict[str, Any]
 HORIZON = 86400.0

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
-from ..clock import stamp
+from .clock import stamp
 
 if TYPE_CHECKING:  # only for type hints: kubelet.py imports this module
-    from .kubelet import Kubelet, PodRun, Run
+    from .controllers.kubelet import Kubelet, PodRun, Run
 
 Obj = dict[str, Any]
-DATA = Path(__file__).resolve().parent.parent / "data" / "lifecycle.yaml"
+DATA = Path(__file__).resolve().parent / "data" / "lifecycle.yaml"
 Predicate = Callable[["Kubelet", Obj, "PodRun", "Run", bool], bool]
 Delay = Callable[["Kubelet", Obj, "PodRun", "Run"], float]
 Effect = Callable[["Kubelet", Obj, "PodRun", "Run", float], None]
