@@ -35,6 +35,18 @@ class Resource:
     schema: str | None = None
     key: str = field(default="", compare=False)
     storage_version: str | None = None  # served by converting to this version (conversion.py)
+    # ---- the registry strategy (see data/resources.yaml for what each field means) -------
+    delete_returns_object: bool = False
+    default_propagation: str = "Background"
+    default_propagation_warning: str = ""
+    gc_finalizers: tuple[str, ...] = ("foregroundDeletion", "orphan")
+    keep_status_on_create: bool = False
+    update_writes_status: bool = False
+    uid_before_defaults: bool = False
+    default_on_apply: bool = True
+    update_strategy: str | None = None
+    delete_strategy: str | None = None
+    allocations: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -81,8 +93,38 @@ def load() -> tuple[Resource, ...]:
             schema=entry.get("schema"),
             key=f"{entry['group']}/{entry['plural']}",
             storage_version=entry.get("storageVersion"),
+            **_strategy(entry),
         ))
     return tuple(out)
+
+
+def _strategy(entry: dict) -> dict:
+    """The strategy fields of one YAML entry, with the generic store's defaults."""
+    out: dict = {}
+    for yaml_key, attr, convert in STRATEGY_FIELDS:
+        if yaml_key in entry:
+            out[attr] = convert(entry[yaml_key])
+    unknown = set(entry) - KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"data/resources.yaml: unknown field(s) {sorted(unknown)} in the entry for {entry.get('kind')}")
+    return out
+
+
+STRATEGY_FIELDS = (
+    ("deleteReturnsObject", "delete_returns_object", bool),
+    ("defaultPropagation", "default_propagation", str),
+    ("defaultPropagationWarning", "default_propagation_warning", str),
+    ("gcFinalizers", "gc_finalizers", tuple),
+    ("keepStatusOnCreate", "keep_status_on_create", bool),
+    ("updateWritesStatus", "update_writes_status", bool),
+    ("uidBeforeDefaults", "uid_before_defaults", bool),
+    ("defaultOnApply", "default_on_apply", bool),
+    ("updateStrategy", "update_strategy", str),
+    ("deleteStrategy", "delete_strategy", str),
+    ("allocations", "allocations", tuple),
+)
+KNOWN_KEYS = {"group", "version", "kind", "plural", "namespaced", "singular", "shortNames", "categories", "verbs",
+              "status", "scale", "generation", "subresources", "schema", "storageVersion"} | {f[0] for f in STRATEGY_FIELDS}
 
 
 @lru_cache(maxsize=None)
