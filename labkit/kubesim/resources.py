@@ -2,7 +2,11 @@
 
 Why a table: discovery, routing, printing, validation and OpenAPI all need the same facts
 (group, version, kind, plural, scope, short names, subresources); keeping them as data in one
-place means adding a resource is one line, not edits across handlers.
+place means adding a resource is one line, not edits across handlers. The same entry carries the
+resource's registry strategy (deletion propagation default, whether a delete returns the object,
+status on create and update, allocations, named update/delete strategies): one generic handler
+reads these fields, as the Kubernetes apiserver configures one generic ``registry.Store`` per
+resource, so no handler tests a kind. An unknown field in an entry is an error at load time.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ class Resource:
     update_strategy: str | None = None
     delete_strategy: str | None = None
     allocations: tuple[str, ...] = ()
+    scale_selector: str = "labelSelector"
 
     @property
     def api_version(self) -> str:
@@ -122,6 +127,7 @@ STRATEGY_FIELDS = (
     ("updateStrategy", "update_strategy", str),
     ("deleteStrategy", "delete_strategy", str),
     ("allocations", "allocations", tuple),
+    ("scaleSelector", "scale_selector", str),
 )
 KNOWN_KEYS = {"group", "version", "kind", "plural", "namespaced", "singular", "shortNames", "categories", "verbs",
               "status", "scale", "generation", "subresources", "schema", "storageVersion"} | {f[0] for f in STRATEGY_FIELDS}

@@ -196,11 +196,14 @@ class Writes:
     def _scale(self, res: Resource, obj: Obj) -> Obj:
         meta = obj["metadata"]
         status = obj.get("status") or {}
+        selector = (obj.get("spec") or {}).get("selector")
+        if res.scale_selector == "map" and selector is not None:
+            selector = {"matchLabels": selector}
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
                 "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
                 "status": {"replicas": status.get("replicas", 0),
-                           "selector": selectors.selector_string((obj.get("spec") or {}).get("selector"))}}
+                           "selector": selectors.selector_string(selector)}}
 
     def _apply_scale(self, req: Request, t: Target, old: Obj, scale: Obj, expect: str | None) -> Response:
         replicas = (scale.get("spec") or {}).get("replicas", 0)
