@@ -141,6 +141,21 @@ def test_get_list_delete_each_new_kind_with_the_python_client(api):
         assert gone.value.status == 404, name
 
 
+def test_rbac_names_are_path_segments_as_on_a_real_server(api):
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.create_cluster_role({"metadata": {"name": "system:test-reader"}, "rules": []})
+    try:
+        assert rbac.read_cluster_role("system:test-reader").metadata.name == "system:test-reader"
+    finally:
+        rbac.delete_cluster_role("system:test-reader")
+    with pytest.raises(ApiException) as bad:
+        rbac.create_cluster_role({"metadata": {"name": "a%b"}, "rules": []})
+    assert bad.value.status == 422 and "may not contain '%'" in bad.value.body
+    with pytest.raises(ApiException) as bad:  # other resources keep the DNS subdomain rule
+        client.CoreV1Api(api).create_namespaced_config_map("default", {"metadata": {"name": "system:x"}})
+    assert bad.value.status == 422
+
+
 def test_replication_controller_scale_reads_its_map_selector(api):
     core = client.CoreV1Api(api)
     core.create_namespaced_replication_controller("default", {"metadata": {"name": "rc"}, "spec": {

@@ -52,6 +52,7 @@ class Resource:
     delete_strategy: str | None = None
     allocations: tuple[str, ...] = ()
     scale_selector: str = "labelSelector"
+    name_validation: str = "dns1123Subdomain"
 
     @property
     def api_version(self) -> str:
@@ -128,6 +129,7 @@ STRATEGY_FIELDS = (
     ("deleteStrategy", "delete_strategy", str),
     ("allocations", "allocations", tuple),
     ("scaleSelector", "scale_selector", str),
+    ("nameValidation", "name_validation", str),
 )
 KNOWN_KEYS = {"group", "version", "kind", "plural", "namespaced", "singular", "shortNames", "categories", "verbs",
               "status", "scale", "generation", "subresources", "schema", "storageVersion"} | {f[0] for f in STRATEGY_FIELDS}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from . import conversion, discovery, errors, openapi, resources
 from .errors import ApiError
@@ -110,7 +110,7 @@ class Router:
                 raise errors.path_not_found()
             headers = {"Cache-Control": "public, immutable, max-age=31536000"} if req.query.get("hash") else {}
             return Response(200, doc, "application/json", headers)
-        parts = path.strip("/").split("/")
+        parts = [unquote(p) for p in path.strip("/").split("/")]  # as Go's URL.Path: system%3Aadmin is system:admin
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
             if parts[1] != "v1":
