@@ -23,6 +23,15 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+from . import resources
+from .errors import ApiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
+
+Obj = dict[str, Any]
 
 KIND_NETWORK = ipaddress.ip_network("172.18.0.0/16")
 CLUSTER_CIDR = ipaddress.ip_network("10.244.0.0/16")
@@ -118,3 +127,42 @@ def node_port(rng: random.Random, used: Collection[int]) -> int:
     if not free:
         raise RangeFull("failed to allocate a nodePort: range is full")
     return rng.choice(free)
+
+
+class Allocator:
+    """The API server's allocations over one store: ClusterIPs and NodePorts free in the stored
+    objects. Public because two writers allocate: the API server (a Service created over HTTP)
+    and the controller manager (Services it makes); both must see the same used set.
+
+    Which resources hold allocations, and of what, is their ``allocations`` field in
+    data/resources.yaml (``clusterIP``: ``spec.clusterIP``; ``nodePorts``: ``spec.ports[].nodePort``).
+    A full range raises :class:`~.errors.ApiError` 500 with the real server's wording.
+    """
+
+    def __init__(self, store: "Store"):
+        self.store = store
+
+    def _holders(self, allocation: str) -> list["Obj"]:
+        return [obj for res in resources.load() if allocation in res.allocations and res.storage_version is None
+                for obj in self.store.list(res)[0]]
+
+    def cluster_ip(self) -> str:
+        """A free ClusterIP from 10.96.0.0/16, drawn from the seeded store generator."""
+        used = {(s.get("spec") or {}).get("clusterIP") for s in self._holders("clusterIP")}
+        try:
+            return cluster_ip(self.store.rng, used)
+        except RangeFull as full:
+            raise _internal(full) from None
+
+    def node_port(self, taken: Collection[int] = ()) -> int:
+        """A free NodePort, not used by a stored object nor ``taken`` by the one being created."""
+        used = {p.get("nodePort") for s in self._holders("nodePorts")
+                for p in (s.get("spec") or {}).get("ports") or []} | set(taken)
+        try:
+            return node_port(self.store.rng, used)
+        except RangeFull as full:
+            raise _internal(full) from None
+
+
+def _internal(full: RangeFull) -> ApiError:
+    return ApiError(500, "InternalError", f"Internal error occurred: {full}")

@@ -169,6 +169,7 @@ def decode_message(name: str, buf: bytes, depth: int = 0) -> Any:
     if table is None:
         raise ProtobufError(f"no field table for {name}")
     out: dict[str, Any] = {}
+    inline = tables().get("inline", {}).get(name, ())
     for number, wire, raw in fields(buf):
         spec = table.get(str(number))
         if spec is None:
@@ -191,6 +192,9 @@ def decode_message(name: str, buf: bytes, depth: int = 0) -> Any:
             out.setdefault(key, []).extend(values)
             continue
         value = _value(type_, wire, raw, depth)
+        if str(number) in inline and isinstance(value, dict):
+            out.update(value)  # an embedded struct JSON inlines (json:",inline")
+            continue
         if type_ == "bytes" and value is not None:
             value = base64.b64encode(value).decode()
         if _zero(value) and key not in KEEP_ZERO:

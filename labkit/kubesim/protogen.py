@@ -55,6 +55,29 @@ ROOTS = {
     "k8s.io.api.discovery.v1.EndpointSlice": "discovery.k8s.io/v1/EndpointSlice",
     "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions": "v1/DeleteOptions",
 }
+
+
+def roots() -> dict[str, str]:
+    """The fixed roots above plus every served resource with a schema (data/resources.yaml)."""
+    from .resources import load
+    out = dict(ROOTS)
+    for res in load():
+        if res.schema and res.schema.startswith("io.k8s.api."):
+            out.setdefault("k8s.io.api." + res.schema[len("io.k8s.api."):], f"{res.api_version}/{res.kind}")
+    return out
+
+
+def api_files() -> list[str]:
+    """The k8s.io/api folders holding the roots' messages (``k8s.io.api.rbac.v1.Role``: rbac/v1)."""
+    out = list(API_FILES)
+    for message in roots():
+        if message.startswith("k8s.io.api."):
+            folder = "/".join(message.split(".")[3:5])
+            if folder not in out:
+                out.append(folder)
+    return out
+
+
 FIELD = re.compile(r"^\s*(optional|repeated)?\s*([\w.<>, ]+?)\s+(\w+)\s*=\s*(\d+)\s*;")
 MAP = re.compile(r"^\s*map<\s*([\w.]+)\s*,\s*([\w.]+)\s*>\s+(\w+)\s*=\s*(\d+)\s*;")
 
@@ -97,6 +120,29 @@ def _qualify(name: str, package: str) -> str:
     return f"{package}.{name}"
 
 
+INLINE = re.compile(r'^\s*[\w.]+\s+`json:",inline"\s+protobuf:"bytes,(\d+),')
+
+
+def inline_fields(types_go: str, package: str) -> dict[str, list[str]]:
+    """Embedded structs that JSON inlines (``json:",inline"``: Volume's VolumeSource,
+    IngressRule's IngressRuleValue...): protobuf carries them as a nested message, JSON as the
+    parent's own fields. Returns {message: [field numbers]} from one package's types.go."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in types_go.splitlines():
+        start = re.match(r"^type\s+(\w+)\s+struct\s*{", line)
+        if start:
+            current = f"{package}.{start.group(1)}"
+            continue
+        if line.startswith("}"):
+            current = None
+            continue
+        m = INLINE.match(line)
+        if current and m:
+            out.setdefault(current, []).append(m.group(1))
+    return out
+
+
 def reachable(messages: dict[str, dict[str, list[str]]], roots: list[str]) -> dict[str, dict[str, list[str]]]:
     keep: dict[str, dict[str, list[str]]] = {}
     todo = list(roots)
@@ -118,13 +164,20 @@ def main(argv: list[str]) -> int:
         return 2
     api, machinery = argv
     messages: dict[str, dict[str, list[str]]] = {}
-    for repo, files in ((api, API_FILES), (machinery, MACHINERY_FILES)):
+    inline: dict[str, list[str]] = {}
+    for repo, files in ((api, api_files()), (machinery, MACHINERY_FILES)):
         for folder in files:
             text = subprocess.run(["git", "-C", repo, "show", f"{TAG}:{folder}/generated.proto"],
                                   capture_output=True, text=True, check=True).stdout
             messages.update(parse(text))
+            if repo == api:
+                go = subprocess.run(["git", "-C", repo, "show", f"{TAG}:{folder}/types.go"],
+                                    capture_output=True, text=True, check=True).stdout
+                inline.update(inline_fields(go, "k8s.io.api." + folder.replace("/", ".")))
+    kept = reachable(messages, list(roots()))
     table: dict[str, Any] = {"source": f"k8s.io/api and k8s.io/apimachinery {TAG} generated.proto",
-                             "roots": ROOTS, "messages": reachable(messages, list(ROOTS))}
+                             "roots": roots(), "messages": kept}
+    table["inline"] = {name: numbers for name, numbers in sorted(inline.items()) if name in kept}
     OUT.write_bytes(gzip.compress(json.dumps(table, sort_keys=True, separators=(",", ":")).encode(), mtime=0))
     print(f"wrote {OUT} ({len(table['messages'])} messages)")
     return 0

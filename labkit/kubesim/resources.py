@@ -2,7 +2,11 @@
 
 Why a table: discovery, routing, printing, validation and OpenAPI all need the same facts
 (group, version, kind, plural, scope, short names, subresources); keeping them as data in one
-place means adding a resource is one line, not edits across handlers.
+place means adding a resource is one line, not edits across handlers. The same entry carries the
+resource's registry strategy (deletion propagation default, whether a delete returns the object,
+status on create and update, allocations, named update/delete strategies): one generic handler
+reads these fields, as the Kubernetes apiserver configures one generic ``registry.Store`` per
+resource, so no handler tests a kind. An unknown field in an entry is an error at load time.
 """
 from __future__ import annotations
 
@@ -35,6 +39,20 @@ class Resource:
     schema: str | None = None
     key: str = field(default="", compare=False)
     storage_version: str | None = None  # served by converting to this version (conversion.py)
+    # ---- the registry strategy (see data/resources.yaml for what each field means) -------
+    delete_returns_object: bool = False
+    default_propagation: str = "Background"
+    default_propagation_warning: str = ""
+    gc_finalizers: tuple[str, ...] = ("foregroundDeletion", "orphan")
+    keep_status_on_create: bool = False
+    update_writes_status: bool = False
+    uid_before_defaults: bool = False
+    default_on_apply: bool = True
+    update_strategy: str | None = None
+    delete_strategy: str | None = None
+    allocations: tuple[str, ...] = ()
+    scale_selector: str = "labelSelector"
+    name_validation: str = "dns1123Subdomain"
 
     @property
     def api_version(self) -> str:
@@ -81,8 +99,40 @@ def load() -> tuple[Resource, ...]:
             schema=entry.get("schema"),
             key=f"{entry['group']}/{entry['plural']}",
             storage_version=entry.get("storageVersion"),
+            **_strategy(entry),
         ))
     return tuple(out)
+
+
+def _strategy(entry: dict) -> dict:
+    """The strategy fields of one YAML entry, with the generic store's defaults."""
+    out: dict = {}
+    for yaml_key, attr, convert in STRATEGY_FIELDS:
+        if yaml_key in entry:
+            out[attr] = convert(entry[yaml_key])
+    unknown = set(entry) - KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"data/resources.yaml: unknown field(s) {sorted(unknown)} in the entry for {entry.get('kind')}")
+    return out
+
+
+STRATEGY_FIELDS = (
+    ("deleteReturnsObject", "delete_returns_object", bool),
+    ("defaultPropagation", "default_propagation", str),
+    ("defaultPropagationWarning", "default_propagation_warning", str),
+    ("gcFinalizers", "gc_finalizers", tuple),
+    ("keepStatusOnCreate", "keep_status_on_create", bool),
+    ("updateWritesStatus", "update_writes_status", bool),
+    ("uidBeforeDefaults", "uid_before_defaults", bool),
+    ("defaultOnApply", "default_on_apply", bool),
+    ("updateStrategy", "update_strategy", str),
+    ("deleteStrategy", "delete_strategy", str),
+    ("allocations", "allocations", tuple),
+    ("scaleSelector", "scale_selector", str),
+    ("nameValidation", "name_validation", str),
+)
+KNOWN_KEYS = {"group", "version", "kind", "plural", "namespaced", "singular", "shortNames", "categories", "verbs",
+              "status", "scale", "generation", "subresources", "schema", "storageVersion"} | {f[0] for f in STRATEGY_FIELDS}
 
 
 @lru_cache(maxsize=None)

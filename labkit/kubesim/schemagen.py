@@ -49,6 +49,13 @@ ROOTS = [
 ]
 
 
+def roots() -> list[str]:
+    """The fixed roots above plus the schema of every served resource (data/resources.yaml), so
+    that adding a resource there and regenerating is enough."""
+    from .resources import load
+    return ROOTS + [r.schema for r in load() if r.schema and r.schema not in ROOTS]
+
+
 def _load(source: str) -> dict[str, Any]:
     inner = f"kubernetes_validate/kubernetes-json-schema/{SCHEMA_VERSION}/_definitions.json"
     if source.endswith(".whl"):
@@ -102,7 +109,7 @@ def build(source: str) -> dict[str, Any]:
                 walk(item)
 
     names = []
-    for root in ROOTS:
+    for root in roots():
         names += [root, root + "List"] if root + "List" in defs else [root]
     for name in names:
         if name in defs and name not in seen:

@@ -13,7 +13,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import errors
-from .api import MAX_BODY, Api, Request, Response, error_response
+from .api import Api
+from .routing import MAX_BODY, Request, Response, error_response
 
 
 class _Handler(BaseHTTPRequestHandler):

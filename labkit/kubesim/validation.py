@@ -41,16 +41,18 @@ MSG_NAME_PART = ("name part must consist of alphanumeric characters, '-', '_' or
                  "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
                  "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
 
-# Which name rule each kind uses (the rest: RFC 1123 subdomain).
-NAME_RULES = {"Namespace": "label", "Service": "1035"}
 MAX_DATA = 1024 * 1024
 
 
-def _name_causes(kind: str, name: str, field: str = "metadata.name") -> Causes:
-    rule = NAME_RULES.get(kind, "subdomain")
-    if rule == "label":
+def _name_causes(rule: str, name: str, field: str = "metadata.name") -> Causes:
+    """Errors of ``name`` under a resource's ``nameValidation`` rule (data/resources.yaml)."""
+    if rule == "pathSegment":  # RBAC: any name that is a URL path segment (system:coredns)
+        bad = [f"may not be '{name}'"] if name in (".", "..") else [
+            f"may not contain '{c}'" for c in "/%" if c in name]
+        return [errors.field_invalid(field, name, msg) for msg in bad]
+    if rule == "dns1123Label":
         ok, msg, limit = DNS1123_LABEL.fullmatch(name), MSG_LABEL, 63
-    elif rule == "1035":
+    elif rule == "dns1035Label":
         ok, msg, limit = DNS1035_LABEL.fullmatch(name), MSG_1035, 63
     else:
         ok, msg, limit = DNS1123_SUBDOMAIN.fullmatch(name), MSG_SUBDOMAIN, 253
@@ -237,7 +239,7 @@ def validate(res: Resource, obj: Obj, old: Obj | None = None) -> None:
     if not name:
         causes.append(errors.field_required("metadata.name", "name or generateName is required"))
     else:
-        causes += _name_causes(res.kind, name)
+        causes += _name_causes(res.name_validation, name)
     if res.namespaced and meta.get("namespace") and not DNS1123_LABEL.fullmatch(meta["namespace"]):
         causes.append(errors.field_invalid("metadata.namespace", meta["namespace"], MSG_LABEL))
     causes += label_causes(meta.get("labels"), "metadata.labels")

@@ -131,7 +131,7 @@ class Manager:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.defaults = defaults.DefaultContext(lambda: self.suffix("defaults"), api._cluster_ip, api._node_port)
+        self.defaults = defaults.DefaultContext(lambda: self.suffix("defaults"), api.allocator.cluster_ip, api.allocator.node_port)
         self.steps = 0  # syncs run, for benchmarks
         self._unsubscribe = store.subscribe(self._listen)
 

@@ -1,0 +1,237 @@
+"""Routing: the request and response types, URL parsing and verb dispatch of the API server.
+
+Why its own module: which handler a URL and method reach (discovery, OpenAPI, a resource, one of
+its subresources, a converted version) is a job of its own, and the same for every resource, so
+nothing here knows a kind. The verbs themselves are :mod:`.reads`, :mod:`.writes`,
+:mod:`.apply` and :mod:`.deletion`; :class:`~.api.Api` puts them together.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+from urllib.parse import parse_qs, unquote
+
+from . import conversion, discovery, errors, openapi, resources
+from .errors import ApiError
+from .resources import Resource
+from .store import encode
+
+Obj = dict[str, Any]
+MAX_BODY = 3 * 1024 * 1024  # the API server's request body limit
+TABLE = "as=Table"
+META_KINDS = ("Status", "Table", "Scale")  # answers that are not the resource itself: never converted
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+
+    @classmethod
+    def make(cls, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> "Request":
+        path, _, qs = target.partition("?")
+        query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+        return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body)
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, "").lower() in ("true", "1", "yes")
+
+
+@dataclass
+class Response:
+    code: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterator[bytes] | None = None  # watch: an iterator of JSON lines
+
+
+def json_response(obj: Any, code: int = 200, content_type: str = "application/json", **headers: str) -> Response:
+    return Response(code, encode(obj), content_type, dict(headers))
+
+
+def error_response(err: ApiError) -> Response:
+    return json_response(err.status(), err.code)
+
+
+@dataclass
+class Target:
+    """A parsed resource URL."""
+
+    res: Resource
+    namespace: str | None
+    name: str | None
+    sub: str | None
+    watch_path: bool = False
+    view: Resource | None = None  # the requested version, when it is converted to the stored ``res``
+
+
+class Router:
+    """``handle(request)``: parse the URL, pick the verb, answer every failure with a Status."""
+
+    # ---- entry point -------------------------------------------------------------------
+    def handle(self, req: Request) -> Response:
+        try:
+            return self._route(req)
+        except ApiError as err:
+            return error_response(err)
+        except RecursionError:
+            return error_response(errors.bad_request("the request body is nested too deeply"))
+        except Exception as exc:  # noqa: BLE001 - never a 500 without a Status
+            return error_response(ApiError(500, "InternalError",
+                                           f"an error on the server (\"{type(exc).__name__}: {exc}\") has prevented the request from succeeding"))
+
+    def _route(self, req: Request) -> Response:
+        path = req.path.rstrip("/") or "/"
+        accept = req.headers.get("accept", "")
+        if path in ("/healthz", "/livez", "/readyz"):
+            return Response(200, b"ok", "text/plain; charset=utf-8")
+        if path == "/version":
+            return json_response(discovery.version_info())
+        if path == "/api":
+            if "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept.replace(" ", "") + ";":
+                return json_response(discovery.aggregated(core=True), content_type=discovery.AGGREGATED)
+            return json_response(discovery.api_versions(self.address))
+        if path == "/apis":
+            if "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept.replace(" ", "") + ";":
+                return json_response(discovery.aggregated(core=False), content_type=discovery.AGGREGATED)
+            return json_response(discovery.api_group_list())
+        if path == "/openapi/v2":
+            return Response(200, openapi.v2_protobuf(), openapi.V2_PROTOBUF)
+        if path == "/openapi/v3":
+            return json_response(openapi.index())
+        if path.startswith("/openapi/v3/"):
+            doc = openapi.document(path[len("/openapi/v3/"):])
+            if doc is None:
+                raise errors.path_not_found()
+            headers = {"Cache-Control": "public, immutable, max-age=31536000"} if req.query.get("hash") else {}
+            return Response(200, doc, "application/json", headers)
+        parts = [unquote(p) for p in path.strip("/").split("/")]  # as Go's URL.Path: system%3Aadmin is system:admin
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+            if parts[1] != "v1":
+                raise errors.path_not_found()
+        elif parts[0] == "apis" and len(parts) >= 2:
+            if len(parts) == 2:
+                found = discovery.api_group(parts[1])
+                if found is None:
+                    raise errors.path_not_found()
+                return json_response(found)
+            group, version, rest = parts[1], parts[2], parts[3:]
+            if version not in resources.group_versions().get(group, []):
+                raise errors.path_not_found()
+        else:
+            raise errors.path_not_found()
+        if not rest:
+            if req.method != "GET":
+                raise errors.method_not_allowed()
+            return json_response(discovery.resource_list(group, version))
+        target = self._target(group, version, rest)
+        return self._dispatch(req, target)
+
+    def _target(self, group: str, version: str, rest: list[str]) -> Target:
+        watch_path = False
+        if rest[0] == "watch":
+            watch_path, rest = True, rest[1:]
+            if not rest:
+                raise errors.path_not_found()
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and not group:
+            candidate = resources.by_path(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        elif rest[0] == "namespaces" and len(rest) >= 3 and group:
+            namespace, rest = rest[1], rest[2:]
+        res = resources.by_path(group, version, rest[0])
+        if res is None or len(rest) > 3:
+            raise errors.path_not_found()
+        if res.namespaced and namespace is None and len(rest) > 1:
+            raise errors.path_not_found()
+        if not res.namespaced and namespace is not None:
+            raise errors.path_not_found()
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        if sub is not None and sub not in res.all_subresources():
+            raise errors.path_not_found()
+        if res.storage_version:
+            stored = resources.by_path(group, res.storage_version, res.plural)
+            assert stored is not None
+            return Target(stored, namespace, name, sub, watch_path, view=res)
+        return Target(res, namespace, name, sub, watch_path)
+
+    def _dispatch(self, req: Request, t: Target) -> Response:
+        m, res = req.method, t.res
+        if t.watch_path or (m == "GET" and req.flag("watch")):
+            if m != "GET":
+                raise errors.method_not_allowed()
+            return self.watch(req, t)
+        verb = {("GET", False): "list", ("GET", True): "get", ("POST", False): "create", ("PUT", True): "update",
+                ("PATCH", True): "patch", ("DELETE", True): "delete", ("DELETE", False): "deletecollection"}.get(
+                    (m, t.name is not None))
+        if verb is None:
+            raise errors.method_not_allowed()
+        if t.sub is None and verb not in res.verbs:
+            raise errors.method_not_allowed()
+        if t.sub == "log":
+            if verb != "get":
+                raise errors.method_not_allowed()
+            return self.logs(req, t)
+        if t.sub is not None and verb not in ("get", "update", "patch"):
+            raise errors.method_not_allowed()
+        if verb in ("create", "update", "patch") and len(req.body) > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        if t.view is not None:
+            return self._converted(getattr(self, verb)(req, t), t.view)
+        return getattr(self, verb)(req, t)
+
+    def _converted(self, response: Response, view: Resource) -> Response:
+        """A response about stored objects, in the requested (converted) version."""
+        def convert(obj: Any) -> Any:
+            if isinstance(obj, dict) and obj.get("kind") not in META_KINDS:
+                return conversion.from_storage(view.group, view.plural, view.version, obj)
+            return obj
+        if response.stream is not None:
+            inner = response.stream
+
+            def stream() -> Iterator[bytes]:
+                try:
+                    for chunk in inner:
+                        if not chunk.strip():
+                            yield chunk
+                            continue
+                        frame = json.loads(chunk)
+                        if frame.get("type") != "BOOKMARK":
+                            frame["object"] = convert(frame.get("object"))
+                        yield encode(frame) + b"\n"
+                finally:
+                    close = getattr(inner, "close", None)
+                    if close:
+                        close()
+            response.stream = stream()
+            return response
+        if response.body and response.content_type.startswith("application/json"):
+            try:
+                body = json.loads(response.body)
+            except ValueError:
+                return response
+            response.body = encode(convert(body))
+        return response
+
+
+
+def dry_run(req: Request) -> bool:
+    return req.query.get("dryRun") == "All"
+
+
+def int_param(text: str | None, name: str) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.bad_request(f'invalid value for "{name}": "{text}" is not an integer') from None
+
