@@ -20,7 +20,9 @@ thread ticks) or stands still until ``advance()`` (``realtime=False``: fully det
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
-data/kind-cluster.yaml), ``api`` (REST verbs), ``server`` (HTTP), ``discovery``, ``openapi``,
+data/kind-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
+``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``), ``strategies`` (the named per-resource
+strategies), ``addresses`` (address rules and the public ``Allocator``), ``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
