@@ -35,7 +35,7 @@ def _skip_slow_optional_imports() -> None:
 _skip_slow_optional_imports()
 
 from .course import Course, GradingError  # noqa: E402 - after the line above, on purpose
-from .sandbox import Limits
+from .sandbox import Limits  # noqa: E402 - after the line above, on purpose
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -253,7 +253,7 @@ def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: st
         else:
             reasons = ["the kernel died while running this notebook (os._exit, a crash, "
                        f"or more than {limits.memory_mb} MB of memory)"]
-    except Exception as error:  # noqa: BLE001 - any failure of a submission is its own, never the cohort's
+    except Exception as error:  # any failure of a submission is its own, never the cohort's
         status = "failed"
         output = nbformat.writes(executor.nb) if getattr(executor, "nb", None) else None
         reason = f"ran out of time: the submission's budget is {limits.timeout:g} s" if timed_out.is_set() \
@@ -292,7 +292,7 @@ def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limit
         try:
             sanitized, flags = sanitize(path, task["student"], task["assignment"], notebook,
                                         task["snapshot_url"], config)
-        except Exception as error:  # noqa: BLE001 - malformed JSON, empty file, broken metadata
+        except Exception as error:  # malformed JSON, empty file, broken metadata
             results[notebook] = NotebookResult("unreadable", reasons=[
                 f"{notebook}.ipynb could not be read as a notebook: {type(error).__name__}: {str(error)[:300]}"])
             continue

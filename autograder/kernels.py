@@ -118,7 +118,7 @@ class KernelPool:
         km.kill_now()
         try:
             run_sync(km.cleanup_resources)()
-        except Exception:  # noqa: BLE001 - the kernel is dead, its leftovers do not matter
+        except Exception:  # the kernel is dead, its leftovers do not matter
             pass
         self.free.append(slot)
 

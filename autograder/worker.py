@@ -71,7 +71,7 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
             task["more"] = task.get("more", True) or conn.poll()
             try:
                 result = grade_submission(pool, task, config, limits)
-            except Exception as error:  # noqa: BLE001 - a grader fault: report it, keep serving the others
+            except Exception as error:  # a grader fault: report it, keep serving the others
                 message = str(error) if isinstance(error, GraderFault) else \
                     f"the grader failed on this submission: {type(error).__name__}: {error}"
                 result = {"student": task["student"], "assignment": task["assignment"], "digest": task["digest"],

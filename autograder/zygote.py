@@ -27,7 +27,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 SERVER = Path(__file__)
@@ -99,7 +98,7 @@ def _preload() -> None:
     for name in PRELOAD:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an optional part of the kernel; it loads later if needed
+        except Exception:  # an optional part of the kernel; it loads later if needed
             pass
     if threading.active_count() != 1:
         raise SystemExit(f"zygote: importing the kernel started threads ({threading.enumerate()}); "
@@ -125,7 +124,7 @@ def _start_kernel(env: dict[str, str], cwd: str, command: list[str]) -> None:
         kernelapp.launch_new_instance()
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    except BaseException:  # noqa: BLE001 - report, as a kernel that crashed would
+    except BaseException:  # report, as a kernel that crashed would
         import traceback
         traceback.print_exc()
         code = 1

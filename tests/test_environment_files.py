@@ -71,7 +71,7 @@ def environment_entries() -> tuple[dict[str, SpecifierSet], dict[str, SpecifierS
             continue
         name, _, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(=?)(.*)", entry).groups()
         spec = spec.strip()
-        if spec and not spec[0] in "<>=!~":
+        if spec and spec[0] not in "<>=!~":
             spec = f"=={spec}.*"  # conda's `python=3.11` means any 3.11.x
         conda[name.lower()] = SpecifierSet(spec.replace(" ", ""))
     return conda, pip

@@ -102,7 +102,7 @@ def _as_text(path: Path) -> str:
     if path.suffix == ".ipynb":
         try:
             return raw + "\n" + "\n".join(cell.source for cell in nbformat.reads(raw, as_version=4).cells)
-        except Exception:  # noqa: BLE001 - an unreadable notebook is still searched as text
+        except Exception:  # an unreadable notebook is still searched as text
             return raw
     return raw
 

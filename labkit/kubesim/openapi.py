@@ -22,6 +22,9 @@ from .resources import Resource
 _cache: dict[str, bytes] = {}
 _lock = threading.Lock()
 
+# What a real API server advertises (the emulator itself asks for no credentials).
+BEARER_TOKEN = {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}
+
 
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
@@ -158,7 +161,7 @@ def _build(group: str, version: str) -> dict[str, Any]:
     all_schemas = schema.schemas()
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": kindstate.kubernetes_version()},
             "paths": paths, "components": {"schemas": {n: all_schemas[n] for n in names},
-                                           "securitySchemes": {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}}}}
+                                           "securitySchemes": {"BearerToken": BEARER_TOKEN}}}
 
 
 def document(gv_path: str) -> bytes | None:

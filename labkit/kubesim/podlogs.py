@@ -42,7 +42,11 @@ class Logs:
 
 
 LOG_LINES = {
-    "coredns": ".:53\n[INFO] plugin/reload: Running configuration SHA512 = 1b226df79860026c6a52e67daa10d7f0d57ec5b023288ec00c5e05f93523c894564e15b91770d3a07ae1cfbe861d15b37d4a0027e69c546ab112970993a3b03b\nCoreDNS-1.12.1\nlinux/amd64, go1.24.1, 707c7c1\n",
+    "coredns": (
+        ".:53\n[INFO] plugin/reload: Running configuration SHA512 = "
+        "1b226df79860026c6a52e67daa10d7f0d57ec5b023288ec00c5e05f93523c894564e15b91770d3a07ae1cfbe861d15b37d4a0027e69c546ab112970993a3b03b"
+        "\nCoreDNS-1.12.1\nlinux/amd64, go1.24.1, 707c7c1\n"
+    ),
     "kindnet-cni": "INFO: kindnetd starting\nI main.go: Adding route {Ifindex: 0 Dst: 10.244.1.0/24 Flags: [] Table: 0}\n",
     "kube-proxy": "I server_linux.go: \"Using iptables proxy\"\nI server.go: \"Version info\" version=\"v1.36.1\"\n",
 }

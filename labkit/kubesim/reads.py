@@ -65,7 +65,7 @@ class Reads:
                 start = json.loads(base64.urlsafe_b64decode(token.encode() + b"==="))
                 key = (start["ns"], start["name"])
                 meta["resourceVersion"] = str(start.get("rv", rv))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise errors.bad_request("continue key is not valid: invalid continue token") from None
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > key]
         if limit and limit > 0 and len(items) > limit:

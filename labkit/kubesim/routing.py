@@ -81,7 +81,7 @@ class Router:
             return error_response(err)
         except RecursionError:
             return error_response(errors.bad_request("the request body is nested too deeply"))
-        except Exception as exc:  # noqa: BLE001 - never a 500 without a Status
+        except Exception as exc:  # never a 500 without a Status
             return error_response(ApiError(500, "InternalError",
                                            f"an error on the server (\"{type(exc).__name__}: {exc}\") has prevented the request from succeeding"))
 

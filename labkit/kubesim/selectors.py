@@ -54,24 +54,24 @@ def parse_labels(text: str | None) -> Matcher:
         m = re.fullmatch(r"(!)?\s*([A-Za-z0-9][-A-Za-z0-9_./]*)", part)
         if m:
             key = m.group(2)
-            tests.append((lambda k: lambda l: k not in l)(key) if m.group(1) else (lambda k: lambda l: k in l)(key))
+            tests.append((lambda k: lambda labels: k not in labels)(key) if m.group(1) else (lambda k: lambda labels: k in labels)(key))
             continue
         m = re.fullmatch(r"([A-Za-z0-9][-A-Za-z0-9_./]*)\s*(==|!=|=)\s*([-A-Za-z0-9_.]*)", part)
         if m:
             key, op, val = m.groups()
             if op == "!=":
-                tests.append((lambda k, v: lambda l: l.get(k) != v)(key, val))
+                tests.append((lambda k, v: lambda labels: labels.get(k) != v)(key, val))
             else:
-                tests.append((lambda k, v: lambda l: l.get(k) == v)(key, val))
+                tests.append((lambda k, v: lambda labels: labels.get(k) == v)(key, val))
             continue
         m = re.fullmatch(r"([A-Za-z0-9][-A-Za-z0-9_./]*)\s+(in|notin)\s*\(([^)]*)\)", part)
         if m:
             key, op, vals = m.groups()
             values = {v.strip() for v in vals.split(",") if v.strip()}
             if op == "in":
-                tests.append((lambda k, vs: lambda l: l.get(k) in vs)(key, values))
+                tests.append((lambda k, vs: lambda labels: labels.get(k) in vs)(key, values))
             else:
-                tests.append((lambda k, vs: lambda l: l.get(k) not in vs)(key, values))
+                tests.append((lambda k, vs: lambda labels: labels.get(k) not in vs)(key, values))
             continue
         raise bad_request(f"unable to parse requirement: found '{part}', expected: identifier")
 

@@ -24,7 +24,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     api: Api  # set on the subclass made per server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet by default
+    def log_message(self, format: str, *args: object) -> None:  # quiet by default
         pass
 
     def _body(self) -> bytes | None:
@@ -63,10 +63,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(self.api.handle(request))
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
-        except Exception as exc:  # noqa: BLE001 - last resort, keep the server alive
+        except Exception as exc:  # last resort, keep the server alive
             try:
                 self._send(error_response(errors.ApiError(500, "InternalError", f"internal error: {exc}")))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.close_connection = True
 
     def _send(self, response: Response) -> None:

@@ -23,11 +23,11 @@ from . import errors
 from .clock import Clock, stamp
 from .resources import Resource
 
+from .naming import ALPHABET as _ALNUM  # what the API server draws generateName suffixes from
 Obj = dict[str, Any]
 Listener = Callable[["Event"], None]
 
 HISTORY = 20_000
-from .naming import ALPHABET as _ALNUM  # what the API server draws generateName suffixes from
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class Store:
         for listener in list(self._listeners):
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a broken listener must not break the API
+            except Exception:  # a broken listener must not break the API
                 pass
 
     def create(self, res: Resource, obj: Obj) -> Obj:

@@ -228,7 +228,7 @@ class Manager:
                 for c in self._by_key.get(event.resource.key, ()):
                     try:
                         c.on_event(event)
-                    except Exception:  # noqa: BLE001 - one bad object must not stop the cluster
+                    except Exception:  # one bad object must not stop the cluster
                         pass
             busy = next((c for c in self.controllers if self._dirty[c]), None)
             if busy is None:
@@ -242,7 +242,7 @@ class Manager:
                     busy.sync(key)
                 except errors.ApiError:
                     busy.after(1.0, key)  # a conflict or a vanished object: try again shortly
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             if rounds > MAX_ROUNDS:
                 return
@@ -288,7 +288,7 @@ class Manager:
                 return
             try:
                 self.settle()
-            except Exception:  # noqa: BLE001 - the ticker must survive anything
+            except Exception:  # the ticker must survive anything
                 pass
 
     # ---- writes as controllers make them ------------------------------------------------------

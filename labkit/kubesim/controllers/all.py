@@ -1,8 +1,8 @@
 """Assemble the controller manager with every controller, in the order they run.
 
 The order is part of determinism: within one instant, the owner index sees every change first,
-the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete (namespaces, garbage), the workload controllers from the top
-down (Deployment -> ReplicaSet -> pods; DaemonSet, StatefulSet, Job), the scheduler, the
+the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete
+(namespaces, garbage), the workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet, StatefulSet, Job), the scheduler, the
 kubelets, service endpoints, node lifecycle, metrics-server and the HPA.
 """
 from __future__ import annotations

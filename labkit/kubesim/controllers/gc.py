@@ -96,7 +96,7 @@ class GarbageCollector(Controller):
         if after is not None and not after["metadata"].get("finalizers"):
             try:
                 self.store.delete(resources.get(rkey), ns, name)
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:  # already gone
                 pass
 
 
@@ -146,7 +146,7 @@ class NamespaceController(Controller):
                                      if r.namespaced and r.group != "metrics.k8s.io"):
             try:
                 self.store.delete(resources.get("/namespaces"), "", name)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         else:
             self.after(5.0, name)

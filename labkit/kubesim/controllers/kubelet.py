@@ -419,7 +419,7 @@ class Kubelet(Controller):
             all_ready = False
         else:
             ready_reason, msg = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
-        sandbox = not (phase in ("Succeeded", "Failed")) and not pr.sandbox_error
+        sandbox = phase not in ("Succeeded", "Failed") and not pr.sandbox_error
         conditions = [cond("PodReadyToStartContainers", sandbox), cond("Initialized", True),
                       cond("Ready", all_ready, ready_reason, msg), cond("ContainersReady", all_ready, ready_reason, msg),
                       cond("PodScheduled", True)]
