@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from labkit import dockerfile, engine
+from labkit import docker_engine, dockerfile
 from labkit.startup import Unavailable
 
 __all__ = [
@@ -199,9 +199,9 @@ def build(
 
     ``buildargs`` defaults to :func:`build_args` (the local base image, when there is
     one). Raises :class:`BuildError` saying which step failed and why, and
-    ``RuntimeError`` when no engine answers (check :func:`labkit.engine.docker_engine` first).
+    ``RuntimeError`` when no engine answers (check :func:`labkit.docker_engine.docker_engine` first).
     """
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         raise RuntimeError(str(status))
     args = dict(build_args() if buildargs is None else buildargs)
@@ -405,7 +405,7 @@ def try_webapp(
     The image stays (for a rebuild) unless ``keep_image`` is False.
     """
     dockerfile_text = _check_text(dockerfile_text, "The Dockerfile")
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         return Unavailable(str(status), what_would_happen(dockerfile_text, port))
     report = TryReport(ok=False)
@@ -471,7 +471,7 @@ def rebuild_after_change(
     ``Unavailable`` with the prediction from :func:`labkit.dockerfile.rebuilt_steps`.
     """
     predicted = dockerfile.rebuilt_steps(dockerfile_text, changed, DEFAULT_DOCKERIGNORE)
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         return Unavailable(
             str(status),

@@ -1,6 +1,6 @@
 """The picture of an image: its layers stacked, with what rebuilds each one.
 
-Why a module of its own: ``labkit.widgets`` holds the memory calculator; this is a
+Why a module of its own: :mod:`labkit.memory_calculator` is the memory calculator; this is a
 different view over a different module (:mod:`labkit.dockerfile`). The figure is
 drawn from the *parsed* Dockerfile, so the picture of any Dockerfile (the outline's,
 the lesson's, the learner's) is always true to its text. Uses

@@ -18,7 +18,8 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT, skip_unless_ci
-from labkit import dockerfile, engine, images
+from labkit import docker_engine as engine
+from labkit import dockerfile, images
 
 SOURCE = REPO_ROOT / "source" / "02-dockerfile" / "dockerfile.ipynb"
 
