@@ -61,7 +61,7 @@ INSTRUCTOR_BLOCK = re.compile(r"^# >>> instructor only.*?^# <<< instructor only\
 # - the rest are short client idioms the lessons teach (reading labels, container statuses).
 SHARED_WITH_LESSONS: dict[str, set[str]] = {
     'status = statuses.get(container.name)': {"labkit/cluster_hierarchy.py", "notebooks/03-kubernetes-hierarchy.ipynb"},
-    'if keyword in ("COPY", "ADD"):': {"labkit/dockerfile.py", "labkit/images.py", "labkit/layers_view.py"},
+    'if keyword in ("COPY", "ADD"):': {"labkit/dockerfile_layers.py", "labkit/images.py", "labkit/layers_view.py"},
     '"gcloud", "compute", "instances", "create", name,': {"labkit/vm_provisioning.py"},
     '"packages": ["python3-venv"],': {"labkit/vm_provisioning.py"},
     'f"--machine-type={machine_type}",': {"labkit/vm_provisioning.py"},
