@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-from labkit import cluster, engine
+from labkit import cluster, docker_engine
 
 __all__ = ["Finding", "check", "report", "Report", "PACKAGES"]
 
@@ -73,7 +73,7 @@ def _package(name: str, purpose: str) -> Finding:
 
 
 def _docker() -> Finding:
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if status.available:
         return Finding(
             "Docker engine", True, status.detail,

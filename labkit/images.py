@@ -26,7 +26,8 @@ from pathlib import Path
 
 import requests
 
-from labkit import dockerfile, engine
+from labkit import docker_engine, dockerfile, dockerfile_layers
+from labkit.dockerignore import ignored
 from labkit.startup import Unavailable
 
 __all__ = [
@@ -97,7 +98,7 @@ def context_files(context: Path | str | None = None, dockerignore: str | None = 
     for path in sorted(root.rglob("*")):
         if path.is_file():
             relative = path.relative_to(root).as_posix()
-            if dockerignore is None or not dockerfile.ignored(dockerignore, relative):
+            if dockerignore is None or not ignored(dockerignore, relative):
                 found.append(relative)
     return found
 
@@ -131,7 +132,7 @@ def context_tar(
             data = changes.pop(relative).encode() if relative in changes else (root / relative).read_bytes()
             _add(archive, relative, data)
         for relative, text in changes.items():
-            if dockerignore is None or not dockerfile.ignored(dockerignore, relative):
+            if dockerignore is None or not ignored(dockerignore, relative):
                 _add(archive, relative, _check_text(text, f"The new content of {relative}").encode())
         _add(archive, "Dockerfile", dockerfile_text.encode())
         if dockerignore is not None:
@@ -199,9 +200,9 @@ def build(
 
     ``buildargs`` defaults to :func:`build_args` (the local base image, when there is
     one). Raises :class:`BuildError` saying which step failed and why, and
-    ``RuntimeError`` when no engine answers (check :func:`labkit.engine.docker_engine` first).
+    ``RuntimeError`` when no engine answers (check :func:`labkit.docker_engine.docker_engine` first).
     """
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         raise RuntimeError(str(status))
     args = dict(build_args() if buildargs is None else buildargs)
@@ -287,7 +288,7 @@ def layer_sizes(image: str, dockerfile_text: str) -> list[float]:
 
     The first number is the whole base image (all of its own layers); then one per step.
     """
-    steps = dockerfile.layers(dockerfile_text)
+    steps = dockerfile_layers.layers(dockerfile_text)
     ours = len(steps) - next(i for i, layer in enumerate(steps) if layer.instruction.keyword == "FROM") - 1
     sizes = [size for _, size in image_layers(image)]
     if ours > len(sizes) - 1 or ours < 0:
@@ -298,7 +299,7 @@ def layer_sizes(image: str, dockerfile_text: str) -> list[float]:
 
 def what_would_happen(dockerfile_text: str, port: int = 8080) -> str:
     """In plain words, what building and running this Dockerfile would do, step by step."""
-    steps = dockerfile.layers(dockerfile_text)
+    steps = dockerfile_layers.layers(dockerfile_text)
     lines = [f"Building would send the context ({len(context_files())} files of webapp/) to the engine, then:"]
     for layer in steps:
         keyword = layer.instruction.keyword
@@ -405,7 +406,7 @@ def try_webapp(
     The image stays (for a rebuild) unless ``keep_image`` is False.
     """
     dockerfile_text = _check_text(dockerfile_text, "The Dockerfile")
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         return Unavailable(str(status), what_would_happen(dockerfile_text, port))
     report = TryReport(ok=False)
@@ -468,10 +469,10 @@ def rebuild_after_change(
 
     The change is a comment appended to the file, sent in the build context; the
     course's copy of the file is not touched. Without an engine, returns an
-    ``Unavailable`` with the prediction from :func:`labkit.dockerfile.rebuilt_steps`.
+    ``Unavailable`` with the prediction from :func:`labkit.dockerfile_layers.rebuilt_steps`.
     """
-    predicted = dockerfile.rebuilt_steps(dockerfile_text, changed, DEFAULT_DOCKERIGNORE)
-    status = engine.docker_engine()
+    predicted = dockerfile_layers.rebuilt_steps(dockerfile_text, changed, DEFAULT_DOCKERIGNORE)
+    status = docker_engine.docker_engine()
     if not status.available:
         return Unavailable(
             str(status),

@@ -1,7 +1,7 @@
 """The picture of an image: its layers stacked, with what rebuilds each one.
 
-Why a module of its own: ``labkit.widgets`` holds the memory calculator; this is a
-different view over a different module (:mod:`labkit.dockerfile`). The figure is
+Why a module of its own: :mod:`labkit.memory_calculator` is the memory calculator; this is a
+different view over a different module (:mod:`labkit.dockerfile_layers`). The figure is
 drawn from the *parsed* Dockerfile, so the picture of any Dockerfile (the outline's,
 the lesson's, the learner's) is always true to its text. Uses
 ``matplotlib.figure.Figure`` directly, so redrawing leaves no pyplot figures open.
@@ -18,7 +18,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from labkit import dockerfile
+from labkit import dockerfile, dockerfile_layers
 
 __all__ = ["short_reason", "layers_figure", "picture", "rebuild_explorer"]
 
@@ -28,7 +28,7 @@ _REBUILT = "#dd8452"
 _CACHED = "#55a868"
 
 
-def short_reason(layer: dockerfile.Layer) -> str:
+def short_reason(layer: dockerfile_layers.Layer) -> str:
     """What rebuilds this layer, in a few words (the picture's right-hand column)."""
     keyword = layer.instruction.keyword
     if keyword == "FROM":
@@ -71,12 +71,12 @@ def layers_figure(
     first) labels each layer with its size; ``build_args`` fill in ``FROM ${...}``.
     A leading ``ARG`` is not a layer and is left out.
     """
-    steps = [layer for layer in dockerfile.layers(dockerfile_text)]
+    steps = [layer for layer in dockerfile_layers.layers(dockerfile_text)]
     first_from = next(i for i, layer in enumerate(steps) if layer.instruction.keyword == "FROM")
     steps = steps[first_from:]
     if sizes_mb is not None and len(sizes_mb) != len(steps):
         raise ValueError(f"sizes_mb has {len(sizes_mb)} numbers but the image has {len(steps)} steps from FROM on.")
-    rebuilt = set(dockerfile.rebuilt_steps(dockerfile_text, changed)) if changed else None
+    rebuilt = set(dockerfile_layers.rebuilt_steps(dockerfile_text, changed)) if changed else None
 
     heights = [1.0 if layer.adds_files else 0.55 for layer in steps]
     figure = Figure(figsize=(9.5, 0.55 * sum(heights) + 1.3), layout="constrained")

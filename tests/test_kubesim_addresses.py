@@ -19,7 +19,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from conftest import skip_unless_ci
-from labkit import cluster_tree, kubesim
+from labkit import cluster_tree, kubesim, practice_clusters
 from labkit.kubesim import addresses, kindstate
 
 KIND = ipaddress.ip_network("172.18.0.0/16")
@@ -350,7 +350,7 @@ def test_services_get_valid_unique_cluster_ips_and_node_ports(monkeypatch):
 
 # ---- lesson 3's big practice cluster -----------------------------------------------------------
 def test_lesson_3_big_practice_cluster_shows_valid_addresses():
-    with cluster_tree.practice_cluster(seed=1, workers=300) as big:
+    with practice_clusters.practice_cluster(seed=1, workers=300) as big:
         without = check_live_cluster(big.core, 301)
         assert len(without) == 45
         tree = cluster_tree.cluster_tree(big.core, cluster="practice (301 nodes)", page_size=400)
@@ -361,7 +361,7 @@ def test_lesson_3_big_practice_cluster_shows_valid_addresses():
 
 
 def test_practice_cluster_with_pods_on_nodes_without_a_pod_cidr():
-    with cluster_tree.practice_cluster(seed=2, workers=280, pods_per_worker=1) as practice:
+    with practice_clusters.practice_cluster(seed=2, workers=280, pods_per_worker=1) as practice:
         core = practice.core
         without = set(check_live_cluster(core, 281))
         agents = core.list_namespaced_pod("monitoring").items

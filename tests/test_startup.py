@@ -8,7 +8,8 @@ import pytest
 from conftest import skip_unless_ci
 from http_fakes import FakeDockerEngine, closed_port, serving
 
-from labkit import engine, startup
+from labkit import docker_engine as engine
+from labkit import startup
 
 
 def test_timing_summaries():

@@ -35,7 +35,12 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Course:
+class CourseManifest:
+    """course.yml: the table of contents (lessons in order, their assignments and what ships).
+
+    Not the autograder's ``Course`` (an nbgrader course directory that grading reads and writes).
+    """
+
     title: str
     repository: str
     steps: tuple[Step, ...]
@@ -46,7 +51,7 @@ class Course:
         return tuple(step for step in self.steps if step.assignment)
 
 
-def load(path: Path = MANIFEST) -> Course:
+def load(path: Path = MANIFEST) -> CourseManifest:
     """Parse course.yml, failing with a message that names the broken entry."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     steps = []
@@ -72,7 +77,7 @@ def load(path: Path = MANIFEST) -> Course:
                 f"{path.name}: assignment {step.assignment!r} must live in "
                 f"source/{step.assignment}/, not {step.notebook}"
             )
-    return Course(
+    return CourseManifest(
         title=data["title"],
         repository=data["repository"],
         steps=tuple(steps),

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from tools.course import REPO_ROOT, Course, Step, load
+from tools.course import REPO_ROOT, CourseManifest, Step, load
 
 TAG = "navigation"
 CONTENTS_TAG = "contents"
@@ -38,7 +38,7 @@ def link(from_step: Step, to_step: Step, anchor: str = "") -> str:
     return PurePosixPath(target).as_posix() + (f"#{anchor}" if anchor else "")
 
 
-def navigation_markdown(course: Course, index: int) -> str:
+def navigation_markdown(course: CourseManifest, index: int) -> str:
     """One line of links: previous, contents, next (whichever exist)."""
     step = course.steps[index]
     parts = []
@@ -52,7 +52,7 @@ def navigation_markdown(course: Course, index: int) -> str:
     return f"{MARKER}\n{' | '.join(parts)}"
 
 
-def contents_markdown(course: Course) -> str:
+def contents_markdown(course: CourseManifest) -> str:
     """The list of every step, for the start notebook's cell tagged `contents`."""
     start = course.steps[0]
     rows = []
@@ -102,7 +102,7 @@ def _assignment_cell(step: Step, root: Path, instructor: bool) -> str:
     return f"{text}, {points:g} points"
 
 
-def lesson_table(course: Course, root: Path = REPO_ROOT, instructor: bool = True) -> str:
+def lesson_table(course: CourseManifest, root: Path = REPO_ROOT, instructor: bool = True) -> str:
     """The README's lesson table: one row per lesson, with the assignments that follow it.
 
     `instructor=False` leaves out where each assignment's source lives (the learner's edition).
@@ -133,7 +133,7 @@ def with_table(text: str, table: str, source: str = "README.md") -> str:
     return text[: begin + len(TABLE_BEGIN)] + "\n" + table + "\n" + text[end:]
 
 
-def stale_readme(course: Course, root: Path = REPO_ROOT, write: bool = False) -> list[str]:
+def stale_readme(course: CourseManifest, root: Path = REPO_ROOT, write: bool = False) -> list[str]:
     """The README, if its lesson table differs from what course.yml says (rewritten if `write`)."""
     path = root / "README.md"
     current = path.read_text(encoding="utf-8")
@@ -179,7 +179,7 @@ def _comparable(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[st
     ]
 
 
-def stale_notebooks(course: Course, root: Path = REPO_ROOT, write: bool = False) -> list[str]:
+def stale_notebooks(course: CourseManifest, root: Path = REPO_ROOT, write: bool = False) -> list[str]:
     """Notebooks whose navigation differs from what course.yml says (rewritten if `write`)."""
     problems = []
     for index, step in enumerate(course.steps):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.course import REPO_ROOT, Course, load
+from tools.course import REPO_ROOT, CourseManifest, load
 from tools.navigation import lesson_table
 
 # Repository paths copied into the edition as they are (minus IGNORE).
@@ -60,8 +60,8 @@ INSTRUCTOR_BLOCK = re.compile(r"^# >>> instructor only.*?^# <<< instructor only\
 # - lesson 2 shows the fixed Dockerfile whose RUN steps assignment 2's answer writes.
 # - the rest are short client idioms the lessons teach (reading labels, container statuses).
 SHARED_WITH_LESSONS: dict[str, set[str]] = {
-    'status = statuses.get(container.name)': {"labkit/cluster_tree.py", "notebooks/03-kubernetes-hierarchy.ipynb"},
-    'if keyword in ("COPY", "ADD"):': {"labkit/dockerfile.py", "labkit/images.py", "labkit/layers_view.py"},
+    'status = statuses.get(container.name)': {"labkit/cluster_hierarchy.py", "notebooks/03-kubernetes-hierarchy.ipynb"},
+    'if keyword in ("COPY", "ADD"):': {"labkit/dockerfile_layers.py", "labkit/images.py", "labkit/layers_view.py"},
     '"gcloud", "compute", "instances", "create", name,': {"labkit/vm_provisioning.py"},
     '"packages": ["python3-venv"],': {"labkit/vm_provisioning.py"},
     'f"--machine-type={machine_type}",': {"labkit/vm_provisioning.py"},
@@ -144,7 +144,7 @@ def learner_nbgrader_config(text: str) -> str:
     )
 
 
-def learner_readme(course: Course, repository: str, root: Path = REPO_ROOT) -> str:
+def learner_readme(course: CourseManifest, repository: str, root: Path = REPO_ROOT) -> str:
     badge = BINDER.format(repository=repository)
     return f"""# {course.title}
 
@@ -190,7 +190,7 @@ def learner_gitignore() -> str:
     return "\n".join([".venv/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", "*.egg-info/", "build/", ""])
 
 
-def build(course: Course, repository: str, target: Path, root: Path = REPO_ROOT) -> None:
+def build(course: CourseManifest, repository: str, target: Path, root: Path = REPO_ROOT) -> None:
     """Write the edition's files into `target` (an empty folder)."""
     for relative in EDITION_PATHS:
         source = root / relative
@@ -234,7 +234,7 @@ def _source_revision(root: Path) -> str:
     return result.stdout.strip() + (" with uncommitted changes" if dirty.strip() else "")
 
 
-def publish(dest: Path, repository: str, course: Course | None = None, root: Path = REPO_ROOT) -> str | None:
+def publish(dest: Path, repository: str, course: CourseManifest | None = None, root: Path = REPO_ROOT) -> str | None:
     """Write or update the edition in `dest` and commit it; the new commit's id, or None if nothing changed."""
     course = course or load(root / "course.yml")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):

@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.course import REPO_ROOT, Course, load
+from tools.course import REPO_ROOT, CourseManifest, load
 
 SHIP_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "tests", ".ipynb_checkpoints")
 
@@ -75,7 +75,7 @@ def ship(assignment: str, paths: tuple[str, ...], course_dir: Path, repo_root: P
     return copied
 
 
-def release(course: Course, course_dir: Path = REPO_ROOT, no_db: bool = False) -> None:
+def release(course: CourseManifest, course_dir: Path = REPO_ROOT, no_db: bool = False) -> None:
     for step in course.assignments:
         generate(step.assignment, course_dir, no_db=no_db)
         ship(step.assignment, step.ship, course_dir)
@@ -93,7 +93,7 @@ def recorded_assignments(course_dir: Path) -> set[str]:
         return {assignment.name for assignment in gradebook.assignments}
 
 
-def record_in_gradebook(course: Course, course_dir: Path = REPO_ROOT) -> list[str]:
+def record_in_gradebook(course: CourseManifest, course_dir: Path = REPO_ROOT) -> list[str]:
     """Record each assignment the gradebook lacks, as generate_assignment does, without touching release/.
 
     nbgrader writes the learner's copy to a scratch folder, removed afterwards; the

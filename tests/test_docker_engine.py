@@ -1,8 +1,8 @@
-"""engine.docker_engine against nothing, and against a tiny fake engine on 127.0.0.1."""
+"""docker_engine.docker_engine against nothing, and against a tiny fake engine on 127.0.0.1."""
 import pytest
 
 from http_fakes import FakeDockerEngine, closed_port, serving
-from labkit import engine
+from labkit import docker_engine as engine
 
 
 @pytest.fixture

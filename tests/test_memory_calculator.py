@@ -5,7 +5,8 @@ import ipywidgets
 import pytest
 from matplotlib.figure import Figure
 
-from labkit import vms, widgets
+from labkit import memory_calculator as widgets
+from labkit import vms
 
 
 def test_memory_chart_draws_the_capacity():

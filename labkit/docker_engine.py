@@ -1,4 +1,4 @@
-"""Is a Docker engine reachable from here?
+"""The Docker engine probe: is a Docker engine reachable from here?
 
 Why its own module: several lessons (start-up timing, Dockerfile builds) need
 the same yes/no answer, and each must degrade to a plain explanation rather

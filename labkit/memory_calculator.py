@@ -1,4 +1,4 @@
-"""ipywidgets views over labkit's functions.
+"""The memory calculator: sliders over VM vs container density (lesson 1), and its chart.
 
 Why thin views: all the arithmetic lives in ``labkit.vms`` and is tested
 there; a widget only turns slider positions into arguments and results into
