@@ -74,7 +74,7 @@ def expect_equal(
     value within that absolute distance (rounding differences are not the
     learner's fault).
     """
-    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
+    __tracebackhide__ = True  # read by pytest and notebook_errors
     if tolerance is not None:
         if not isinstance(tolerance, numbers.Real) or isinstance(tolerance, bool) or tolerance < 0:
             raise ValueError("tolerance must be a non-negative number, or None")
@@ -99,7 +99,7 @@ def expect_type(value: Any, expected_type: type | tuple[type, ...], what: str) -
     Exact, not isinstance: a bool is not an int here, because a learner who
     returns True where a count was asked for has misunderstood the task.
     """
-    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
+    __tracebackhide__ = True  # read by pytest and notebook_errors
     allowed = expected_type if isinstance(expected_type, tuple) else (expected_type,)
     if type(value) in allowed:
         return
@@ -115,7 +115,7 @@ def expect_true(condition: bool, message: str) -> None:
     A non-empty list or a string is truthy, but it is not an answer to a
     yes/no question; accepting it would hide mistakes.
     """
-    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
+    __tracebackhide__ = True  # read by pytest and notebook_errors
     if condition is True:
         return
     if isinstance(condition, bool):
@@ -128,7 +128,7 @@ def expect_true(condition: bool, message: str) -> None:
 
 def expect_no_problems(problems: list[str], what: str) -> None:
     """Fail if a validator returned any problems, listing each as a bullet."""
-    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
+    __tracebackhide__ = True  # read by pytest and notebook_errors
     if not isinstance(problems, list):
         raise AssertionError(
             f"{what}: the check expected a list of problems (strings), "
@@ -152,7 +152,7 @@ def expect_raises(
 
     Returns the exception so a test can go on to check its message.
     """
-    __tracebackhide__ = True  # noqa: F841 - read by pytest and notebook_errors
+    __tracebackhide__ = True  # read by pytest and notebook_errors
     names = (
         " or ".join(kind.__name__ for kind in exc_type)
         if isinstance(exc_type, tuple)
@@ -162,7 +162,7 @@ def expect_raises(
         result = func(*args, **kwargs)
     except exc_type as error:
         return error
-    except Exception as error:  # noqa: BLE001 - we report what happened instead
+    except Exception as error:  # we report what happened instead
         raise AssertionError(
             f"{what}: expected {names}, but it raised "
             f"{type(error).__name__}: {error}"

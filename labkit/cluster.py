@@ -73,7 +73,7 @@ def probe(kubeconfig: str | None = None, timeout: float = 2.0) -> ClusterProbe:
             config_file=config_file, client_configuration=configuration, persist_config=False
         )
         configuration.retries = 0  # one quick try: the timeout is the whole budget
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return ClusterProbe(
             False, None, None,
             f"The kubeconfig at {config_file} could not be used: {_short(error)}. "
@@ -96,7 +96,7 @@ def probe(kubeconfig: str | None = None, timeout: float = 2.0) -> ClusterProbe:
             f"The kubeconfig's current context '{context}' points at {server}, which "
             f"answered but refused the request (HTTP {error.status} {error.reason}). {advice}",
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return ClusterProbe(
             False, context, server,
             f"The kubeconfig's current context '{context}' points at {server} but nothing "

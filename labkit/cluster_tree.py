@@ -176,7 +176,7 @@ class ClusterTree:
         pool_log.setLevel(logging.ERROR)
         try:
             result = read()
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the learner gets a sentence
+        except Exception as exc:  # whatever it is, the learner gets a sentence
             self._set_problem(_problem(exc))
             return None
         finally:

@@ -93,13 +93,13 @@ def docker_engine(timeout: float = 2.0) -> EngineStatus:
         client = docker.from_env(timeout=timeout)
         client.ping()
         info = client.version()
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
+    except Exception as error:  # any failure means "not available"
         return _no_engine(address, f"{type(error).__name__}: {_short(error)}")
     finally:
         if client is not None:
             try:
                 client.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
     version = str(info.get("Version") or "") or None
     api = info.get("ApiVersion")

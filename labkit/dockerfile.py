@@ -24,7 +24,10 @@ import re
 import shlex
 from collections.abc import Sequence
 
-__all__ = ["OUTLINE_EXAMPLE", "KEYWORDS", "DockerfileError", "Instruction", "parse", "as_instructions", "base_image", "copy_sources", "source_matches", "normalise_path", "parent_folders", "glob_regex", "require_text"]
+__all__ = [
+    "OUTLINE_EXAMPLE", "KEYWORDS", "DockerfileError", "Instruction", "parse", "as_instructions", "base_image",
+    "copy_sources", "source_matches", "normalise_path", "parent_folders", "glob_regex", "require_text",
+]
 
 #: The example Dockerfile from the course outline, examined in the lesson.
 OUTLINE_EXAMPLE = """\

@@ -22,7 +22,10 @@ from pathlib import Path
 
 from labkit.dockerfile import DockerfileError, Instruction, base_image, copy_sources, normalise_path, parse, require_text
 
-__all__ = ["PYTHON_END_OF_LIFE", "DEBIAN_END_OF_LIFE", "Finding", "hadolint_path", "hadolint", "base_image_problems", "course_findings", "lint", "check_dockerfile"]
+__all__ = [
+    "PYTHON_END_OF_LIFE", "DEBIAN_END_OF_LIFE", "Finding", "hadolint_path", "hadolint", "base_image_problems",
+    "course_findings", "lint", "check_dockerfile",
+]
 
 #: When each Python version stops getting security fixes (devguide.python.org/versions).
 PYTHON_END_OF_LIFE = {

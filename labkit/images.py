@@ -234,7 +234,7 @@ def build(
                 )
     except BuildError:
         raise
-    except Exception as error:  # noqa: BLE001 - the engine's words, with what to do
+    except Exception as error:  # the engine's words, with what to do
         raise BuildError(f"The Docker engine refused the build: {error}") from error
     finally:
         client.close()
@@ -430,7 +430,7 @@ def try_webapp(
         report.ok = report.health_status == 200
         if not report.ok:
             report.problem = f"/healthz answered {report.health_status}, not 200."
-    except Exception as error:  # noqa: BLE001 - say what went wrong instead of a traceback
+    except Exception as error:  # say what went wrong instead of a traceback
         report.problem = f"Running the image failed: {error}"
     finally:
         if not keep_image:

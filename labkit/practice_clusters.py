@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.cluster_hierarchy import MIRROR_ANNOTATION, NodeInfo, nodes
+from labkit.kubesim import naming
 
 __all__ = ["PracticeCluster", "practice_cluster"]
 
@@ -49,11 +50,8 @@ class PracticeCluster:
         self.stop()
 
 
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the characters Kubernetes uses for generated names
-
-
 def _suffix(rng: random.Random, length: int = 5) -> str:
-    return "".join(rng.choice(_ALPHABET) for _ in range(length))
+    return naming.suffix(rng, length)
 
 
 class _IPs:
@@ -198,7 +196,7 @@ def _add_workloads(practice: PracticeCluster, rng: random.Random, pods_per_worke
     deployment = apps.create_namespaced_deployment("shop", {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": labels},
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}})
-    pod_hash = "".join(rng.choice(_ALPHABET) for _ in range(10))
+    pod_hash = naming.suffix(rng, 10)
     replica_set = apps.create_namespaced_replica_set("shop", {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": f"web-{pod_hash}", "labels": {**labels, "pod-template-hash": pod_hash},

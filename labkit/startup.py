@@ -136,7 +136,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
         import docker
 
         client = docker.from_env(timeout=60)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return Unavailable(f"Could not connect to the Docker engine: {error}", _would_happen(image))
     try:
         try:
@@ -144,7 +144,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
         except docker.errors.ImageNotFound:
             try:
                 client.images.pull(image)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 return Unavailable(
                     f"The image '{image}' is not on this machine and could not be "
                     f"downloaded ({_short(error)}). Pull or build it first, or set "
@@ -157,7 +157,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
             client.containers.run(image, ["true"], remove=True)
             samples.append(time.perf_counter() - started)
         return Timing(f"Starting a container from {image}", samples)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return Unavailable(
             f"Running a container from '{image}' failed: {_short(error)}. "
             "The image needs a `true` program (busybox and most Linux images have one).",
@@ -166,7 +166,7 @@ def time_container(image: str | None = None, runs: int = 3) -> Timing | Unavaila
     finally:
         try:
             client.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 

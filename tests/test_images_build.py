@@ -31,8 +31,8 @@ def reference_dockerfile(port: int = 8080) -> str:
         for cell in nbformat.read(SOURCE, as_version=4).cells
     }
     namespace: dict = {}
-    exec(compile(cells["setup"], "setup", "exec"), namespace)  # noqa: S102 - our own notebook
-    exec(compile(cells["dockerfile-answer"], "dockerfile-answer", "exec"), namespace)  # noqa: S102
+    exec(compile(cells["setup"], "setup", "exec"), namespace)  # our own notebook
+    exec(compile(cells["dockerfile-answer"], "dockerfile-answer", "exec"), namespace)
     return namespace["webapp_dockerfile"](port)
 
 
