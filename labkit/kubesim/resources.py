@@ -2,7 +2,9 @@
 
 Why a table: discovery, routing, printing, validation and OpenAPI all need the same facts
 (group, version, kind, plural, scope, short names, subresources); keeping them as data in one
-place means adding a resource is one line, not edits across handlers. The same entry carries the
+place means adding a resource is an entry here (plus, for its schema and protobuf fields, a rerun
+of ``schemagen``/``protogen``, and for its ``kubectl get`` columns an entry in data/printers.yaml),
+not edits across handlers. The same entry carries the
 resource's registry strategy (deletion propagation default, whether a delete returns the object,
 status on create and update, allocations, named update/delete strategies): one generic handler
 reads these fields, as the Kubernetes apiserver configures one generic ``registry.Store`` per
