@@ -1,6 +1,7 @@
 """The served resources as data: the strategy fields of data/resources.yaml, the public
 allocator, and the resources added by an entry alone (policy, RBAC, networking, core's
-ReplicationController) through real kubectl and the official Python client."""
+ReplicationController) through real kubectl and the official Python client, and the columns
+`kubectl get` prints for them, as a real cluster does."""
 from __future__ import annotations
 
 import os
@@ -212,3 +213,47 @@ def test_kubectl_generators_send_protobuf_for_rbac_pdb_and_ingress(kubectl):
     kubectl("delete", "role,rolebinding", "reader")
     kubectl("delete", "clusterrole", "nodes-reader")
     kubectl("delete", "pdb", "web")
+
+
+# ---- their `kubectl get` columns (printers.yaml entries and row functions) ----------------
+def rows(text: str) -> list[list[str]]:
+    """kubectl's table: columns split on runs of two or more spaces."""
+    return [re.split(r"\s{2,}", line.strip()) for line in text.strip().splitlines()]
+
+
+def test_rbac_kinds(kubectl):
+    kubectl("create", "role", "reader", "--verb=get", "--resource=pods")
+    kubectl("create", "rolebinding", "reader", "--role=reader", "--serviceaccount=default:default", "--user=ana")
+    try:
+        header, line = rows(kubectl("get", "role", "reader"))
+        assert header == ["NAME", "CREATED AT"]
+        assert line[0] == "reader" and line[1].endswith("Z") and "T" in line[1], line
+        header, line = rows(kubectl("get", "rolebinding", "reader", "-o", "wide"))
+        assert header == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+        assert line[:2] == ["reader", "Role/reader"] and line[3] == "ana" and line[-1] == "default/default", line
+    finally:
+        kubectl("delete", "role,rolebinding", "reader")
+
+
+def test_policy_and_networking_kinds(kubectl):
+    kubectl("create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1")
+    kubectl("create", "ingress", "web", "--rule=web.example/=web:80")
+    kubectl("apply", "-f", "-", stdin="""
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-web}
+spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
+""")
+    try:
+        header, line = rows(kubectl("get", "pdb", "web"))
+        assert header == ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]
+        assert line[:4] == ["web", "1", "N/A", "0"], line
+        header, line = rows(kubectl("get", "ingress", "web"))
+        assert header == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+        assert line[:3] == ["web", "<none>", "web.example"] and line[-2] == "80", line
+        header, line = rows(kubectl("get", "netpol", "only-web"))
+        assert header == ["NAME", "POD-SELECTOR", "AGE"] and line[:2] == ["only-web", "app=web"], line
+    finally:
+        kubectl("delete", "pdb", "web")
+        kubectl("delete", "ingress", "web")
+        kubectl("delete", "netpol", "only-web")

@@ -221,12 +221,17 @@ def deployment_row(d: Obj, ctx: Ctx) -> list[Any]:
             names, images, _selector(spec.get("selector"))]
 
 
-@row("replicaset")
-def replicaset_row(rs: Obj, ctx: Ctx) -> list[Any]:
-    meta, spec, status = _meta(rs), rs.get("spec") or {}, rs.get("status") or {}
+def _replicas_row(obj: Obj, ctx: Ctx, selector: str) -> list[Any]:
+    """DESIRED, CURRENT, READY: a ReplicaSet's row, and a ReplicationController's."""
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     names, images = _containers(spec)
     return [meta.get("name"), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
-            ctx.age(meta.get("creationTimestamp")), names, images, _selector(spec.get("selector"))]
+            ctx.age(meta.get("creationTimestamp")), names, images, selector]
+
+
+@row("replicaset")
+def replicaset_row(rs: Obj, ctx: Ctx) -> list[Any]:
+    return _replicas_row(rs, ctx, _selector((rs.get("spec") or {}).get("selector")))
 
 
 @row("daemonset")
@@ -423,10 +428,8 @@ def pdb_row(pdb: Obj, ctx: Ctx) -> list[Any]:
 
 @row("replicationcontroller")
 def replicationcontroller_row(rc: Obj, ctx: Ctx) -> list[Any]:
-    meta, spec, status = _meta(rc), rc.get("spec") or {}, rc.get("status") or {}
-    names, images = _containers(spec)
-    return [meta.get("name"), spec.get("replicas", 0), status.get("replicas", 0), status.get("readyReplicas", 0),
-            ctx.age(meta.get("creationTimestamp")), names, images, _labels(spec.get("selector"))]
+    """A ReplicationController's selector is a plain map of labels, not a label selector."""
+    return _replicas_row(rc, ctx, _labels((rc.get("spec") or {}).get("selector")))
 
 
 @row("role")
