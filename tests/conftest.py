@@ -78,3 +78,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = SLOW_TIERS.get(item.path.name)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory):
+    """A seed-0 emulator of its own for each test module that asks for one."""
+    from labkit import kubesim
+
+    handle = kubesim.start(tmp_path_factory.mktemp("kubesim") / "kubeconfig", seed=0)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def api(sim):
+    """The official client's ApiClient for that emulator."""
+    from kubernetes import config
+
+    api_client = config.new_client_from_config(sim.kubeconfig)
+    yield api_client
+    api_client.close()

@@ -9,25 +9,10 @@ from datetime import datetime, timezone
 import pytest
 import requests
 import yaml
-from kubernetes import client, config, dynamic, utils, watch
+from kubernetes import client, dynamic, utils, watch
 from kubernetes.client.rest import ApiException
 
-from labkit import kubesim
 from labkit.kubesim import kindstate, patch, schema
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    handle = kubesim.start(tmp_path_factory.mktemp("kubesim") / "kubeconfig", seed=0)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def api(sim):
-    api_client = config.new_client_from_config(sim.kubeconfig)
-    yield api_client
-    api_client.close()
 
 
 def status_of(error: ApiException) -> dict:

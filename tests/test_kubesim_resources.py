@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from conftest import skip_unless_ci
-from labkit import kubesim
 from labkit.kubesim import addresses, protobuf, resources, strategies
 from labkit.kubesim.store import Store
 
@@ -27,20 +26,6 @@ NEW_KINDS = {("policy/v1", "PodDisruptionBudget"), ("v1", "ReplicationController
              ("rbac.authorization.k8s.io/v1", "ClusterRole"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
              ("networking.k8s.io/v1", "NetworkPolicy"), ("networking.k8s.io/v1", "Ingress"),
              ("networking.k8s.io/v1", "IngressClass"), ("batch/v1", "CronJob")}
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    handle = kubesim.start(tmp_path_factory.mktemp("kubesim-res") / "kubeconfig", seed=0)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def api(sim):
-    api_client = config.new_client_from_config(sim.kubeconfig)
-    yield api_client
-    api_client.close()
 
 
 # ---- the request path reads data, not kinds ---------------------------------------------
