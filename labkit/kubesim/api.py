@@ -21,6 +21,9 @@ from .apply import Apply, fieldset
 from .decoding import Decoder
 from .deletion import Deletion
 from .podlogs import LOG_LINES, Logs, default_logs
+from .portforward import PortForward
+from .proxy import Proxy
+from .remotecommand import RemoteCommand
 from .reads import Reads
 from .routing import MAX_BODY, TABLE, Obj, Request, Response, Router, Target, error_response, json_response
 from .store import Store
@@ -30,7 +33,7 @@ __all__ = ["Api", "Request", "Response", "Target", "MAX_BODY", "TABLE", "json_re
            "fieldset", "default_logs", "LOG_LINES"]
 
 
-class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Logs):
+class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Logs, RemoteCommand, PortForward, Proxy):
     """One emulated API server over one store."""
 
     def __init__(self, store: Store, address: str = "172.18.0.2:6443",

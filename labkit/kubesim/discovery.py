@@ -14,7 +14,11 @@ from . import kindstate, resources
 from .resources import Resource
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"]}
+SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
+             "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
+             "proxy": ["create", "delete", "get", "patch", "update"]}
+# the options kind a connect subresource answers with, as the real discovery documents lists them
+SUB_KINDS = {"exec": "PodExecOptions", "attach": "PodAttachOptions", "portforward": "PodPortForwardOptions"}
 
 
 def version_info() -> dict[str, str]:
@@ -35,6 +39,10 @@ def _hash(res: Resource) -> str:
 def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
     if sub == "scale":
         return "autoscaling", "v1", "Scale"
+    if sub in SUB_KINDS:
+        return res.group, res.version, SUB_KINDS[sub]
+    if sub == "proxy":
+        return res.group, res.version, f"{res.kind}ProxyOptions"
     return res.group, res.version, res.kind
 
 

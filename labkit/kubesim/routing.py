@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 from urllib.parse import parse_qs, unquote
 
 from . import conversion, discovery, errors, openapi, resources
@@ -21,6 +21,7 @@ Obj = dict[str, Any]
 MAX_BODY = 3 * 1024 * 1024  # the API server's request body limit
 TABLE = "as=Table"
 META_KINDS = ("Status", "Table", "Scale")  # answers that are not the resource itself: never converted
+CONNECT = {"exec": "exec_command", "attach": "attach", "portforward": "portforward", "proxy": "proxy"}
 
 
 @dataclass
@@ -48,6 +49,10 @@ class Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterator[bytes] | None = None  # watch: an iterator of JSON lines
+    # a protocol switch (code 101, WebSocket or SPDY): the HTTP layer sends the status line and
+    # ``headers``, then hands the connection's reader and writer to this callable, which owns
+    # the connection until it returns; the connection is closed afterwards
+    upgrade: Callable[[BinaryIO, BinaryIO], None] | None = None
 
 
 def json_response(obj: Any, code: int = 200, content_type: str = "application/json", **headers: str) -> Response:
@@ -68,6 +73,7 @@ class Target:
     sub: str | None
     watch_path: bool = False
     view: Resource | None = None  # the requested version, when it is converted to the stored ``res``
+    proxy_path: str = ""  # what follows ``/proxy`` in a proxy subresource URL ("/" or "/healthz", ...)
 
 
 class Router:
@@ -147,6 +153,11 @@ class Router:
         elif rest[0] == "namespaces" and len(rest) >= 3 and group:
             namespace, rest = rest[1], rest[2:]
         res = resources.by_path(group, version, rest[0])
+        proxy_path = ""
+        if len(rest) > 3 and rest[2] == "proxy":  # .../pods/NAME[:PORT]/proxy/any/path
+            proxy_path, rest = "/" + "/".join(rest[3:]), rest[:3]
+        elif len(rest) == 3 and rest[2] == "proxy":
+            proxy_path = "/"
         if res is None or len(rest) > 3:
             raise errors.path_not_found()
         if res.namespaced and namespace is None and len(rest) > 1:
@@ -161,10 +172,12 @@ class Router:
             stored = resources.by_path(group, res.storage_version, res.plural)
             assert stored is not None
             return Target(stored, namespace, name, sub, watch_path, view=res)
-        return Target(res, namespace, name, sub, watch_path)
+        return Target(res, namespace, name, sub, watch_path, proxy_path=proxy_path)
 
     def _dispatch(self, req: Request, t: Target) -> Response:
         m, res = req.method, t.res
+        if t.sub in CONNECT and t.name is not None:
+            return self._connect(req, t)
         if t.watch_path or (m == "GET" and req.flag("watch")):
             if m != "GET":
                 raise errors.method_not_allowed()
@@ -187,6 +200,15 @@ class Router:
         if t.view is not None:
             return self._converted(getattr(self, verb)(req, t), t.view)
         return getattr(self, verb)(req, t)
+
+    def _connect(self, req: Request, t: Target) -> Response:
+        """The connect subresources (exec, attach, portforward: GET or POST, upgraded to a stream;
+        proxy: any method, forwarded to what serves in the cluster)."""
+        if t.sub == "proxy":
+            return self.proxy(req, t)
+        if req.method not in ("GET", "POST"):
+            raise errors.method_not_allowed()
+        return getattr(self, CONNECT[t.sub])(req, t)
 
     def _converted(self, response: Response, view: Resource) -> Response:
         """A response about stored objects, in the requested (converted) version."""

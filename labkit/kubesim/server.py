@@ -70,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _send(self, response: Response) -> None:
+        if response.upgrade is not None:
+            self._switch(response)
+            return
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Cache-Control", response.headers.pop("Cache-Control", "no-cache, private"))
@@ -97,6 +100,20 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(response.stream, "close", None)
             if close:
                 close()
+
+    def _switch(self, response: Response) -> None:
+        """Switch protocols (WebSocket or SPDY): the upgrade handler owns the socket until it returns."""
+        assert response.upgrade is not None
+        self.send_response(response.code)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            response.upgrade(self.rfile, self.wfile)
+        except Exception:  # a dropped client or a bug in a stream: end this connection, keep the server
+            pass
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
