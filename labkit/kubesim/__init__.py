@@ -19,6 +19,7 @@ HPA) run on a ``SimClock`` that follows real time (``realtime=True``, the defaul
 thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
+``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
 data/kind-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``), ``strategies`` (the named per-resource
@@ -160,7 +161,7 @@ def load_state(store: Store, name: str, workers: int, seed: int, now: datetime) 
 
 def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed: int = 0, name: str = "course",
           workers: int = 2, clock: Clock | None = None, host: str = "127.0.0.1", realtime: bool = True,
-          controllers: bool = True) -> KubeSim:
+          controllers: bool = True, wall_clock: bool | None = None) -> KubeSim:
     """Start an emulator in a background thread and write its kubeconfig; returns the handle.
 
     ``kubeconfig``: where to write it (default: a fresh temporary file). ``port`` 0 picks a free
@@ -168,10 +169,15 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     ``realtime=False`` freezes the simulated clock: nothing happens until ``advance()``, and the
     same seed with the same actions gives the same cluster, byte for byte.
     ``controllers=False`` serves the API alone (objects are stored, nothing acts on them).
+    ``wall_clock``: serve timestamps moved onto the wall clock, so that the ages clients compute
+    themselves (``kubectl describe``'s events, the Python client's datetimes) are the simulated
+    ages (``wallclock.py``). The default is on for the emulator's own clock and off when you pass
+    a ``clock`` (a chosen timeline, e.g. a golden test's fixed date, is served as it is).
     """
     began = time.perf_counter()
     if workers < 0:
         raise ValueError("workers must be 0 or more")
+    own_clock = clock is None
     if clock is None:
         clock = SimClock(realtime=realtime)
     elif isinstance(clock, SimClock):
@@ -180,7 +186,9 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     load_state(store, name, workers, seed, clock.now())
     cp_ip = next(a["address"] for a in store.get(resources.get("/nodes"), "", f"{name}-control-plane")["status"]["addresses"]
                  if a["type"] == "InternalIP")
-    api = Api(store, address=f"{cp_ip}:6443")
+    if wall_clock is None:
+        wall_clock = own_clock
+    api = Api(store, address=f"{cp_ip}:6443", wall_clock=wall_clock)
     manager = None
     if controllers and isinstance(clock, SimClock):
         manager = build_controllers(store, api, clock, seed)

@@ -27,6 +27,7 @@ from .remotecommand import RemoteCommand
 from .reads import Reads
 from .routing import MAX_BODY, TABLE, Obj, Request, Response, Router, Target, error_response, json_response
 from .store import Store
+from .wallclock import WallClock
 from .writes import Writes
 
 __all__ = ["Api", "Request", "Response", "Target", "MAX_BODY", "TABLE", "json_response", "error_response",
@@ -37,8 +38,9 @@ class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Logs, RemoteCommand, 
     """One emulated API server over one store."""
 
     def __init__(self, store: Store, address: str = "172.18.0.2:6443",
-                 log_source: Callable[[Obj, str], str] | None = None):
+                 log_source: Callable[[Obj, str], str] | None = None, wall_clock: bool = False):
         self.store = store
+        self.wallclock = WallClock(store.clock.time, enabled=wall_clock)  # timestamps as clients read them
         self.address = address
         self.log_source = log_source or default_logs
         self.allocator = addresses.Allocator(store)
