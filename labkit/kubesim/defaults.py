@@ -73,7 +73,8 @@ def pod(obj: Obj, ctx: "DefaultContext") -> None:
                    for t in tolerations if isinstance(t, dict)):
             tolerations.append({"effect": "NoExecute", "key": key, "operator": "Exists",
                                 "tolerationSeconds": 300})
-    if not spec.get("hostNetwork") and not any(
+    # the ServiceAccount admission plugin's token volume, unless the pod opts out
+    if not spec.get("hostNetwork") and spec.get("automountServiceAccountToken") is not False and not any(
             isinstance(v, dict) and v.get("name", "").startswith("kube-api-access-")
             for v in spec.get("volumes") or []):
         name = "kube-api-access-" + ctx.suffix()

@@ -2,8 +2,10 @@
 
 The order is part of determinism: within one instant, the owner index sees every change first,
 the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete
-(namespaces, garbage), the workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet, StatefulSet, Job), the scheduler, the
-kubelets, service endpoints, node lifecycle, metrics-server and the HPA.
+(namespaces, garbage) and the one that fills new namespaces (ServiceAccount, root CA), the
+workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet,
+StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle,
+metrics-server and the HPA.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .ipam import NodeIpam
 from .job import JobController
 from .kubelet import Kubelet
 from .metrics import MetricsServer
+from .namespaces import NamespaceDefaults
 from .nodes import NodeLifecycle
 from .owners import OwnerIndex
 from .replicaset import ReplicaSetController
@@ -38,6 +41,7 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.recorder = mgr.add(EventRecorder(mgr))
     mgr.add(NodeIpam(mgr))
     mgr.add(NamespaceController(mgr))
+    mgr.add(NamespaceDefaults(mgr))
     mgr.add(GarbageCollector(mgr))
     mgr.add(DeploymentController(mgr))
     mgr.add(ReplicaSetController(mgr))
