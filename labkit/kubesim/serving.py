@@ -219,6 +219,27 @@ def serves(container: Obj) -> dict[int, tuple[str, ...]]:
                     tuple(args) if args is not None else None).serves
 
 
+_NC_ECHO = re.compile(r"\bnc\s+-l\w*\s+(?:-p\s+)?(\$\{?\w+\}?|\d+)[^;&|]*-e\s+/bin/cat")
+_FOR_LIST = re.compile(r"\bfor\s+\w+\s+in\s+((?:\d+\s*)+);")
+_PORT_SERVER = re.compile(r"port[-_]server\.py((?:\s+\d+)+)")
+
+
+def echo_ports(container: Obj) -> set[int]:
+    """Ports on which the container runs a TCP echo server: ``nc -l -p PORT -e /bin/cat`` (also in a
+    ``for port in 1234 1235`` loop) and the official client's e2e ``port-server.py PORT...``."""
+    text = " ".join(str(w) for w in (container.get("command") or []) + (container.get("args") or []))
+    ports: set[int] = set()
+    for m in _NC_ECHO.finditer(text):
+        if m.group(1).isdigit():
+            ports.add(int(m.group(1)))
+        else:
+            for loop in _FOR_LIST.finditer(text):
+                ports.update(int(p) for p in loop.group(1).split())
+    for m in _PORT_SERVER.finditer(text):
+        ports.update(int(p) for p in m.group(1).split())
+    return ports
+
+
 def listening_container(pod: Obj, port: int) -> Obj | None:
     """The container of a Running ``pod`` that is running and listens on ``port``, else None."""
     status = pod.get("status") or {}
@@ -226,7 +247,7 @@ def listening_container(pod: Obj, port: int) -> Obj | None:
         return None
     running = {cs.get("name") for cs in status.get("containerStatuses") or [] if (cs.get("state") or {}).get("running")}
     for c in (pod.get("spec") or {}).get("containers") or []:
-        if c.get("name") in running and port in serves(c):
+        if c.get("name") in running and (port in serves(c) or port in echo_ports(c)):
             return c
     return None
 
@@ -317,3 +338,121 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
 
 # a server the catalogue says speaks HTTP but whose answers nobody wrote down: Go's net/http wording
 GENERIC: Obj = {"paths": {}, "otherwise": {"status": 404, "type": "text/plain; charset=utf-8", "body": "404 page not found\n"}}
+
+
+# ---- a connection as a byte stream ---------------------------------------------------------------
+class Conversation:
+    """One TCP connection to ``port`` of ``pod``, as bytes: ``feed`` what the client sends, get back
+    what the server answers. An HTTP server parses requests off the stream (keep-alive, several
+    requests per connection, ``Content-Length`` and chunked bodies) and answers each with
+    :func:`http_request`; an echo server (``nc -e /bin/cat``) sends the bytes back; a server that is
+    not HTTP closes the connection. ``closed`` is True once the server side has closed.
+
+    Raises :class:`ConnectionRefused` when nothing listens there (the caller words the error)."""
+
+    MAX_HEAD = 64 * 1024
+
+    def __init__(self, store: "Store", pod: Obj, port: int):
+        container = listening_container(pod, port)
+        if container is None:
+            raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port))
+        self.store, self.pod, self.port = store, pod, port
+        self.echo = port in echo_ports(container) and port not in serves(container)
+        self.http = not self.echo and bool(serves(container).get(port) or _entry(container.get("image", "")).get("responses"))
+        self.closed = not (self.echo or self.http)
+        self._buf = b""
+        self.requests = 0
+
+    def feed(self, data: bytes) -> bytes:
+        if self.closed:
+            return b""
+        if self.echo:
+            return data
+        self._buf += data
+        out = []
+        while not self.closed:
+            answer = self._one()
+            if answer is None:
+                break
+            out.append(answer)
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        """The client closed its side: a server answers nothing more and closes too."""
+        self.closed = True
+        return b""
+
+    def _one(self) -> bytes | None:
+        head_end = self._buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            if len(self._buf) > self.MAX_HEAD:
+                return self._bad(431, "Request Header Fields Too Large")
+            return None
+        lines = self._buf[:head_end].decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            return self._bad(400, "Bad Request")
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                return self._bad(400, "Bad Request")
+            headers[name.strip().lower()] = value.strip()
+        rest = self._buf[head_end + 4:]
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body, used = _dechunk(rest)
+            if body is None:
+                return None
+        else:
+            try:
+                size = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                return self._bad(400, "Bad Request")
+            if len(rest) < size:
+                return None
+            body, used = rest[:size], size
+        self._buf = rest[used:]
+        self.requests += 1
+        connection = headers.get("connection", "").lower()
+        keep = ("close" not in connection) if version == "HTTP/1.1" else ("keep-alive" in connection)
+        path = target
+        if target.startswith(("http://", "https://")):  # absolute form (through a proxy)
+            path = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
+        answer = http_request(self.store, self.pod, self.port, method, path, headers, body)
+        return self._format(answer, keep)
+
+    def _format(self, answer: HttpAnswer, keep: bool) -> bytes:
+        lines = [f"HTTP/1.1 {answer.status} {answer.reason}"]
+        lines += [f"{k}: {v}" for k, v in answer.headers.items()]
+        if not keep:
+            lines.append("Connection: close")
+            self.closed = True
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + answer.body
+
+    def _bad(self, status: int, reason: str) -> bytes:
+        self.closed = True
+        body = f"{status} {reason}".encode()
+        return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _dechunk(data: bytes) -> tuple[bytes | None, int]:
+    """A chunked body and the bytes it used, or (None, 0) while it is incomplete."""
+    body, at = b"", 0
+    while True:
+        eol = data.find(b"\r\n", at)
+        if eol < 0:
+            return None, 0
+        try:
+            size = int(data[at:eol].split(b";")[0] or b"0", 16)
+        except ValueError:
+            size = 0
+        at = eol + 2
+        if size == 0:
+            end = data.find(b"\r\n", at)  # trailers end with an empty line
+            return (body, end + 2) if end >= 0 else (None, 0)
+        if len(data) < at + size + 2:
+            return None, 0
+        body += data[at:at + size]
+        at += size + 2
