@@ -23,10 +23,6 @@ Command = Callable[[Shell, list[str], IO], int]
 TABLE: dict[str, Command] = {}
 BUILTINS = {"cd", "exit", "export", "unset", "set", "read", ":", "true", "false", "echo", "printf", "test", "[", "pwd",
             "type", "command", "source", ".", "shift", "wait", "trap", "ulimit", "umask", "eval", "return", "alias"}
-BUSYBOX_ONLY: set[str] = set()
-NOT_IN_BUSYBOX = {"getent", "dig", "curl", "bash"}
-NOT_IN_DEBIAN = {"nslookup", "dig", "wget", "nc", "ash", "curl"}
-DNSUTILS = {"nslookup", "dig"}
 
 
 def command(*names: str) -> Callable[[Command], Command]:
@@ -42,26 +38,10 @@ def _err(sh: Shell, io: IO, text: str) -> None:
 
 
 def available(sh: Shell, name: str) -> bool:
-    """Whether the image has the program ``name`` (busybox has no bash or curl; Debian has no wget)."""
-    fam = sh.view.family
-    if fam.shell == "none":
+    """Whether the image has the program ``name`` (rootfs.yaml's ``has``/``lacks``)."""
+    if sh.view.family.shell == "none":
         return False
-    if name in BUILTINS:
-        return True
-    image = sh.view.image.ref
-    if "curlimages/curl" in image and name in ("curl", "nslookup", "nc"):
-        return True
-    if "dnsutils" in image and name in DNSUTILS:
-        return True
-    if "netshoot" in image or "agnhost" in image:
-        return True
-    if fam.busybox:
-        if name in NOT_IN_BUSYBOX:
-            return fam.name != "busybox" and name in ("getent",)
-        return True
-    if name in NOT_IN_DEBIAN:
-        return False
-    return True
+    return name in BUILTINS or sh.view.family.provides(name)
 
 
 def call(sh: Shell, argv: list[str], io: IO, top: bool = False) -> int:
@@ -83,6 +63,7 @@ def call(sh: Shell, argv: list[str], io: IO, top: bool = False) -> int:
     return fn(sh, argv, io)
 
 
+USR_BIN = {"env", "wget", "nslookup", "nc", "id", "whoami", "head", "tail", "wc", "curl", "dig", "getent"}
 QUIET = {".", ":", "[", "alias", "sync", "trap", "ulimit", "umask", "wait", "shift", "eval", "dash", "source", "command",
          "set", "unset", "read"}
 
@@ -117,7 +98,7 @@ def _exit(sh: Shell, argv: list[str], io: IO) -> int:
         try:
             code = int(argv[1]) & 0xFF
         except ValueError:
-            _err(sh, io, f"{sh.label}: exit: {'Illegal number' if not sh.bash else argv[1] + ': numeric argument required'}" + (f": {argv[1]}" if not sh.bash else ""))
+            _err(sh, io, f"bash: exit: {argv[1]}: numeric argument required" if sh.bash else f"{sh.label}: exit: Illegal number: {argv[1]}")
             code = 2
     raise ShellExit(code)
 
@@ -294,7 +275,7 @@ def _which(sh: Shell, argv: list[str], io: IO) -> int:
             if name in BUILTINS and argv[0] != "which":
                 io.out((f"{name} is a shell builtin\n" if argv[0] == "type" else f"{name}\n").encode())
             else:
-                where = "/usr/bin/" if name in ("env", "wget", "nslookup", "nc", "id", "whoami", "head", "tail", "wc", "curl", "dig", "getent") else "/bin/"
+                where = "/usr/bin/" if name in USR_BIN else "/bin/"
                 io.out((f"{name} is {where}{name}\n" if argv[0] == "type" else f"{where}{name}\n").encode())
         else:
             status = 1
@@ -400,7 +381,7 @@ def _uname(sh: Shell, argv: list[str], io: IO) -> int:
     if not flags:
         parts = [kernel]
     elif "a" in flags:
-        parts = [kernel, node, release, version, machine] + ([] if sh.view.family.busybox else [machine, machine]) + ["GNU/Linux" if not sh.view.family.busybox else "GNU/Linux"]
+        parts = [kernel, node, release, version, machine] + ([] if sh.view.family.busybox else [machine, machine]) + ["GNU/Linux"]
     else:
         parts = [v for f, v in (("s", kernel), ("n", node), ("r", release), ("v", version), ("m", machine), ("o", "GNU/Linux")) if f in flags]
     io.out((" ".join(parts) + "\n").encode())
@@ -447,21 +428,22 @@ def _sleep(sh: Shell, argv: list[str], io: IO) -> int:
 
 @command("ps")
 def _ps(sh: Shell, argv: list[str], io: IO) -> int:
+    """PID 1 is the container's command; then this shell (when there is one) and ps itself."""
     pid1 = " ".join(sh.view.command())
-    me = sh.name if sh.name else "sh"
+    me = sh.name.rsplit("/", 1)[-1] if sh.name else "sh"
+    rest = " ".join(argv[1:])
+    ps_pid = sh.pid + 6 if sh.process else sh.pid
     if sh.view.family.busybox:
-        io.out(f"PID   USER     TIME  COMMAND\n    1 root      0:00 {pid1}\n{sh.pid:>5} root      0:00 {me}\n"
-               f"{sh.pid + 6:>5} root      0:00 ps {' '.join(argv[1:])}".rstrip().encode() + b"\n")
+        rows = [(1, pid1)] + ([(sh.pid, me)] if sh.process else []) + [(ps_pid, ("ps " + rest).strip())]
+        io.out(("PID   USER     TIME  COMMAND\n" + "".join(f"{pid:>5} root      0:00 {cmd}\n" for pid, cmd in rows)).encode())
         return 0
-    full = any("a" in a or "e" in a or "x" in a for a in argv[1:])
-    if full:
+    if any(c in a for a in argv[1:] for c in "aex"):
+        rows2 = [(1, "?", "Ss", pid1)] + ([(sh.pid, "pts/0", "Ss", me)] if sh.process else []) + [(ps_pid, "pts/0", "R+", ("ps " + rest).strip())]
         io.out(("USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\n"
-                f"root           1  0.0  0.1   4264  3456 ?        Ss   00:00   0:00 {pid1}\n"
-                f"root         {sh.pid:>3}  0.0  0.0   4188  3400 pts/0    Ss   00:00   0:00 {me}\n"
-                f"root         {sh.pid + 6:>3}  0.0  0.0   8100  4000 pts/0    R+   00:00   0:00 ps {' '.join(argv[1:])}\n").encode())
-    else:
-        io.out((f"    PID TTY          TIME CMD\n      1 ?        00:00:00 {sh.view.command()[0].rsplit('/', 1)[-1]}\n"
-                f"{sh.pid:>7} pts/0    00:00:00 {me.rsplit('/', 1)[-1]}\n{sh.pid + 6:>7} pts/0    00:00:00 ps\n").encode())
+                + "".join(f"root     {pid:>7}  0.0  0.0   4264  3456 {tty:<8} {st:<4} 00:00   0:00 {cmd}\n" for pid, tty, st, cmd in rows2)).encode())
+        return 0
+    rows3 = [(1, "?", sh.view.command()[0].rsplit("/", 1)[-1])] + ([(sh.pid, "pts/0", me)] if sh.process else []) + [(ps_pid, "pts/0", "ps")]
+    io.out(("    PID TTY          TIME CMD\n" + "".join(f"{pid:>7} {tty:<8} 00:00:00 {cmd}\n" for pid, tty, cmd in rows3)).encode())
     return 0
 
 
@@ -492,7 +474,7 @@ def _cat(sh: Shell, argv: list[str], io: IO) -> int:
             _err(sh, io, _no_file(sh, "cat", name))
             status = 1
         elif sh.view.files[path] is None:
-            _err(sh, io, f"cat: read error: Is a directory" if sh.view.family.busybox else f"cat: {name}: Is a directory")
+            _err(sh, io, "cat: read error: Is a directory" if sh.view.family.busybox else f"cat: {name}: Is a directory")
             status = 1
         else:
             io.out(sh.view.files[path] or b"")
@@ -594,7 +576,8 @@ def _touch(sh: Shell, argv: list[str], io: IO) -> int:
         path = sh.path(name)
         if path in sh.view.files:
             if sh.view.tree.is_readonly(path):
-                _err(sh, io, f"touch: {name}: Read-only file system" if sh.view.family.busybox else f"touch: cannot touch '{name}': Read-only file system")
+                _err(sh, io, f"touch: {name}: Read-only file system" if sh.view.family.busybox
+                     else f"touch: cannot touch '{name}': Read-only file system")
                 status = 1
             continue
         problem = sh.view.write(path, b"")
@@ -675,7 +658,8 @@ def _truth(sh: Shell, args: list[str]) -> bool:
             try:
                 x, y = int(a), int(b)
             except ValueError:
-                raise ValueError(f"{'Illegal number' if not sh.bash else 'integer expression expected'}: {a if not a.lstrip('-').isdigit() else b}") from None
+                bad = a if not a.lstrip("-").isdigit() else b
+                raise ValueError(f"{'integer expression expected' if sh.bash else 'Illegal number'}: {bad}") from None
             return {"-eq": x == y, "-ne": x != y, "-lt": x < y, "-le": x <= y, "-gt": x > y, "-ge": x >= y}[op]
     raise ValueError("syntax error")
 

@@ -132,6 +132,14 @@ def _services_for(store: Any, pod: Obj, started_at: float | None) -> list[Obj]:
     return [chosen[n] for n in sorted(chosen, key=lambda n: (n in MASTER_SERVICES, n))]
 
 
+def _cm_values(obj: Obj) -> dict[str, str]:
+    return {k: str(v) for k, v in (obj.get("data") or {}).items()}
+
+
+def _secret_values(obj: Obj) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in cluster.secret_data(obj).items()}
+
+
 def _value_from(store: Any, pod: Obj, container: Obj, src: Obj, cache: dict, env: Environment, lookup: Lookup) -> str | None:
     """A ``valueFrom`` source's value; None to skip the variable (optional and missing, or an error
     recorded in ``env.errors``)."""
@@ -144,8 +152,8 @@ def _value_from(store: Any, pod: Obj, container: Obj, src: Obj, cache: dict, env
         if value is None:
             env.errors.append(f"unsupported container resource : {ref.get('resource', '')!r}")
         return value
-    for kind, key_name, word, get in (("configMapKeyRef", "/configmaps", "configmap", lambda o: {k: str(v) for k, v in (o.get("data") or {}).items()}),
-                                      ("secretKeyRef", "/secrets", "secret", lambda o: {k: v.decode(errors="replace") for k, v in cluster.secret_data(o).items()})):
+    for kind, key_name, word, get in (("configMapKeyRef", "/configmaps", "configmap", _cm_values),
+                                      ("secretKeyRef", "/secrets", "secret", _secret_values)):
         ref = src.get(kind)
         if not ref:
             continue
@@ -191,8 +199,7 @@ def build(store: Any, pod: Obj, container: Obj, family: Family, hostname: str, s
                     env.errors.append(f'{word} "{name}" not found')
                     return env
                 continue
-            data = ({k: str(v) for k, v in (obj.get("data") or {}).items()} if word == "configmap"
-                    else {k: v.decode(errors="replace") for k, v in cluster.secret_data(obj).items()})
+            data = _cm_values(obj) if word == "configmap" else _secret_values(obj)
             invalid = []
             for key, value in data.items():
                 full = prefix + key

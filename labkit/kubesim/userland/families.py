@@ -31,6 +31,14 @@ class Family:
     dirs: tuple[str, ...]
     files: dict[str, str] = field(default_factory=dict)
     command: tuple[str, ...] = ()               # the image's ENTRYPOINT + CMD (what `ps` shows as PID 1)
+    has: frozenset[str] = frozenset()
+    lacks: frozenset[str] = frozenset()
+
+    def provides(self, program: str) -> bool:
+        """Whether the image has ``program`` (busybox has no bash; Debian images have no wget...)."""
+        if self.shell == "none":
+            return False
+        return program in self.has or program not in self.lacks
 
     @property
     def busybox(self) -> bool:
@@ -50,8 +58,10 @@ def _families() -> tuple[tuple[Family, tuple[str, ...], tuple[str, ...]], ...]:
     out = []
     for f in raw["families"]:
         env = tuple(tuple(item.split("=", 1)) for item in _flat(f.get("env") or []))
+        lacks = set((raw.get("programs") or {}).get(f["shell"], {}).get("lacks") or []) | set(f.get("lacks") or [])
         fam = Family(f["name"], f["shell"], f.get("os", ""), env, tuple(_flat(f.get("dirs") or [])),  # type: ignore[arg-type]
-                     dict(f.get("files") or {}), tuple(f.get("command") or ()))
+                     dict(f.get("files") or {}), tuple(f.get("command") or ()), frozenset(f.get("has") or ()),
+                     frozenset(lacks - set(f.get("has") or ())))
         out.append((fam, tuple(f.get("names") or ()), tuple(f.get("tags") or ())))
     return tuple(out)
 

@@ -147,7 +147,8 @@ def _ca(store: Any, ns: str) -> bytes:
     return ((cm or {}).get("data") or {}).get("ca.crt", CA_PEM).encode()
 
 
-def _keyed(data: dict[str, bytes], items: list[Obj] | None, mode: int, word: str, missing: str, optional: bool) -> tuple[dict[str, tuple[bytes, int]], str]:
+def _keyed(data: dict[str, bytes], items: list[Obj] | None, mode: int, word: str, missing: str,
+           optional: bool) -> tuple[dict[str, tuple[bytes, int]], str]:
     if not items:
         return {k: (v, mode) for k, v in data.items()}, ""
     out: dict[str, tuple[bytes, int]] = {}

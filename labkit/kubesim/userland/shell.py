@@ -63,8 +63,9 @@ class Shell:
     """One shell process in a container: its variables, working directory and last status."""
 
     def __init__(self, view: Any, io: IO, name: str = "sh", terminal: Terminal | None = None,
-                 args: list[str] | None = None, store: Any = None):
+                 args: list[str] | None = None, store: Any = None, process: bool = True):
         self.view = view
+        self.process = process                  # False: the exec itself, no shell process (``ps`` shows none)
         self.io = io
         self.name = name                        # $0
         self.args = list(args or [])            # $1...
@@ -310,7 +311,7 @@ class Shell:
             return str(len(self.param(body[1:]) or ""))
         m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9?#$@*])(:?[-=+?])?(.*)$", body, re.S)
         if not m:
-            raise syntax.ShellSyntaxError(f"syntax error: bad substitution")
+            raise syntax.ShellSyntaxError("syntax error: bad substitution")
         name, op, rest = m.group(1), m.group(2), m.group(3)
         value = self.param(name)
         if not op:
@@ -346,10 +347,10 @@ class Shell:
 
     def _arith(self, expr: str) -> str:
         text = re.sub(r"\$?\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: str(_int(self.vars.get(m.group(1), "0"))), self.expand_string(expr))
-        if not re.fullmatch(r"[0-9+\-*/%() <>=!&|]*", text):
-            raise syntax.ShellSyntaxError(f"arithmetic syntax error")
+        if not re.fullmatch(r"[0-9+\-*/%() <>=!&|]*", text) or "**" in text:
+            raise syntax.ShellSyntaxError("arithmetic syntax error")
         try:
-            value = eval(text.replace("/", "//").replace("&&", " and ").replace("||", " or "), {"__builtins__": {}})  # noqa: S307
+            value = eval(text.replace("/", "//").replace("&&", " and ").replace("||", " or "), {"__builtins__": {}})  # only digits, operators
         except Exception:
             raise syntax.ShellSyntaxError("arithmetic syntax error") from None
         return str(int(value))
@@ -406,8 +407,8 @@ class Shell:
         for text, quote in word.parts:
             if quote == "'":
                 out += text
-            elif quote == "" and text.startswith("~") and out == "":
-                out += self.vars.get("HOME", "/root") + self.expand_string(text[1:]) if text == "~" or text.startswith("~/") else self.expand_string(text)
+            elif quote == "" and out == "" and (text == "~" or text.startswith("~/")):
+                out += self.vars.get("HOME", "/root") + self.expand_string(text[1:])
             else:
                 out += self.expand_string(text)
         return out
@@ -594,7 +595,7 @@ def run(view: Any, argv: list[str], stdin: Any, stdout: Write, stderr: Write, tt
         if not argv:
             stderr(b"kubesim: no command given\n")
             return 126
-        base = Shell(view, io, "sh", terminal, store=store)
+        base = Shell(view, io, "sh", terminal, store=store, process=False)
         base.exported = set(view.env)
         try:
             return commands.call(base, argv, io, top=True)
