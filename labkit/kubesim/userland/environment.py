@@ -120,7 +120,7 @@ def _services_for(store: Any, pod: Obj, started_at: float | None) -> list[Obj]:
 
     def existed(svc: Obj) -> bool:
         created = cluster.seconds(svc["metadata"].get("creationTimestamp"))
-        return started_at is None or created is None or created <= started_at + 0.999
+        return started_at is None or created is None or created <= started_at
 
     for svc in cluster.listing(store, "/services", "default"):
         if svc["metadata"]["name"] in MASTER_SERVICES and existed(svc):

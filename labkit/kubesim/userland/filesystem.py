@@ -186,7 +186,11 @@ def volume_files(store: Any, pod: Obj, vol: Obj, mounted_at: float | None = None
     when_now = now if now is not None else store.clock.time()
 
     def get(key: str, name: str) -> Obj | None:
-        return history.mounted(store, key, ns, name, mounted_at, when_now, follows)
+        found = history.mounted(store, key, ns, name, mounted_at, when_now, follows)
+        if found is None and key == "/configmaps" and name == "kube-root-ca.crt":
+            # the root-ca-cert-publisher puts it in every namespace, also in ones made after start-up
+            return {"data": {"ca.crt": CA_PEM}}
+        return found
 
     if vol.get("configMap") is not None:
         src = vol["configMap"]
@@ -284,6 +288,7 @@ def build(store: Any, pod: Obj, container: Obj, family: Family, hostname: str, m
     ns = pod["metadata"].get("namespace", "default")
     mounts = list(container.get("volumeMounts") or [])
     if automounts_token(store, pod) and not any(m.get("mountPath") == SA_DIR for m in mounts):
+        # a pod stored without the admission's kube-api-access volume still gets the files
         tree.remove_under(SA_DIR)
         tree.add_file(SA_DIR + "/token", token(pod))
         tree.add_file(SA_DIR + "/ca.crt", _ca(store, ns))
@@ -291,8 +296,11 @@ def build(store: Any, pod: Obj, container: Obj, family: Family, hostname: str, m
         tree.readonly.append(SA_DIR)
         tree.mounts[SA_DIR] = "kube-api-access"
     volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    mount_token = automounts_token(store, pod)
     for m in mounts:
         vol = volumes.get(m.get("name"))
+        if not mount_token and str(m.get("name", "")).startswith("kube-api-access-"):
+            continue   # admission does not add it when automountServiceAccountToken is false
         path = norm(m.get("mountPath") or "/")
         if vol is None:
             continue

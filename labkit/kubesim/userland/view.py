@@ -132,13 +132,16 @@ def container_view(store: Any, pod: Obj, container: str, now: float | None = Non
     fam = family_of(spec.get("image", "") or "")
     host = filesystem.hostname_of(pod)
     start = started if started is not None else started_at(pod, container)
+    # status timestamps are whole seconds: what existed "when it started" is what existed by the
+    # end of that second (the kubelet read it just before it wrote the status)
+    read_at = None if start is None else (start if started is not None else start + 0.999)
     ns = (pod.get("metadata") or {}).get("namespace", "default")
 
     def lookup(key: str, namespace: str, name: str) -> Obj | None:
-        return history.as_of(store, key, namespace or ns, name, start)
+        return history.as_of(store, key, namespace or ns, name, read_at)
 
-    env = environment.build(store, pod, spec, fam, host, start, lookup)
-    tree = filesystem.build(store, pod, spec, fam, host, start, now)
+    env = environment.build(store, pod, spec, fam, host, read_at, lookup)
+    tree = filesystem.build(store, pod, spec, fam, host, read_at, now)
     view = ContainerView(store, pod, spec, env.env, tree, host, image, fam, now, start, env.kubelet, env.errors)
     prog = program if program is not None else _program(view)
     lay = overlay.layer(store, pod, container)
