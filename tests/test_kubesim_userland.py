@@ -438,3 +438,32 @@ def test_tar_round_trip_as_kubectl_cp_uses_it(sim, web):
                         io.BytesIO(buf.getvalue()), out.append, err.append)
     assert (code, err) == (0, [])
     assert sh(sim, "client", "cat", "/tmp/copied/hello.txt") == (0, "hi\n", "")
+
+
+class Keys:
+    """A terminal's keystrokes arriving over time (S1's pipe: read blocks until data or EOF)."""
+
+    def __init__(self, *chunks: tuple[float, bytes]):
+        self.chunks = list(chunks)
+
+    def read(self, n: int = -1) -> bytes:
+        import time
+        if not self.chunks:
+            return b""
+        delay, data = self.chunks.pop(0)
+        time.sleep(delay)
+        return data
+
+
+def test_ctrl_c_interrupts_sleep_at_the_prompt_and_a_loop_run_with_sh_c(sim, core):
+    import time
+    make_pod(sim, core, "interrupt", [BUSY])
+    view = userland.container_view(sim.store, pod(sim, "interrupt"), "c")
+    out: list[bytes] = []
+    began = time.monotonic()
+    code = userland.run(view, ["sh"], Keys((0, b"sleep 100\r"), (0.3, b"\x03"), (0.1, b"echo $?\r"), (0, b"exit\r")), out.append, out.append, tty=True)
+    assert time.monotonic() - began < 5 and code == 0
+    assert b"".join(out) == b"/ # sleep 100\r\n^C\r\n/ # echo $?\r\n130\r\n/ # exit\r\n"
+    began = time.monotonic()
+    code = userland.run(view, ["/bin/sh", "-c", "while sleep 0.01; do echo OK!; done"], Keys((0.3, b"\x03")), out.append, out.append, tty=True)
+    assert code == 130 and time.monotonic() - began < 5

@@ -100,6 +100,8 @@ def _exit(sh: Shell, argv: list[str], io: IO) -> int:
         except ValueError:
             _err(sh, io, f"bash: exit: {argv[1]}: numeric argument required" if sh.bash else f"{sh.label}: exit: Illegal number: {argv[1]}")
             code = 2
+    if sh.interactive and sh.bash:
+        io.out(b"exit\n")
     raise ShellExit(code)
 
 

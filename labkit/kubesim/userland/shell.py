@@ -76,6 +76,7 @@ class Shell:
         self.terminal = terminal
         self.store = store if store is not None else view.store
         self.pid = 7 if terminal is None else 13
+        self.interactive = False                # reading commands from a terminal (bash says "exit")
 
     # ---- flavour -----------------------------------------------------------------------
     @property
@@ -489,9 +490,12 @@ class Shell:
         """Read commands from stdin (a pipe: no prompt, no echo; a terminal: prompt and line editing)
         and run them until ``exit`` or EOF."""
         pending = ""
+        self.interactive = self.terminal is not None
         while True:
             if self.terminal is not None:
+                self.terminal.busy = False
                 line = self.terminal.readline(self.prompt() if not pending else b"> ")
+                self.terminal.busy = True
                 if line == b"\x03":
                     pending = ""
                     self.status = 130
@@ -516,8 +520,6 @@ class Shell:
                 self.status = 2
                 continue
             pending = ""
-            if self.terminal is not None:
-                self.terminal.busy = True
             try:
                 self.run_list(tree, self.io)
             except Interrupted:
@@ -528,7 +530,6 @@ class Shell:
                 self.status = 2
             finally:
                 if self.terminal is not None:
-                    self.terminal.busy = False
                     self.terminal.settle()
 
 

@@ -75,7 +75,7 @@ class Terminal(Input):
         self.write = write
         self.keys: "queue.Queue[bytes]" = queue.Queue()
         self.interrupt = threading.Event()
-        self.busy = False
+        self.busy = True          # a command runs (^C interrupts it); False while a prompt reads a line
         self.pending = b""
         thread = threading.Thread(target=self._pump, args=(stdin,), daemon=True, name="kubesim-tty")
         thread.start()
