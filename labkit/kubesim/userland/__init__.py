@@ -30,7 +30,7 @@ from .shell import run
 from .view import ContainerView, container_view, file_exists, started_at
 
 __all__ = ["ContainerView", "container_view", "run", "env_errors", "env_warnings", "mount_errors",
-           "expand_command", "file_exists", "on_overlay_change", "track"]
+           "expand_command", "file_exists", "on_overlay_change", "track", "started_at"]
 
 
 def _spec(pod: dict, container: str) -> dict:
@@ -76,5 +76,3 @@ def track(store: Any) -> None:
     the kubelet calls it at start, container_view does too."""
     history.track(store)
 
-
-_ = started_at
