@@ -461,7 +461,8 @@ def test_ctrl_c_interrupts_sleep_at_the_prompt_and_a_loop_run_with_sh_c(sim, cor
     view = userland.container_view(sim.store, pod(sim, "interrupt"), "c")
     out: list[bytes] = []
     began = time.monotonic()
-    code = userland.run(view, ["sh"], Keys((0, b"sleep 100\r"), (0.3, b"\x03"), (0.1, b"echo $?\r"), (0, b"exit\r")), out.append, out.append, tty=True)
+    keys = Keys((0, b"sleep 100\r"), (0.3, b"\x03"), (0.1, b"echo $?\r"), (0, b"exit\r"))
+    code = userland.run(view, ["sh"], keys, out.append, out.append, tty=True)
     assert time.monotonic() - began < 5 and code == 0
     assert b"".join(out) == b"/ # sleep 100\r\n^C\r\n/ # echo $?\r\n130\r\n/ # exit\r\n"
     began = time.monotonic()
