@@ -225,3 +225,42 @@ def test_python_client_portforward_raw(cluster, core):
         assert not pf.connected
         assert pf.error(1234) is None and pf.error(1235) is None
     wait_no_server_threads(before)
+
+
+# ---- exec over SPDY (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false): the same streams machinery ----------
+def _negotiated_exec_protocol(cluster) -> str:
+    """The X-Stream-Protocol-Version the server picks when offered v4 first and v1 last, as kubectl
+    offers them (one header line per protocol)."""
+    with socket.create_connection((cluster.server.host, cluster.server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/namespaces/default/pods/web/exec?command=true&stdout=true HTTP/1.1\r\n"
+                     b"Host: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 0\r\n"
+                     b"X-Stream-Protocol-Version: v4.channel.k8s.io\r\nX-Stream-Protocol-Version: channel.k8s.io\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    found = re.search(rb"X-Stream-Protocol-Version: (\S+)", head)
+    return found.group(1).decode() if found else head.decode(errors="replace")
+
+
+def test_kubectl_exec_over_spdy(cluster, kubectl_env):
+    try:
+        from labkit.kubesim import userland  # noqa: F401
+    except ImportError:  # the container userland is written alongside (issue 13): its stand-in
+        import exec_standin
+        exec_standin.install()
+    if _negotiated_exec_protocol(cluster) != "v4.channel.k8s.io":
+        pytest.xfail("the HTTP layer keeps only the last of repeated X-Stream-Protocol-Version headers, so SPDY "
+                     "exec falls to v1 (no exit codes, no stdin EOF): server.py must join repeated headers")
+    env = dict(kubectl_env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false")
+
+    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "-v=6", *args], capture_output=True, text=True, env=env, input=stdin, timeout=30)
+    done = kubectl("exec", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert "POST " in done.stderr and "/exec?" in done.stderr and "101 Switching Protocols" in done.stderr
+    assert (done.returncode, done.stdout) == (3, "out\n") and "err\n" in done.stderr
+    echoed = kubectl("exec", "-i", "web", "--", "cat", stdin="hello\nworld\n")
+    assert (echoed.returncode, echoed.stdout) == (0, "hello\nworld\n")  # stdin's end reached the process
+    assert kubectl("exec", "web", "--", "false").returncode == 1
