@@ -32,12 +32,17 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    raw_query: str = ""  # as sent: repeated parameters (exec's ``command=``) need every value
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a repeated query parameter, in order (``command=sh&command=-c``)."""
+        return parse_qs(self.raw_query, keep_blank_values=True).get(name, [])
 
     @classmethod
     def make(cls, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> "Request":
         path, _, qs = target.partition("?")
         query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
-        return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body)
+        return cls(method.upper(), path, query, {k.lower(): v for k, v in headers.items()}, body, qs)
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("true", "1", "yes")

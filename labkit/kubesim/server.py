@@ -8,6 +8,7 @@ no exception escapes a request thread.
 """
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,8 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
             for chunk in response.stream:
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                else:  # a probe: an empty write on a closed socket raises soon enough
-                    self.wfile.write(b"")
+                elif self._peer_closed():  # an idle stream: has the client gone away?
+                    break
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -100,6 +101,15 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(response.stream, "close", None)
             if close:
                 close()
+
+    def _peer_closed(self) -> bool:
+        """Whether the client closed its end (readable with nothing to read): a watch or a
+        followed log then ends instead of waiting for its next line."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _switch(self, response: Response) -> None:
         """Switch protocols (WebSocket or SPDY): the upgrade handler owns the socket until it returns."""
@@ -146,6 +156,8 @@ class HttpServer:
     def stop(self) -> None:
         self.api.stopping = True
         self.api.store.close_watches()
+        for session in list(getattr(self.api, "sessions", ())):  # exec and attach sessions
+            session.abort()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)

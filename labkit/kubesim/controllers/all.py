@@ -61,4 +61,5 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
         text = mgr.kubelet.logs(pod, container)
         return default(pod, container) if text is None else text
     api.log_source = logs
+    api.manager = mgr  # exec/attach: the kubelet hears when an attached main process ends
     return mgr
