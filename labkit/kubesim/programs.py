@@ -102,13 +102,24 @@ def _echo(words: list[str], env: dict[str, str]) -> str:
 
 
 def simulate(image: ImageInfo, command: list[str] | None, args: list[str] | None,
-             env: dict[str, str] | None = None) -> Program:
-    """The program a container runs: ``command`` replaces the entrypoint, ``args`` the CMD."""
+             env: dict[str, str] | None = None, stdin: bool = False) -> Program:
+    """The program a container runs: ``command`` replaces the entrypoint, ``args`` the CMD.
+
+    A shell with no script (the image's default ``sh``, or ``-- sh``) reads its commands from
+    stdin: without ``stdin: true`` it finds EOF and exits at once; with it (``kubectl run -i
+    --tty``) it waits for the learner, until the attached session ends (``Kubelet.process_ended``).
+    """
     env = dict(env or {})
     argv = list(command or []) + list(args or [])
+    interactive = not argv and image.runs == "shell" or (
+        bool(argv) and argv[0] in SHELLS and argv[0] != "/usr/bin/env" and all(a.startswith("-") and "c" not in a for a in argv[1:]))
+    if interactive:
+        if stdin:
+            return Program(runs_for=None, handles_sigterm=False)
+        code = image.exit_code if not argv else 0
+        return Program(runs_for=0.05, exit_code=code, handles_sigterm=False,
+                       logs=[(0.0, line) for line in image.logs] if not argv else [])
     if not argv:
-        if image.runs == "shell":
-            return Program(runs_for=0.05, exit_code=0, handles_sigterm=False)
         return Program(runs_for=None, logs=[(0.0, line) for line in image.logs], serves=dict(image.serves))
     if argv[0] in SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-lc"):
         return _script(argv[2], image, env)

@@ -193,7 +193,7 @@ class Kubelet(Controller):
         for c in pod["spec"].get("containers") or []:
             info = images.lookup(c.get("image", ""))
             cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
-            program = simulate(info, c.get("command"), c.get("args"), cenv)
+            program = simulate(info, c.get("command"), c.get("args"), cenv, stdin=bool(c.get("stdin")))
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
             pr.runs.append(Run(c, info, program, known=known, since=now))
         self.pods[pr.uid] = pr
@@ -460,7 +460,15 @@ class Kubelet(Controller):
             return None
         end = (run.finished if run.finished is not None and run.state != "Running" else self.mgr.now()) - run.started
         date = datetime.fromtimestamp(run.started, timezone.utc)
-        lines = [line.replace("{date}", date.strftime("%a %b %d %H:%M:%S UTC %Y")) for line in run.program.lines(end)]
+        marks = {"{date}": date.strftime("%a %b %d %H:%M:%S UTC %Y"),
+                 "{isodate}": date.strftime("%Y-%m-%dT%H:%M:%S.") + f"{date.microsecond // 1000:03d}Z",
+                 "{godate}": date.strftime("%Y/%m/%d %H:%M:%S"), "{hostname}": pod["metadata"]["name"]}
+        lines = []
+        for line in run.program.lines(end):
+            if "{" in line:
+                for mark, value in marks.items():
+                    line = line.replace(mark, value)
+            lines.append(line)
         return "".join(line + "\n" for line in lines)
 
 
