@@ -144,7 +144,7 @@ class EndpointsController(Controller):
                                             "uid": pod["metadata"]["uid"]}})
         # a slice's port always has a name, "" when the Service's port has none (kubectl describe
         # service dereferences it: without it, it panics in formatEndpointSlices)
-        ports = [{"name": "", **p} for p in self._ports(svc, pods[0] if pods else None)]
+        ports = [{**p, "name": p.get("name", "")} for p in self._ports(svc, pods[0] if pods else None)]
         if not mine:
             labels = dict(svc["metadata"].get("labels") or {})
             labels.update({"endpointslice.kubernetes.io/managed-by": MANAGED_BY, "kubernetes.io/service-name": name})
