@@ -1,7 +1,8 @@
 """Golden tests of the kubelet's lifecycle stages, one case per stage of ``data/lifecycle.yaml``.
 
 In the spirit of KWOK's stage test data: each ``tests/data/stages/<stage>.yaml`` gives an input
-pod, the steps of simulated time (and a deletion, where the stage reacts to one), and what the
+pod, the steps of simulated time (and a deletion, where the stage reacts to one, or a ConfigMap that
+appears, for the stages that wait for one), and what the
 real kubelet on a frozen-clock emulator must show then: the stages that fired for the container,
 in order (the case's own stage among them), the pod's phase and conditions, the container's state,
 and the reasons (with counts) of the pod's events. ``python tests/test_kubesim_stages.py`` prints
@@ -41,6 +42,10 @@ def run_case(case: dict) -> dict:
         assert r.status_code == 201, r.text
         sim.advance(0)
         for step in case.get("steps", []):
+            if "create" in step:   # a ConfigMap or Secret the pod waits for appears
+                obj = dict(step["create"], apiVersion="v1")
+                r = requests.post(f"{sim.url}/api/v1/namespaces/default/{obj['kind'].lower()}s", json=obj, timeout=10)
+                assert r.status_code == 201, r.text
             if "advance" in step:
                 sim.advance(step["advance"])
             if step.get("delete"):

@@ -25,11 +25,13 @@ from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller
-from ..stages import Stage, lifecycle
+from ..stages import COUNTS, Stage, lifecycle
+from . import podconfig
 
 Obj = dict[str, Any]
 HORIZON = 86400.0
 SANDBOX_RETRY = 10.0   # the kubelet's pod worker back-off after a failed sync
+PER_POD = COUNTS["per-pod"]
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Run:
     backoff: float | None = None
     cid: str = ""
     error: str = ""
+    mount_backoff: float | None = None      # the volume manager's retry (FailedMount)
+    ended: tuple[float, int] | None = None  # (when, exit code): the attached shell exited (process_ended)
 
     @property
     def name(self) -> str:
@@ -268,15 +272,21 @@ class Kubelet(Controller):
                "probe": "", "exit_code": run.exit_code}
         if stage.probe_message:
             ctx["probe"] = self._probe_result(run.spec.get("livenessProbe") or {}, pr, run, (at - (run.started or at)))[1]
+        if stage.config_message:
+            ctx["config_error"] = next(iter(self.env_errors(pod, run)), "")
         for effect in stage.effects:
             effect(self, pod, pr, run, at)
         run.state = stage.to
         run.since = at
         field_path = f"spec.containers{{{run.name}}}"
         for ev in stage.events:
-            for _ in range(ev["repeat"](run) if "repeat" in ev else 1):
-                self.mgr.recorder.record(pod, ev["type"], ev["reason"], ev["message"].format(**ctx), "kubelet",
-                                         host=pr.node, field_path=field_path)
+            count = ev["repeat"](pr, run) if "repeat" in ev else 1
+            path = None if ev.get("repeat") is PER_POD else field_path
+            messages = ([m for _, m in self.mount_errors(pod)] if "{mount_error}" in ev["message"]
+                        else [ev["message"].format(**ctx)])
+            for message in messages:
+                for _ in range(count):
+                    self.mgr.recorder.record(pod, ev["type"], ev["reason"], message, "kubelet", host=pr.node, field_path=path)
 
     # ---- probes -------------------------------------------------------------------------------
     def _probe_result(self, probe: Obj, pr: PodRun, run: Run, t: float) -> tuple[bool, str]:
@@ -372,6 +382,8 @@ class Kubelet(Controller):
                 waiting["message"] = run.error
             elif reason == "ImagePullBackOff":
                 waiting["message"] = f'Back-off pulling image "{run.spec.get("image")}": ErrImagePull: {run.error}'
+            elif reason == "CreateContainerConfigError":
+                waiting["message"] = run.error
             elif reason == "CrashLoopBackOff":
                 waiting["message"] = (f"back-off {int(run.backoff or 10)}s restarting failed container={run.name} "
                                       f"pod={{pod}}")
@@ -449,6 +461,36 @@ class Kubelet(Controller):
             if nxt is not None and nxt > now:
                 due.append(nxt)
         return min(due) if due else None
+
+    # ---- what the container's config needs (userland builds it; the kubelet refuses to start without it)
+    def env_errors(self, pod: Obj, run: Run) -> list[str]:
+        """Why the container's environment cannot be built (CreateContainerConfigError messages)."""
+        return podconfig.env_errors(self.store, pod, run.spec)
+
+    def mount_errors(self, pod: Obj) -> list[tuple[str, str]]:
+        """(volume, FailedMount message) of each volume that cannot be set up now."""
+        return podconfig.mount_errors(self.store, pod)
+
+    # ---- for the streaming side (attach) and the userland ----------------------------------
+    def process_ended(self, namespace: str, pod: str, container: str, exit_code: int) -> None:
+        """The container's process (the attached interactive shell of a ``stdin: true`` container)
+        exited with ``exit_code`` now: the container terminates, and its restart policy applies
+        (``kubectl run -it --rm --restart=Never`` then sees the pod complete)."""
+        obj = self.mgr.find("/pods", namespace, pod)
+        pr = self.pods.get(obj["metadata"].get("uid")) if obj else None
+        run = next((r for r in pr.runs if r.name == container), None) if pr else None
+        if run is None or run.state != "Running" or run.ended is not None:
+            return
+        run.ended = (max(self.mgr.now(), run.since), int(exit_code))
+        self.enqueue((namespace, pod))
+
+    def container_started_at(self, pod: Obj, container: str) -> float | None:
+        """When the container's current process started (sim clock, seconds since the epoch);
+        None if it has not started (or the pod is not this kubelet's)."""
+        uid = pod.get("metadata", {}).get("uid") if isinstance(pod, dict) else pod
+        pr = self.pods.get(uid)
+        run = next((r for r in pr.runs if r.name == container), None) if pr else None
+        return run.started if run is not None else None
 
     # ---- logs -------------------------------------------------------------------------------
     def logs(self, pod: Obj, container: str) -> str | None:
