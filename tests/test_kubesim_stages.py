@@ -124,6 +124,41 @@ def test_the_shipped_lifecycle_resolves_every_name():
     assert {s.to for s in life.stages} <= set(life.states)
 
 
+def _interactive(sim, name: str, policy: str) -> None:
+    """What ``kubectl run -i --tty NAME --image=busybox --restart=POLICY -- sh`` creates."""
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": policy, "containers": [
+        {"name": name, "image": "busybox", "args": ["sh"], "stdin": True, "stdinOnce": True, "tty": True}]}}
+    assert requests.post(sim.url + PODS, json=body, timeout=10).status_code == 201
+
+
+def test_the_attached_shell_exiting_ends_the_container_with_its_code_and_the_restart_policy_applies():
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        _interactive(sim, "once", "Never")
+        _interactive(sim, "again", "Always")
+        sim.advance(20)
+        kubelet = sim.manager.kubelet
+        pod = requests.get(f"{sim.url}{PODS}/once", timeout=10).json()
+        started = kubelet.container_started_at(pod, "once")
+        assert pod["status"]["phase"] == "Running" and started is not None
+        assert abs(started - kubesim.clock.parse(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]).timestamp()) < 1
+        assert kubelet.container_started_at(pod, "nosuch") is None
+        kubelet.process_ended("default", "once", "once", 3)
+        kubelet.process_ended("default", "again", "again", 0)
+        sim.advance(0.5)
+        once = requests.get(f"{sim.url}{PODS}/once", timeout=10).json()["status"]
+        assert once["phase"] == "Failed"
+        assert once["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+        sim.advance(15)
+        again = requests.get(f"{sim.url}{PODS}/again", timeout=10).json()["status"]["containerStatuses"][0]
+        assert again["restartCount"] == 1 and "running" in again["state"], again
+        assert again["lastState"]["terminated"]["exitCode"] == 0
+        sim.advance(600)   # the restarted shell waits on stdin again: it does not exit by itself
+        assert "running" in requests.get(f"{sim.url}{PODS}/again", timeout=10).json()["status"]["containerStatuses"][0]["state"]
+    finally:
+        sim.stop()
+
+
 if __name__ == "__main__":
     for name, case in load_cases().items():
         print(f"--- {name}\n" + yaml.safe_dump({"expect": run_case(case)}, sort_keys=False, default_flow_style=None))

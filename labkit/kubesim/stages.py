@@ -146,6 +146,7 @@ def _start(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.started = at
     run.finished = None
     run.ended = None
+    run.plan, run.changes, run.unhealthy, run.base_files = None, None, 0, {}
     run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()
     run.reason = ""
 
@@ -222,8 +223,9 @@ def _mount_backoff(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> No
 # ---- repeats: an event recorded more (or fewer) times than once when the stage fires --------
 @_register(COUNTS, "liveness-failures")
 def _liveness_failures(pr: PodRun, run: Run) -> int:
-    """One Unhealthy event per failed probe: failureThreshold of them before the kill."""
-    return int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3))
+    """One Unhealthy event per failed probe, failureThreshold of them before the kill: those the
+    kubelet has not recorded yet as they happened (Kubelet._record_unhealthy)."""
+    return max(0, int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) - run.unhealthy)
 
 
 @_register(COUNTS, "per-pod")
