@@ -38,7 +38,7 @@ def env_errors(store: Any, pod: Obj, container: Obj) -> list[str]:
     if not container.get("env") and not container.get("envFrom"):
         return []
     if _userland_env_errors is not None:
-        return list(_userland_env_errors(store, pod, container))
+        return list(_userland_env_errors(store, pod, container.get("name", "")))
     ns = pod["metadata"].get("namespace", "default")
     out: list[str] = []
     for src in container.get("envFrom") or []:
