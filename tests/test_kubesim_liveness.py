@@ -84,3 +84,34 @@ def test_the_exec_liveness_example_fails_after_30_seconds_and_restarts(kubectl):
     assert "Container liveness failed liveness probe, will be restarted" in described
     row = kubectl("get", "pod", "liveness-exec").splitlines()[1].split()
     assert row[0] == "liveness-exec" and row[2] == "Running" and row[3] == "1", row
+
+
+def test_a_file_the_learner_removes_in_the_container_fails_the_exec_probe(tmp_path):
+    """``kubectl exec POD -- rm /tmp/healthy`` (here the same shell, called directly): the kubelet
+    re-plans the probe when a shell changes the container's files, and kills it three probes later."""
+    import requests
+
+    from labkit.kubesim import userland
+
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        pods = sim.url + "/api/v1/namespaces/default/pods"
+        spec = {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sh", "-c", "touch /tmp/healthy; sleep 3600"],
+                                "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 5}}]}
+        assert requests.post(pods, json={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec},
+                             timeout=10).status_code == 201
+        sim.advance(60)
+        pod = requests.get(pods + "/p", timeout=10).json()
+        assert pod["status"]["containerStatuses"][0]["state"].get("running"), "the file is there: the probe passes"
+        err: list[bytes] = []
+        assert userland.run(userland.container_view(sim.store, pod, "c"), ["rm", "/tmp/healthy"], None,
+                            lambda b: None, err.append, store=sim.store) == 0, err
+        sim.advance(9)
+        events = [e for e in requests.get(sim.url + "/api/v1/namespaces/default/events", timeout=10).json()["items"]
+                  if e["involvedObject"]["name"] == "p" and e["reason"] == "Unhealthy"]
+        assert len(events) == 1 and events[0]["message"] == FAILED and events[0]["count"] == 2, events
+        sim.advance(6)
+        assert any(e["reason"] == "Killing" for e in requests.get(sim.url + "/api/v1/namespaces/default/events",
+                                                                 timeout=10).json()["items"] if e["involvedObject"]["name"] == "p")
+    finally:
+        sim.stop()
