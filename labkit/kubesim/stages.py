@@ -79,6 +79,13 @@ def _liveness_fails(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bo
     return kl._liveness_kill(pod, pr, run) is not None
 
 
+@_register(PREDICATES, "first-crash")
+def _first_crash(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
+    """No back-off yet (or it was reset by a long enough run): the first restart is immediate."""
+    ran = (run.finished or 0.0) - (run.started or 0.0)
+    return run.backoff is None or ran >= lifecycle().backoff["resetAfterSeconds"]
+
+
 @_register(PREDICATES, "mount-fails")
 def _mount_fails(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
     """A volume's ConfigMap or Secret (or a key it names) is missing: the pod cannot start (FailedMount)."""
