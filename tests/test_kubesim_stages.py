@@ -159,6 +159,25 @@ def test_the_attached_shell_exiting_ends_the_container_with_its_code_and_the_res
         sim.stop()
 
 
+def test_a_one_shot_command_prints_what_the_containers_shell_answers_and_exits_with_its_status():
+    """``kubectl run x --image=busybox:1.28 --restart=Never -- printenv HOSTNAME``: the log is the
+    shell's answer in that container, the exit code its status (a missing file fails the pod)."""
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        for name, args in (("host", ["printenv", "HOSTNAME"]), ("missing", ["ls", "/nowhere"])):
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": name, "image": "busybox:1.28", "args": args}]}}
+            assert requests.post(sim.url + PODS, json=body, timeout=10).status_code == 201
+        sim.advance(5)
+        assert requests.get(f"{sim.url}{PODS}/host", timeout=10).json()["status"]["phase"] == "Succeeded"
+        assert requests.get(f"{sim.url}{PODS}/host/log", timeout=10).text == "host\n"
+        missing = requests.get(f"{sim.url}{PODS}/missing", timeout=10).json()["status"]
+        assert missing["phase"] == "Failed" and missing["containerStatuses"][0]["state"]["terminated"]["exitCode"] != 0
+        assert "/nowhere" in requests.get(f"{sim.url}{PODS}/missing/log", timeout=10).text
+    finally:
+        sim.stop()
+
+
 if __name__ == "__main__":
     for name, case in load_cases().items():
         print(f"--- {name}\n" + yaml.safe_dump({"expect": run_case(case)}, sort_keys=False, default_flow_style=None))

@@ -154,6 +154,8 @@ def _start(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.finished = None
     run.ended = None
     run.plan, run.changes, run.unhealthy, run.base_files = None, None, 0, {}
+    if run.program.oneshot:
+        kl.run_oneshot(pod, run, at)
     run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()
     run.reason = ""
 

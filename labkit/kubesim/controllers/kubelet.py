@@ -31,10 +31,11 @@ from ..stages import COUNTS, Stage, lifecycle
 from . import podconfig
 
 try:  # the container's userland (issue 13): what a shell wrote, the image's and volumes' files
+    from .. import userland
     from ..userland import overlay
     from ..userland.view import file_exists as userland_file_exists
 except ImportError:  # pragma: no cover - depends on the tree
-    overlay = userland_file_exists = None
+    userland = overlay = userland_file_exists = None
 
 Obj = dict[str, Any]
 HORIZON = 86400.0
@@ -395,6 +396,21 @@ class Kubelet(Controller):
                                                                  started=run.started, program=Program()))
         except Exception:  # the userland cannot build this container: the file is not there
             return False
+
+    def run_oneshot(self, pod: Obj, run: Run, at: float) -> None:
+        """A one-shot command as the container's process (``-- nslookup kubernetes.default``): run
+        it in the container's shell as it starts; its output is the log, its status the exit code."""
+        if userland is None:
+            return
+        out: list[bytes] = []
+        try:
+            view = userland.container_view(self.store, pod, run.name, at, started=at, program=Program())
+            code = userland.run(view, list(run.program.oneshot), None, out.append, out.append, store=self.store)
+        except Exception:  # the shell cannot run it here: the process exits without output
+            return
+        text = b"".join(out).decode("utf-8", "replace")
+        run.program.logs = [(0.0, line) for line in text.splitlines()]
+        run.program.exit_code = int(code)
 
     def _files_changed(self, namespace: str, name: str, container: str) -> None:
         """A shell wrote to the container: its probe plan is stale; sync the pod now."""
