@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -55,7 +56,7 @@ def test_describe_event_ages_follow_simulated_time(kubectl):
     described = run("describe", "deployment", "web")
     assert "<invalid>" not in described
     scaled = [line for line in described.splitlines() if "Scaled up replica set" in line and "from 1 to 2" in line]
-    assert scaled and scaled[0].split()[2] in ("4m59s", "5m"), described
+    assert scaled and re.fullmatch(r"4m5\ds|5m|5m\ds", scaled[0].split()[2]), described  # 5 min, give or take the test's own seconds
 
 
 def test_python_client_datetimes_are_wall_clock_and_round_trip(kubectl):

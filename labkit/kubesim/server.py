@@ -48,6 +48,15 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(size)
 
+    def _headers(self) -> dict[str, str]:
+        """The request's headers; a repeated one (kubectl sends one ``X-Stream-Protocol-Version``
+        line per protocol it speaks) joined with ", " as HTTP allows, not cut to its last line."""
+        headers: dict[str, str] = {}
+        for key, value in self.headers.items():
+            key = key.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return headers
+
     def _handle(self) -> None:
         try:
             try:
@@ -60,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True  # unread bytes remain: the connection cannot be reused
                 self._send(error_response(errors.too_large(MAX_BODY)))
                 return
-            request = Request.make(self.command, self.path, dict(self.headers.items()), body)
+            request = Request.make(self.command, self.path, self._headers(), body)
             self._send(self.api.handle(request))
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
