@@ -193,7 +193,8 @@ class Session:
                 self.reader.join(1.0)
 
     def abort(self) -> None:
-        """The server stops: end the reader and the process's stdin."""
+        """The server stops: say so (1001, going away), end the reader and the process's stdin."""
+        self.channels.sock.close(1001, "the emulator is stopping")
         self.gone = True
         if self.stdin is not None:
             self.stdin.close()
