@@ -23,13 +23,6 @@ import websocket as wsclient
 from conftest import skip_unless_ci
 from labkit import kubesim
 
-try:  # the container userland is written alongside; until it is here, a stand-in (tests only)
-    from labkit.kubesim import userland as _userland
-    _userland.run
-except (ImportError, AttributeError):
-    import exec_standin
-    exec_standin.install()
-
 BUSY_LOOP = ["sh", "-c", "while true; do date; sleep 5; done"]
 
 
@@ -126,17 +119,15 @@ def test_kubectl_exec_errors_read_as_on_a_real_cluster(frozen):
 
 
 def test_kubectl_exec_over_spdy(frozen):
-    done = frozen.kubectl("exec", "bb", "--", "env", KUBECTL_REMOTE_COMMAND_WEBSOCKETS="false")
-    try:
-        from labkit.kubesim import spdy
-        served = hasattr(spdy, "serve_remotecommand")
-    except ImportError:
-        served = False
-    if served:
-        assert done.returncode == 0 and "HOSTNAME=bb" in done.stdout.splitlines()
-    else:
-        assert done.returncode == 1
-        assert "exec and attach over SPDY are not emulated" in done.stderr
+    spdy = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
+    done = frozen.kubectl("exec", "bb", "--", "env", **spdy)
+    assert done.returncode == 0 and "HOSTNAME=bb" in done.stdout.splitlines()
+    done = frozen.kubectl("exec", "-i", "bb", "--", "sh", stdin="echo to-out\necho to-err >&2\nexit 4\n", **spdy)
+    assert (done.stdout, done.stderr, done.returncode) == ("to-out\n", "to-err\ncommand terminated with exit code 4\n", 4)
+    _start(frozen, "crash-spdy", ["sh", "-c", "exit 1"])
+    frozen.advance(1)
+    done = frozen.kubectl("exec", "crash-spdy", "--", "env", **spdy)
+    assert done.stderr == 'error: unable to upgrade connection: container not found ("crash-spdy")\n'
 
 
 def test_exec_without_an_upgrade_is_refused(frozen):
@@ -356,3 +347,41 @@ def test_an_idle_cluster_runs_no_session_thread_and_stop_ends_live_sessions(tmp_
         sim.stop()
     _drain(conn)  # the server's stop closed it
     assert _wait_for(lambda: not any(t.name == "kubesim-exec-reader" for t in threading.enumerate()))
+
+
+# ---- a real terminal -------------------------------------------------------------------------
+
+def _in_terminal(env: dict[str, str], args: list[str], keys: list[bytes], seconds: float = 20.0) -> tuple[bytes, int]:
+    """Run kubectl on a pseudo-terminal, typing ``keys`` one after the other; (output, exit code)."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl with the terminal as stdin, stdout and stderr
+        os.execvpe("kubectl", ["kubectl", *args], env)
+    out, deadline, pending = b"", time.time() + seconds, list(keys)
+    try:
+        while time.time() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.3)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif pending:
+                os.write(fd, pending.pop(0))
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return out, os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("websockets", ["true", "false"])
+def test_kubectl_exec_it_in_a_terminal(frozen, websockets):
+    env = dict(frozen.env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS=websockets)
+    out, code = _in_terminal(env, ["--kubeconfig", frozen.kubeconfig, "exec", "-it", "bb", "--", "sh"],
+                             [b"echo hi\r", b"exit 5\r"])
+    assert b"echo hi\r\nhi\r\n" in out  # the terminal echoes what is typed, LF becomes CRLF
+    assert code == 5

@@ -60,7 +60,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True  # unread bytes remain: the connection cannot be reused
                 self._send(error_response(errors.too_large(MAX_BODY)))
                 return
-            request = Request.make(self.command, self.path, dict(self.headers.items()), body)
+            headers: dict[str, str] = {}
+            for key, value in self.headers.items():  # a repeated header is one comma-separated list
+                key = key.lower()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            request = Request.make(self.command, self.path, headers, body)
             self._send(self.api.handle(request))
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
