@@ -60,6 +60,7 @@ class PortForward:
         if not (pod.get("spec") or {}).get("nodeName"):
             raise errors.bad_request(f"pod {t.name} does not have a host assigned")
         store = self.store  # type: ignore[attr-defined]
+        live = getattr(self, "_sessions", None)  # the sessions the HTTP layer ends when the server stops
         if websocket.is_upgrade(req.headers):
             chosen = websocket.handshake_headers(req.headers, [TUNNEL, *CHANNEL_PROTOCOLS])
             if chosen is None:
@@ -67,11 +68,11 @@ class PortForward:
                                          f"{TUNNEL} or {CHANNEL_PROTOCOLS[0]})")
             headers, protocol = chosen
             if protocol == TUNNEL:
-                return Response(101, headers=headers, upgrade=lambda r, w: _tunnelled(store, pod, r, w))
+                return Response(101, headers=headers, upgrade=_tracked(live, lambda r, w: _tunnelled(store, pod, r, w)))
             ports = _ports(req)
             if not ports:
                 raise errors.bad_request("query parameter \"port\" is required")
-            return Response(101, headers=headers, upgrade=lambda r, w: _channels(store, pod, ports, r, w))
+            return Response(101, headers=headers, upgrade=_tracked(live, lambda r, w: _channels(store, pod, ports, r, w)))
         upgrade = req.headers.get("upgrade", "").lower()
         offered = [p.strip() for p in req.headers.get("x-stream-protocol-version", "").split(",") if p.strip()]
         if "spdy/3.1" in upgrade:
@@ -79,8 +80,39 @@ class PortForward:
                 raise errors.ApiError(403, "Forbidden", f"unable to upgrade: unable to negotiate protocol: client supports "
                                                           f"{offered}, server supports [{SPDY_PROTOCOL}]")
             headers = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": SPDY_PROTOCOL}
-            return Response(101, headers=headers, upgrade=lambda r, w: _direct(store, pod, r, w))
+            return Response(101, headers=headers, upgrade=_tracked(live, lambda r, w: _direct(store, pod, r, w)))
         raise errors.bad_request("Upgrade request required")
+
+
+class _Live:
+    """A port-forward connection as the server's stop sees it: ``abort`` shuts its socket."""
+
+    def __init__(self, rfile: BinaryIO):
+        self.rfile = rfile
+
+    def abort(self) -> None:
+        sock = websocket._socket_of(self.rfile)
+        if sock is not None:
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
+
+
+def _tracked(live, serve):
+    """``serve(rfile, wfile)``, registered for the length of the connection among the live sessions."""
+    if live is None:
+        return serve
+
+    def run(rfile: BinaryIO, wfile: BinaryIO) -> None:
+        session = _Live(rfile)
+        sessions = live()
+        sessions.add(session)
+        try:
+            serve(rfile, wfile)
+        finally:
+            sessions.discard(session)
+    return run
 
 
 def _ports(req: Request) -> list[int]:

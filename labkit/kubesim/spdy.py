@@ -355,3 +355,9 @@ class WebSocketPipe:
     def write(self, data: bytes) -> None:
         if not self.ws.send(data, binary=True):
             raise OSError("websocket closed")
+
+
+def serve_remotecommand(api, req, streams, body):
+    """exec/attach over SPDY for :mod:`.remotecommand` (the session itself is :mod:`.spdyexec`)."""
+    from .spdyexec import serve_remotecommand as serve
+    return serve(api, req, streams, body)
