@@ -11,8 +11,8 @@ small shell) in the request's own thread, with one reader thread for the client'
 process starts on the host.
 
 The transport knows nothing of what the shell understands: it moves bytes and reports the exit
-code. SPDY (``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``, older clients) is
-:mod:`.remotecommand_spdy`: the same session over SPDY streams.
+code. SPDY (``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``, older clients) is :mod:`.spdyexec`: the
+same session over SPDY streams, through ``spdy.serve_remotecommand``.
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ class Channels:
 @dataclass(eq=False)
 class Session:
     """One exec or attach session over a WebSocket: the socket, the process's stdin and the
-    reader thread. (:mod:`.remotecommand_spdy` has the same face over SPDY.)"""
+    reader thread. (:mod:`.spdyexec` gives the same face over SPDY.)"""
 
     channels: Channels
     stdin: Stdin | None
@@ -275,8 +275,8 @@ class RemoteCommand:
         if "spdy/" in headers.get("upgrade", "").lower():
             if not_running is not None:  # the kubelet refuses the upgrade with a plain-text error
                 return Response(500, not_running.encode(), "text/plain; charset=utf-8")
-            from . import remotecommand_spdy
-            return remotecommand_spdy.upgrade(self, req, streams, body)
+            from . import spdy  # the framing and the stream set are port-forward's too
+            return spdy.serve_remotecommand(self, req, streams, body)
         if not websocket.is_upgrade(headers):
             raise errors.bad_request("Upgrade request required")
         shake = websocket.handshake_headers(headers, PROTOCOLS)
@@ -328,7 +328,8 @@ class RemoteCommand:
 
         def body(session: Any) -> Obj:
             code = api._run(namespace, name, container, argv, session, streams)
-            return success_status() if code == 0 else exit_status(code, argv, session.translated)
+            translated = getattr(session, "translated", False)
+            return success_status() if code == 0 else exit_status(code, argv, translated)
         return self._upgrade(req, streams, not_running, body)
 
     def _run(self, namespace: str, name: str, container: str, argv: list[str], session: Any,
