@@ -1,7 +1,8 @@
 """Golden tests of the kubelet's lifecycle stages, one case per stage of ``data/lifecycle.yaml``.
 
 In the spirit of KWOK's stage test data: each ``tests/data/stages/<stage>.yaml`` gives an input
-pod, the steps of simulated time (and a deletion, where the stage reacts to one), and what the
+pod, the steps of simulated time (and a deletion, where the stage reacts to one, or a ConfigMap that
+appears, for the stages that wait for one), and what the
 real kubelet on a frozen-clock emulator must show then: the stages that fired for the container,
 in order (the case's own stage among them), the pod's phase and conditions, the container's state,
 and the reasons (with counts) of the pod's events. ``python tests/test_kubesim_stages.py`` prints
@@ -41,6 +42,10 @@ def run_case(case: dict) -> dict:
         assert r.status_code == 201, r.text
         sim.advance(0)
         for step in case.get("steps", []):
+            if "create" in step:   # a ConfigMap or Secret the pod waits for appears
+                obj = dict(step["create"], apiVersion="v1")
+                r = requests.post(f"{sim.url}/api/v1/namespaces/default/{obj['kind'].lower()}s", json=obj, timeout=10)
+                assert r.status_code == 201, r.text
             if "advance" in step:
                 sim.advance(step["advance"])
             if step.get("delete"):
@@ -117,6 +122,60 @@ def test_the_shipped_lifecycle_resolves_every_name():
     life = stages.load()
     assert [s.name for s in life.stages] == [s["name"] for s in yaml.safe_load(stages.DATA.read_text())["stages"]]
     assert {s.to for s in life.stages} <= set(life.states)
+
+
+def _interactive(sim, name: str, policy: str) -> None:
+    """What ``kubectl run -i --tty NAME --image=busybox --restart=POLICY -- sh`` creates."""
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": policy, "containers": [
+        {"name": name, "image": "busybox", "args": ["sh"], "stdin": True, "stdinOnce": True, "tty": True}]}}
+    assert requests.post(sim.url + PODS, json=body, timeout=10).status_code == 201
+
+
+def test_the_attached_shell_exiting_ends_the_container_with_its_code_and_the_restart_policy_applies():
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        _interactive(sim, "once", "Never")
+        _interactive(sim, "again", "Always")
+        sim.advance(20)
+        kubelet = sim.manager.kubelet
+        pod = requests.get(f"{sim.url}{PODS}/once", timeout=10).json()
+        started = kubelet.container_started_at(pod, "once")
+        assert pod["status"]["phase"] == "Running" and started is not None
+        assert abs(started - kubesim.clock.parse(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]).timestamp()) < 1
+        assert kubelet.container_started_at(pod, "nosuch") is None
+        kubelet.process_ended("default", "once", "once", 3)
+        kubelet.process_ended("default", "again", "again", 0)
+        sim.advance(0.5)
+        once = requests.get(f"{sim.url}{PODS}/once", timeout=10).json()["status"]
+        assert once["phase"] == "Failed"
+        assert once["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+        sim.advance(15)
+        again = requests.get(f"{sim.url}{PODS}/again", timeout=10).json()["status"]["containerStatuses"][0]
+        assert again["restartCount"] == 1 and "running" in again["state"], again
+        assert again["lastState"]["terminated"]["exitCode"] == 0
+        sim.advance(600)   # the restarted shell waits on stdin again: it does not exit by itself
+        assert "running" in requests.get(f"{sim.url}{PODS}/again", timeout=10).json()["status"]["containerStatuses"][0]["state"]
+    finally:
+        sim.stop()
+
+
+def test_a_one_shot_command_prints_what_the_containers_shell_answers_and_exits_with_its_status():
+    """``kubectl run x --image=busybox:1.28 --restart=Never -- printenv HOSTNAME``: the log is the
+    shell's answer in that container, the exit code its status (a missing file fails the pod)."""
+    sim = kubesim.start(seed=0, realtime=False)
+    try:
+        for name, args in (("host", ["printenv", "HOSTNAME"]), ("missing", ["ls", "/nowhere"])):
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": name, "image": "busybox:1.28", "args": args}]}}
+            assert requests.post(sim.url + PODS, json=body, timeout=10).status_code == 201
+        sim.advance(5)
+        assert requests.get(f"{sim.url}{PODS}/host", timeout=10).json()["status"]["phase"] == "Succeeded"
+        assert requests.get(f"{sim.url}{PODS}/host/log", timeout=10).text == "host\n"
+        missing = requests.get(f"{sim.url}{PODS}/missing", timeout=10).json()["status"]
+        assert missing["phase"] == "Failed" and missing["containerStatuses"][0]["state"]["terminated"]["exitCode"] != 0
+        assert "/nowhere" in requests.get(f"{sim.url}{PODS}/missing/log", timeout=10).text
+    finally:
+        sim.stop()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,11 @@ class ImageInfo:
     pullable: bool = True
     preloaded: bool = False
     size: int = 30_000_000
-    runs: str = "forever"          # forever | shell (exits at once without a command)
+    runs: str = "forever"          # forever | shell (exits at once without a command and a terminal)
+    exit_code: int = 0             # of a `runs: shell` default process that exits at once
+    process: str = ""              # what `ps` shows as PID 1 when the pod gives no command
+    shell: str = "sh"              # sh | bash | none: what `kubectl exec POD -- sh` finds
+    env: dict[str, str] = field(default_factory=dict)   # the image's ENV, before the pod's own
     serves: dict[int, tuple[str, ...]] = field(default_factory=dict)
     cpu_idle: float = 1.0          # millicores
     cpu_per_rps: float = 1.0
@@ -36,6 +40,7 @@ class ImageInfo:
     mem_per_rps: float = 0.05
     logs: tuple[str, ...] = ()
     error: str = ""                # the pull error when it does not exist
+    entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the raw catalogue entry (e.g. `responses`)
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +70,16 @@ def normalise(image: str) -> tuple[str, str, str]:
     return repo, ("@" + digest if digest else (tag or "latest")), short
 
 
+def _tag_exists(entry: dict[str, Any], tag: str, pattern: str) -> bool:
+    """The matching rules at the top of images.yaml: listed tags, the entry's pattern, digests."""
+    if tag.startswith("@") or tag in entry.get("tags", []) or entry.get("anyTag", False):
+        return True
+    if tag == "latest" and not entry.get("tags"):
+        return True
+    pattern = entry.get("tagPattern", pattern)
+    return bool(pattern) and re.match(pattern, tag) is not None
+
+
 @lru_cache(maxsize=4096)
 def lookup(image: str) -> ImageInfo:
     """Everything we know about ``image`` (a pod's ``containers[].image``)."""
@@ -75,18 +90,20 @@ def lookup(image: str) -> ImageInfo:
     for entry in d["images"]:
         if short not in entry["names"] and repo not in entry["names"]:
             continue
-        tag_ok = (tag.startswith("@") or tag in entry.get("tags", []) or entry.get("anyTag", False)
-                  or bool(re.match(r"^v?\d", tag)) or (tag == "latest" and not entry.get("tags")))
+        tag_ok = _tag_exists(entry, tag, base["tagPattern"])
         info = {**base, **entry}
         exists = tag_ok and entry.get("pullable", True)
         error = "" if exists else d["pullErrors"]["notFound" if entry.get("pullable", True) else "denied"].format(ref=ref)
         return ImageInfo(ref=ref, exists=exists, pullable=entry.get("pullable", True),
                          preloaded=entry.get("preloaded", False) and tag_ok, size=info["sizeBytes"],
-                         runs=info["runs"], serves={int(p): tuple(paths) for p, paths in (info.get("serves") or {}).items()},
+                         runs=info["runs"], exit_code=int(info.get("exitCode", 0)), process=info.get("process", ""),
+                         shell=info["shell"], env={k: str(v) for k, v in (info.get("env") or {}).items()},
+                         serves={int(p): tuple(paths) for p, paths in (info.get("serves") or {}).items()},
                          cpu_idle=info["cpu"]["idle"], cpu_per_rps=info["cpu"]["perRps"],
                          mem_idle=info["memory"]["idle"], mem_per_rps=info["memory"]["perRps"],
-                         logs=tuple(entry.get("logs", ())), error=error)
-    return ImageInfo(ref=ref, exists=False, pullable=False, error=d["pullErrors"]["denied"].format(ref=ref))
+                         logs=tuple(entry.get("logs", ())), error=error, entry=entry)
+    return ImageInfo(ref=ref, exists=False, pullable=False, error=d["pullErrors"]["denied"].format(ref=ref),
+                     env=dict(base.get("env") or {}))
 
 
 def pull_seconds(info: ImageInfo) -> float:

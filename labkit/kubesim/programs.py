@@ -20,6 +20,10 @@ from .images import ImageInfo
 SHELLS = {"sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash", "/usr/bin/env"}
 SERVERS = ("nginx", "httpd", "apache2", "gunicorn", "flask", "uvicorn", "redis-server", "postgres", "mysqld",
            "node", "java", "/agnhost", "agnhost", "/hello-app", "hello-app", "php-fpm", "caddy")
+# one-shot commands a pod may run as its whole process (`kubectl run test --image=busybox:1.28
+# --restart=Never -- nslookup kubernetes.default`): they exit at once; what they print is what the
+# container's shell (kubesim.userland) answers when the container starts
+ONESHOT = {"nslookup", "dig", "getent", "host", "wget", "curl", "cat", "ls", "id", "whoami", "uname", "printenv", "env"}
 PI = "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798"
 
 
@@ -35,6 +39,7 @@ class Program:
     files: list[tuple[float, str, bool]] = field(default_factory=list)
     serves: dict[int, tuple[str, ...]] = field(default_factory=dict)
     handles_sigterm: bool = True           # PID 1 shells ignore SIGTERM: deletion waits for the grace period
+    oneshot: tuple[str, ...] = ()          # a one-shot command (ONESHOT): its output is the shell's, at start
 
     def file_exists(self, path: str, at: float) -> bool:
         present = False
@@ -102,14 +107,27 @@ def _echo(words: list[str], env: dict[str, str]) -> str:
 
 
 def simulate(image: ImageInfo, command: list[str] | None, args: list[str] | None,
-             env: dict[str, str] | None = None) -> Program:
-    """The program a container runs: ``command`` replaces the entrypoint, ``args`` the CMD."""
+             env: dict[str, str] | None = None, stdin: bool = False) -> Program:
+    """The program a container runs: ``command`` replaces the entrypoint, ``args`` the CMD.
+
+    A shell with no script (the image's default ``sh``, or ``-- sh``) reads its commands from
+    stdin: without ``stdin: true`` it finds EOF and exits at once; with it (``kubectl run -i
+    --tty``) it waits for the learner, until the attached session ends (``Kubelet.process_ended``).
+    """
     env = dict(env or {})
     argv = list(command or []) + list(args or [])
+    interactive = not argv and image.runs == "shell" or (
+        bool(argv) and argv[0] in SHELLS and argv[0] != "/usr/bin/env" and all(a.startswith("-") and "c" not in a for a in argv[1:]))
+    if interactive:
+        if stdin:
+            return Program(runs_for=None, handles_sigterm=False)
+        code = image.exit_code if not argv else 0
+        return Program(runs_for=0.05, exit_code=code, handles_sigterm=False,
+                       logs=[(0.0, line) for line in image.logs] if not argv else [])
     if not argv:
-        if image.runs == "shell":
-            return Program(runs_for=0.05, exit_code=0, handles_sigterm=False)
         return Program(runs_for=None, logs=[(0.0, line) for line in image.logs], serves=dict(image.serves))
+    if argv[0].rsplit("/", 1)[-1] in ONESHOT:
+        return Program(runs_for=0.05, handles_sigterm=False, oneshot=tuple(argv))
     if argv[0] in SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-lc"):
         return _script(argv[2], image, env)
     if argv[0] == "/usr/bin/env" and len(argv) > 1:

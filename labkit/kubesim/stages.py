@@ -34,7 +34,7 @@ Effect = Callable[["Kubelet", Obj, "PodRun", "Run", float], None]
 PREDICATES: dict[str, Predicate] = {}
 DELAYS: dict[str, Delay] = {}
 EFFECTS: dict[str, Effect] = {}
-COUNTS: dict[str, Callable[["Run"], int]] = {}   # how many times an event is recorded (`repeat:`)
+COUNTS: dict[str, Callable[["PodRun", "Run"], int]] = {}   # how many times an event is recorded (`repeat:`)
 
 
 class LifecycleError(ValueError):
@@ -71,12 +71,31 @@ def _image_exists(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool
 
 @_register(PREDICATES, "exits")
 def _exits(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
-    return run.program.runs_for is not None
+    return run.ended is not None or run.program.runs_for is not None
 
 
 @_register(PREDICATES, "liveness-fails")
 def _liveness_fails(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
     return kl._liveness_kill(pod, pr, run) is not None
+
+
+@_register(PREDICATES, "first-crash")
+def _first_crash(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
+    """No back-off yet (or it was reset by a long enough run): the first restart is immediate."""
+    ran = (run.finished or 0.0) - (run.started or 0.0)
+    return run.backoff is None or ran >= lifecycle().backoff["resetAfterSeconds"]
+
+
+@_register(PREDICATES, "mount-fails")
+def _mount_fails(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
+    """A volume's ConfigMap or Secret (or a key it names) is missing: the pod cannot start (FailedMount)."""
+    return bool(kl.mount_errors(pod))
+
+
+@_register(PREDICATES, "config-error")
+def _config_error(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
+    """env/envFrom names a missing ConfigMap, Secret or key, not optional: CreateContainerConfigError."""
+    return bool(kl.env_errors(pod, run))
 
 
 @_register(PREDICATES, "will-restart")
@@ -93,6 +112,8 @@ def _pull(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
 
 @_register(DELAYS, "exit")
 def _exit(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
+    if run.ended is not None:   # the attached shell exited (Kubelet.process_ended)
+        return max(0.0, run.ended[0] - run.since)
     return run.program.runs_for or 0.0
 
 
@@ -104,6 +125,16 @@ def _liveness(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
 @_register(DELAYS, "backoff")
 def _backoff(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
     return run.backoff or lifecycle().backoff["initialSeconds"]
+
+
+@_register(DELAYS, "pod-worker")
+def _pod_worker(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
+    return float(lifecycle().settings["podWorkerRetrySeconds"])
+
+
+@_register(DELAYS, "mount")
+def _mount(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
+    return run.mount_backoff or float(lifecycle().settings["mountBackoff"]["initialSeconds"])
 
 
 @_register(DELAYS, "stop")
@@ -121,6 +152,10 @@ def _start(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.ever_started = True
     run.started = at
     run.finished = None
+    run.ended = None
+    run.plan, run.changes, run.unhealthy, run.base_files = None, None, 0, {}
+    if run.program.oneshot:
+        kl.run_oneshot(pod, run, at)
     run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()
     run.reason = ""
 
@@ -145,7 +180,7 @@ def _terminate(run: Run, at: float, exit_code: int) -> None:
 
 @_register(EFFECTS, "terminate-exit")
 def _terminate_exit(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
-    _terminate(run, at, run.program.exit_code)
+    _terminate(run, at, run.ended[1] if run.ended is not None else run.program.exit_code)
 
 
 @_register(EFFECTS, "terminate-killed")
@@ -179,11 +214,33 @@ def _pull_error(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.error = run.info.error
 
 
-# ---- repeats: an event recorded more than once when the stage fires ---------------------
+@_register(EFFECTS, "config-error")
+def _config_error_effect(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
+    """Remember why the container config failed: the waiting message of CreateContainerConfigError."""
+    errors = kl.env_errors(pod, run)
+    run.error = errors[0] if errors else ""
+
+
+@_register(EFFECTS, "mount-backoff")
+def _mount_backoff(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
+    """The volume manager's exponential back-off: the first retry after 0.5 s, then doubled."""
+    b = lifecycle().settings["mountBackoff"]
+    run.mount_backoff = (float(b["initialSeconds"]) if run.mount_backoff is None
+                         else min(float(b["maxSeconds"]), run.mount_backoff * 2))
+
+
+# ---- repeats: an event recorded more (or fewer) times than once when the stage fires --------
 @_register(COUNTS, "liveness-failures")
-def _liveness_failures(run: Run) -> int:
-    """One Unhealthy event per failed probe: failureThreshold of them before the kill."""
-    return int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3))
+def _liveness_failures(pr: PodRun, run: Run) -> int:
+    """One Unhealthy event per failed probe, failureThreshold of them before the kill: those the
+    kubelet has not recorded yet as they happened (Kubelet._record_unhealthy)."""
+    return max(0, int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) - run.unhealthy)
+
+
+@_register(COUNTS, "per-pod")
+def _per_pod(pr: PodRun, run: Run) -> int:
+    """Once for the pod: recorded by its first container only (FailedMount concerns the pod)."""
+    return 1 if pr.runs and pr.runs[0] is run else 0
 
 
 # ---- the file, loaded -----------------------------------------------------------------------
@@ -200,6 +257,7 @@ class Stage:
     events: tuple[Obj, ...]  # type, reason, message, and `repeat` (a COUNTS function) if more than once
     on_deletion: bool      # reacts to the deletion: its delay counts from when the kubelet saw it
     probe_message: bool    # an event names the failed probe ({probe})
+    config_message: bool = False   # an event names the container's config error ({config_error})
 
     def applies(self, kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
         return all(fn(kl, pod, pr, run, terminating) != negated for fn, negated in self.when)
@@ -212,6 +270,7 @@ class Stage:
 class Lifecycle:
     states: dict[str, Obj]
     backoff: Obj
+    settings: Obj          # the file's other numbers (podWorkerRetrySeconds, mountBackoff)
     stages: tuple[Stage, ...]
     by_state: dict[str, tuple[Stage, ...]]
 
@@ -246,12 +305,14 @@ def load(path: Path = DATA) -> Lifecycle:
                        for ev in raw.get("events", []))
         stages.append(Stage(name, tuple(raw["from"]), when, delay, raw["to"], effects, events,
                             on_deletion="terminating" in raw.get("when", []),
-                            probe_message=any("{probe}" in ev.get("message", "") for ev in events)))
+                            probe_message=any("{probe}" in ev.get("message", "") for ev in events),
+                            config_message=any("{config_error}" in ev.get("message", "") for ev in events)))
     by_state: dict[str, list[Stage]] = {}
     for stage in stages:
         for state in stage.sources:
             by_state.setdefault(state, []).append(stage)
-    return Lifecycle(states, d["backoff"], tuple(stages), {k: tuple(v) for k, v in by_state.items()})
+    settings = {k: v for k, v in d.items() if k not in ("states", "stages", "backoff")}
+    return Lifecycle(states, d["backoff"], settings, tuple(stages), {k: tuple(v) for k, v in by_state.items()})
 
 
 @lru_cache(maxsize=1)

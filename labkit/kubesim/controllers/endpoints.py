@@ -142,7 +142,9 @@ class EndpointsController(Controller):
                               "nodeName": pod["spec"].get("nodeName"),
                               "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"], "namespace": ns,
                                             "uid": pod["metadata"]["uid"]}})
-        ports = self._ports(svc, pods[0] if pods else None)
+        # a slice's port always has a name, "" when the Service's port has none (kubectl describe
+        # service dereferences it: without it, it panics in formatEndpointSlices)
+        ports = [{**p, "name": p.get("name", "")} for p in self._ports(svc, pods[0] if pods else None)]
         if not mine:
             labels = dict(svc["metadata"].get("labels") or {})
             labels.update({"endpointslice.kubernetes.io/managed-by": MANAGED_BY, "kubernetes.io/service-name": name})

@@ -15,6 +15,8 @@ the node starts again.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,11 +27,20 @@ from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller
-from ..stages import Stage, lifecycle
+from ..stages import COUNTS, Stage, lifecycle
+from . import podconfig
+
+try:  # the container's userland (issue 13): what a shell wrote, the image's and volumes' files
+    from .. import userland
+    from ..userland import overlay
+    from ..userland.view import file_exists as userland_file_exists
+except ImportError:  # pragma: no cover - depends on the tree
+    userland = overlay = userland_file_exists = None
 
 Obj = dict[str, Any]
 HORIZON = 86400.0
 SANDBOX_RETRY = 10.0   # the kubelet's pod worker back-off after a failed sync
+PER_POD = COUNTS["per-pod"]
 
 
 @dataclass
@@ -52,6 +63,12 @@ class Run:
     backoff: float | None = None
     cid: str = ""
     error: str = ""
+    mount_backoff: float | None = None      # the volume manager's retry (FailedMount)
+    ended: tuple[float, int] | None = None  # (when, exit code): the attached shell exited (process_ended)
+    plan: tuple[float | None] | None = None  # the liveness plan (kill time), until a file changes
+    unhealthy: int = 0                       # Unhealthy events recorded for this instance
+    changes: list[tuple[float, str, bool]] | None = None   # file changes since start (timeline, shells)
+    base_files: dict[str, bool] = field(default_factory=dict)  # image and volume files, at start
 
     @property
     def name(self) -> str:
@@ -69,6 +86,7 @@ class PodRun:
     adopted: bool = False
     terminating_since: float | None = None   # when this kubelet saw the deletion
     sandbox_error: str = ""                  # the CNI could not give the pod an IP: nothing starts
+    key: tuple[str, str] = ("", "")          # (namespace, name)
 
 
 def _when(t: float) -> str:
@@ -90,6 +108,14 @@ class Kubelet(Controller):
 
     # ---- start-up: adopt what the kind state says is already running -----------------
     def start(self) -> None:
+        if overlay is not None:   # a shell changed a container's files: re-plan its exec probes
+            me = weakref.ref(self)
+
+            def changed(namespace: str, pod: str, container: str) -> None:
+                kubelet = me()
+                if kubelet is not None:
+                    kubelet._files_changed(namespace, pod, container)
+            overlay.on_overlay_change(changed)
         for node in self.mgr.list("/nodes"):
             name = node["metadata"]["name"]
             self.node_images[name] = {n for img in (node.get("status") or {}).get("images") or [] for n in img.get("names", [])}
@@ -108,7 +134,7 @@ class Kubelet(Controller):
         status = pod["status"]
         start = _ts(status.get("startTime")) or self.mgr.now()
         pr = PodRun(pod["metadata"]["uid"], pod["spec"]["nodeName"], status.get("hostIP", ""), status.get("podIP", ""), start,
-                    adopted=True)
+                    adopted=True, key=_key(pod))
         for c, cs in zip(pod["spec"].get("containers") or [], status.get("containerStatuses") or []):
             info = images.lookup(c.get("image", ""))
             run = Run(c, info, Program(runs_for=None, logs=[(0.0, line) for line in info.logs]), known=False,
@@ -171,6 +197,8 @@ class Kubelet(Controller):
         if not pr.adopted and (terminating or not pr.sandbox_error):
             for run in pr.runs:
                 self._step(pod, pr, run, now, terminating)
+                if run.state == "Running" and not terminating and "livenessProbe" in run.spec:
+                    self._record_unhealthy(pod, pr, run, now)
         if terminating and all(r.state in ("Stopped", "Exited") for r in pr.runs):
             self.mgr.api.finalize_pod(pod)
             return
@@ -188,12 +216,12 @@ class Kubelet(Controller):
         host_ip = next((a["address"] for a in (node_obj.get("status") or {}).get("addresses") or []
                         if a.get("type") == "InternalIP"), "")
         ip = host_ip if pod["spec"].get("hostNetwork") else self._allocate_ip(node_obj, node)
-        pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now)
+        pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now, key=_key(pod))
         env = {"HOSTNAME": pod["metadata"]["name"]}
         for c in pod["spec"].get("containers") or []:
             info = images.lookup(c.get("image", ""))
             cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
-            program = simulate(info, c.get("command"), c.get("args"), cenv)
+            program = simulate(info, c.get("command"), c.get("args"), cenv, stdin=bool(c.get("stdin")))
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
             pr.runs.append(Run(c, info, program, known=known, since=now))
         self.pods[pr.uid] = pr
@@ -268,15 +296,21 @@ class Kubelet(Controller):
                "probe": "", "exit_code": run.exit_code}
         if stage.probe_message:
             ctx["probe"] = self._probe_result(run.spec.get("livenessProbe") or {}, pr, run, (at - (run.started or at)))[1]
+        if stage.config_message:
+            ctx["config_error"] = next(iter(self.env_errors(pod, run)), "")
         for effect in stage.effects:
             effect(self, pod, pr, run, at)
         run.state = stage.to
         run.since = at
         field_path = f"spec.containers{{{run.name}}}"
         for ev in stage.events:
-            for _ in range(ev["repeat"](run) if "repeat" in ev else 1):
-                self.mgr.recorder.record(pod, ev["type"], ev["reason"], ev["message"].format(**ctx), "kubelet",
-                                         host=pr.node, field_path=field_path)
+            count = ev["repeat"](pr, run) if "repeat" in ev else 1
+            path = None if ev.get("repeat") is PER_POD else field_path
+            messages = ([m for _, m in self.mount_errors(pod)] if "{mount_error}" in ev["message"]
+                        else [ev["message"].format(**ctx)])
+            for message in messages:
+                for _ in range(count):
+                    self.mgr.recorder.record(pod, ev["type"], ev["reason"], message, "kubelet", host=pr.node, field_path=path)
 
     # ---- probes -------------------------------------------------------------------------------
     def _probe_result(self, probe: Obj, pr: PodRun, run: Run, t: float) -> tuple[bool, str]:
@@ -285,16 +319,7 @@ class Kubelet(Controller):
             return True, ""
         prog = run.program
         if "exec" in probe:
-            cmd = (probe["exec"] or {}).get("command") or []
-            words = cmd[2].split() if len(cmd) >= 3 and cmd[1] == "-c" else list(cmd)
-            if words and words[0].rsplit("/", 1)[-1] in ("cat", "test", "ls", "stat") and len(words) > 1:
-                path = words[-1]
-                if prog.file_exists(path, t):
-                    return True, ""
-                return False, f"cat: can't open '{path}': No such file or directory"
-            if words and words[0] in ("false",):
-                return False, ""
-            return True, ""
+            return self._exec_probe(pr, run, (probe["exec"] or {}).get("command") or [], t)
         for kind in ("httpGet", "tcpSocket", "grpc"):
             if kind in probe:
                 spec = probe[kind] or {}
@@ -313,6 +338,110 @@ class Kubelet(Controller):
                 return True, ""
         return True, ""
 
+    def _exec_probe(self, pr: PodRun, run: Run, cmd: list[str], t: float) -> tuple[bool, str]:
+        """An exec probe's command, read as the container's shell would run it: ``cat``/``test``/``ls``
+        of a file follow the process's timeline (``touch``/``rm`` in its command), what a learner's
+        ``kubectl exec`` wrote or removed, and the image's and volumes' files."""
+        words = cmd[2].split() if len(cmd) >= 3 and cmd[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash") and cmd[1] == "-c" else list(cmd)
+        prog = words[0].rsplit("/", 1)[-1] if words else ""
+        if prog in ("cat", "test", "[", "ls", "stat", "head") and len(words) > 1:
+            path = [w for w in words[1:] if w not in ("]",) and not w.startswith("-")][-1:] or [words[-1]]
+            if self._file_exists(pr, run, path[0], t):
+                return True, ""
+            return False, {"cat": f"cat: can't open '{path[0]}': No such file or directory",
+                           "head": f"head: {path[0]}: No such file or directory",
+                           "ls": f"ls: {path[0]}: No such file or directory",
+                           "stat": f"stat: can't stat '{path[0]}': No such file or directory"}.get(prog, "")
+        if prog == "false":
+            return False, ""
+        return True, ""
+
+    def _file_exists(self, pr: PodRun, run: Run, path: str, t: float) -> bool:
+        """Whether ``path`` exists ``t`` seconds after the container started."""
+        path = posixpath.normpath("/" + path)
+        if run.changes is None:
+            started = run.started or 0.0
+            # the process's own touch/rm land a moment after their second (`sleep 30; rm ...` removes
+            # the file just after the probe of second 30 has read it)
+            changes = [(ft + 0.01, p, present) for ft, p, present in run.program.files]
+            layer = self._layer(pr, run)
+            if layer is not None:
+                changes += [(at - started, p, content is not overlay.GONE) for at, p, content in layer.writes]
+            run.changes = sorted(((ft, posixpath.normpath("/" + p), present) for ft, p, present in changes), key=lambda c: c[0])
+        state = None
+        for ft, p, present in run.changes:
+            if ft > t + 1e-9:
+                break
+            if p == path or (not present and path.startswith(p.rstrip("/") + "/")):
+                state = present
+        if state is not None:
+            return state
+        if path not in run.base_files:
+            run.base_files[path] = self._base_file(pr, run, path)
+        return run.base_files[path]
+
+    def _layer(self, pr: PodRun, run: Run):
+        if overlay is None or not run.cid:
+            return None
+        pod = self.mgr.find("/pods", *pr.key)
+        return overlay.layer(self.store, pod, run.name) if pod is not None else None
+
+    def _base_file(self, pr: PodRun, run: Run, path: str) -> bool:
+        """A file of the image or a volume (``cat /etc/config/key``), as the userland builds it."""
+        if userland_file_exists is None:
+            return False
+        pod = self.mgr.find("/pods", *pr.key)
+        try:
+            return pod is not None and bool(userland_file_exists(self.store, pod, run.name, path, run.started or 0.0,
+                                                                 started=run.started, program=Program()))
+        except Exception:  # the userland cannot build this container: the file is not there
+            return False
+
+    def run_oneshot(self, pod: Obj, run: Run, at: float) -> None:
+        """A one-shot command as the container's process (``-- nslookup kubernetes.default``): run
+        it in the container's shell as it starts; its output is the log, its status the exit code."""
+        if userland is None:
+            return
+        out: list[bytes] = []
+        try:
+            view = userland.container_view(self.store, pod, run.name, at, started=at, program=Program())
+            code = userland.run(view, list(run.program.oneshot), None, out.append, out.append, store=self.store)
+        except Exception:  # the shell cannot run it here: the process exits without output
+            return
+        text = b"".join(out).decode("utf-8", "replace")
+        run.program.logs = [(0.0, line) for line in text.splitlines()]
+        run.program.exit_code = int(code)
+
+    def _files_changed(self, namespace: str, name: str, container: str) -> None:
+        """A shell wrote to the container: its probe plan is stale; sync the pod now."""
+        with self.mgr.lock:
+            pod = self.mgr.find("/pods", namespace, name)
+            pr = self.pods.get(pod["metadata"].get("uid")) if pod else None
+            for run in pr.runs if pr else ():
+                if run.name == container:
+                    run.plan = run.changes = None
+            if pr is not None:
+                self.mgr.at(self.mgr.now(), self, (namespace, name))
+
+    def _record_unhealthy(self, pod: Obj, pr: PodRun, run: Run, now: float) -> float | None:
+        """Record each failed liveness probe as it happens (Unhealthy, before the kill that the
+        liveness-kill stage records); when the next one is due."""
+        kill = self._liveness_kill(pod, pr, run)
+        if kill is None or run.started is None:
+            return None
+        probe = run.spec["livenessProbe"]
+        threshold = int(probe.get("failureThreshold", 3) or 3)
+        period = float(probe.get("periodSeconds", 10) or 10)
+        first = kill - (threshold - 1) * period
+        template = next(ev for st in lifecycle().stages for ev in st.events if ev.get("repeat") is COUNTS["liveness-failures"])
+        while run.unhealthy < threshold - 1 and run.started + first + run.unhealthy * period <= now + 1e-9:
+            t = first + run.unhealthy * period
+            message = template["message"].format(probe=self._probe_result(probe, pr, run, t)[1])
+            self.mgr.recorder.record(pod, template["type"], template["reason"], message, "kubelet", host=pr.node,
+                                     field_path=f"spec.containers{{{run.name}}}")
+            run.unhealthy += 1
+        return run.started + first + run.unhealthy * period if run.unhealthy < threshold - 1 else None
+
     def _probe_times(self, probe: Obj, horizon: float):
         t = float(probe.get("initialDelaySeconds", 0) or 0)
         period = float(probe.get("periodSeconds", 10) or 10)
@@ -325,6 +454,11 @@ class Kubelet(Controller):
         probe = run.spec.get("livenessProbe")
         if not probe or not run.known:
             return None
+        if run.plan is None:
+            run.plan = (self._plan_liveness(probe, pr, run),)
+        return run.plan[0]
+
+    def _plan_liveness(self, probe: Obj, pr: PodRun, run: Run) -> float | None:
         threshold = int(probe.get("failureThreshold", 3) or 3)
         end = run.program.runs_for if run.program.runs_for is not None else HORIZON
         fails = 0
@@ -372,6 +506,8 @@ class Kubelet(Controller):
                 waiting["message"] = run.error
             elif reason == "ImagePullBackOff":
                 waiting["message"] = f'Back-off pulling image "{run.spec.get("image")}": ErrImagePull: {run.error}'
+            elif reason == "CreateContainerConfigError":
+                waiting["message"] = run.error
             elif reason == "CrashLoopBackOff":
                 waiting["message"] = (f"back-off {int(run.backoff or 10)}s restarting failed container={run.name} "
                                       f"pod={{pod}}")
@@ -448,7 +584,41 @@ class Kubelet(Controller):
             _, nxt = self._ready(pr, run, now)
             if nxt is not None and nxt > now:
                 due.append(nxt)
+            if run.state == "Running" and not terminating and "livenessProbe" in run.spec:
+                nxt = self._record_unhealthy(pod, pr, run, now)
+                if nxt is not None and nxt > now:
+                    due.append(nxt)
         return min(due) if due else None
+
+    # ---- what the container's config needs (userland builds it; the kubelet refuses to start without it)
+    def env_errors(self, pod: Obj, run: Run) -> list[str]:
+        """Why the container's environment cannot be built (CreateContainerConfigError messages)."""
+        return podconfig.env_errors(self.store, pod, run.spec)
+
+    def mount_errors(self, pod: Obj) -> list[tuple[str, str]]:
+        """(volume, FailedMount message) of each volume that cannot be set up now."""
+        return podconfig.mount_errors(self.store, pod)
+
+    # ---- for the streaming side (attach) and the userland ----------------------------------
+    def process_ended(self, namespace: str, pod: str, container: str, exit_code: int) -> None:
+        """The container's process (the attached interactive shell of a ``stdin: true`` container)
+        exited with ``exit_code`` now: the container terminates, and its restart policy applies
+        (``kubectl run -it --rm --restart=Never`` then sees the pod complete)."""
+        obj = self.mgr.find("/pods", namespace, pod)
+        pr = self.pods.get(obj["metadata"].get("uid")) if obj else None
+        run = next((r for r in pr.runs if r.name == container), None) if pr else None
+        if run is None or run.state != "Running" or run.ended is not None:
+            return
+        run.ended = (max(self.mgr.now(), run.since), int(exit_code))
+        self.enqueue((namespace, pod))
+
+    def container_started_at(self, pod: Obj, container: str) -> float | None:
+        """When the container's current process started (sim clock, seconds since the epoch);
+        None if it has not started (or the pod is not this kubelet's)."""
+        uid = pod.get("metadata", {}).get("uid") if isinstance(pod, dict) else pod
+        pr = self.pods.get(uid)
+        run = next((r for r in pr.runs if r.name == container), None) if pr else None
+        return run.started if run is not None else None
 
     # ---- logs -------------------------------------------------------------------------------
     def logs(self, pod: Obj, container: str) -> str | None:
@@ -460,7 +630,15 @@ class Kubelet(Controller):
             return None
         end = (run.finished if run.finished is not None and run.state != "Running" else self.mgr.now()) - run.started
         date = datetime.fromtimestamp(run.started, timezone.utc)
-        lines = [line.replace("{date}", date.strftime("%a %b %d %H:%M:%S UTC %Y")) for line in run.program.lines(end)]
+        marks = {"{date}": date.strftime("%a %b %d %H:%M:%S UTC %Y"),
+                 "{isodate}": date.strftime("%Y-%m-%dT%H:%M:%S.") + f"{date.microsecond // 1000:03d}Z",
+                 "{godate}": date.strftime("%Y/%m/%d %H:%M:%S"), "{hostname}": pod["metadata"]["name"]}
+        lines = []
+        for line in run.program.lines(end):
+            if "{" in line:
+                for mark, value in marks.items():
+                    line = line.replace(mark, value)
+            lines.append(line)
         return "".join(line + "\n" for line in lines)
 
 
