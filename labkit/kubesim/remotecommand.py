@@ -59,6 +59,15 @@ def internal_status(message: str) -> Obj:
             "reason": "InternalError", "details": {"causes": [{"message": message}]}, "code": 500}
 
 
+SHELLS = {"sh", "bash", "ash", "dash", "zsh"}
+
+
+def reads_stdin(argv: list[str]) -> bool:
+    """Whether a process reads its commands from stdin: a shell with no script (``sh``, ``bash -i``)."""
+    return bool(argv) and argv[0].rsplit("/", 1)[-1] in SHELLS and all(
+        a.startswith("-") and "c" not in a for a in argv[1:])
+
+
 class Stdin:
     """A pipe from the socket reader to the process: ``read`` blocks until data or EOF (b"")."""
 
@@ -360,15 +369,18 @@ class RemoteCommand:
                 return api._attach_main(namespace, name, container, spec, session, streams)
         else:
             def body(session: Any) -> Obj:
-                api._attach_output(namespace, name, container, session, streams)
+                api._attach_output(namespace, name, container, session, streams, replay=False)
                 return success_status()
         return self._upgrade(req, streams, not_running, body)
 
     def _attach_main(self, namespace: str, name: str, container: str, spec: Obj, session: Any,
                      streams: Streams) -> Obj:
-        """A container with ``stdin: true`` (``kubectl run -i``): its process is the attached
-        session. It runs the container's command (or the image's shell) in the userland, and its
-        end is the container's end, which the kubelet is told."""
+        """A container with ``stdin: true`` (``kubectl run -i``). When its process is a shell that
+        reads its commands from stdin (``-- sh``, the image's default shell), the attached session
+        is that process: it runs in the userland, and its end is the container's end, which the
+        kubelet is told. Any other process (``-- wget -qO- http://web``, ``-- sh -c '...'``) runs
+        on the kubelet's own timeline: the session shows its output from the start and ends with
+        it, so nothing runs twice and the exit code is the kubelet's."""
         from . import userland
         pod = self.store.get(self._pods(), namespace, name)
         view = userland.container_view(self.store, pod, container, self.store.clock.time())
@@ -377,6 +389,9 @@ class RemoteCommand:
         if not argv:
             argv = list(view.command()) if hasattr(view, "command") else []
         argv = argv or ["sh"]
+        if not reads_stdin(argv):
+            self._attach_output(namespace, name, container, session, streams, replay=True)
+            return success_status()
         key = (namespace, name, container)
         attached = self._sessions()
         null = lambda data: None  # noqa: E731
@@ -407,17 +422,17 @@ class RemoteCommand:
             settle()
 
     def _attach_output(self, namespace: str, name: str, container: str, session: Any,
-                       streams: Streams) -> None:
-        """A container without stdin: attach shows what the process prints from now on, until
-        it ends, the client goes or the server stops."""
+                       streams: Streams, replay: bool) -> None:
+        """What the process prints (from now on, or with ``replay`` from its start), until it
+        ends, the client goes or the server stops: a container without stdin, as a real attach."""
         import time
         pods = self._pods()
         try:
             pod = self.store.get(pods, namespace, name)
         except errors.ApiError:
             return
-        sent = len(self.log_source(pod, container))
         write = session.out(STDOUT) if streams.stdout else session.out(STDERR) if streams.stderr else None
+        sent = 0 if replay else len(self.log_source(pod, container))
         while not session.gone and not getattr(self, "stopping", False):
             time.sleep(0.1)
             try:
@@ -426,7 +441,8 @@ class RemoteCommand:
                 return
             text = self.log_source(pod, container)
             if len(text) > sent and write is not None:
-                write(text[sent:].encode())
+                data = text[sent:].encode()
+                write(data.replace(b"\n", b"\r\n") if streams.tty else data)  # a terminal's output
             sent = len(text) if len(text) >= sent else 0
             if not self._running(pod, container):
                 return
