@@ -315,12 +315,13 @@ def test_kubectl_run_it_rm_with_piped_stdin(live):
     assert _wait_for(lambda: _phase(live, "t") == "Gone")
 
 
-def test_kubectl_run_i_rm_runs_the_command_and_exits_zero(live):
+def test_kubectl_run_i_rm_of_a_command_shows_its_output_once_and_its_exit_code(live):
     done = subprocess.run(["kubectl", "--kubeconfig", live.kubeconfig, "run", "-i", "--rm", "once", "--image=busybox",
-                           "--restart=Never", "--", "sh", "-c", "echo hi there"], capture_output=True, text=True,
-                          env=live.env, timeout=60)
-    assert "hi there" in done.stdout.splitlines()
-    assert done.returncode == 0, done.stderr
+                           "--restart=Never", "--", "sh", "-c", "echo hi there; sleep 1; echo bye; exit 4"],
+                          capture_output=True, text=True, env=live.env, timeout=60)
+    assert done.stdout.splitlines()[:2] == ["hi there", "bye"]  # once: the kubelet's process, not a second run
+    assert 'pod "once" deleted' in done.stdout
+    assert done.returncode == 4, done.stderr
 
 
 # ---- threads ---------------------------------------------------------------------------------
