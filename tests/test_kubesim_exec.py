@@ -238,6 +238,42 @@ def test_python_client_close_channel_of_v5(frozen):
     assert not resp.is_open() and resp.returncode == 0
 
 
+def test_python_client_attach_to_a_stdin_shell_ends_the_container_with_its_exit_code(frozen):
+    from kubernetes.stream import stream
+    frozen.core.create_namespaced_pod("default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "it"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "it", "image": "busybox", "stdin": True, "stdinOnce": True}]}})
+    frozen.advance(5)
+    assert _phase(frozen, "it") == "Running"  # its shell waits for someone to type
+    resp = stream(frozen.core.connect_get_namespaced_pod_attach, "it", "default", stdin=True, stdout=True, stderr=True,
+                  tty=False, _preload_content=False)
+    resp.write_stdin("echo attached\n")
+    assert resp.readline_stdout(timeout=5) == "attached"
+    resp.write_stdin("exit 7\n")
+    resp.run_forever(timeout=5)
+    assert resp.returncode == 0  # attach reports Success, as the kubelet does; the exit code is the container's
+    frozen.advance(1)
+    status = frozen.core.read_namespaced_pod("it", "default").status
+    assert (status.phase, status.container_statuses[0].state.terminated.exit_code) == ("Failed", 7)
+
+
+def test_requests_the_kubelet_refuses(frozen):
+    for query, message in (("stdout=true", "you must specify at least 1 command"),
+                           ("command=env", "you must specify at least 1 of stdin, stdout, stderr")):
+        conn_error = None
+        try:
+            _ws(frozen, query, "v5.channel.k8s.io")
+        except wsclient.WebSocketBadStatusException as exc:
+            conn_error = exc
+        assert conn_error is not None and conn_error.status_code == 400
+        assert json.loads(conn_error.resp_body)["message"] == message
+    conn = _ws(frozen, "command=sh&stdin=true&stdout=true&tty=true", "v5.channel.k8s.io")
+    conn.send_binary(b'\x04{"Width":120,"Height":40}')  # a terminal resize: accepted
+    conn.send_binary(b"\x00exit 2\r")
+    frames = _drain(conn)
+    assert json.loads(frames[-1][1:])["details"]["causes"][0]["message"] == "2"
+
+
 # ---- logs -f and attach of a container without stdin ---------------------------------------
 
 def _reader(proc: subprocess.Popen) -> tuple[list[str], threading.Thread]:
