@@ -168,7 +168,8 @@ def test_an_unmasked_client_frame_is_a_protocol_error(server):
 
 def test_not_an_upgrade_is_refused_before_switching(server):
     http, _ = server
-    import urllib.request, urllib.error
+    import urllib.request
+    import urllib.error
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"http://127.0.0.1:{http.port}/echo", timeout=5)
     assert err.value.code == 400
