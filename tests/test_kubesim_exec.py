@@ -371,11 +371,16 @@ def test_an_idle_cluster_runs_no_session_thread_and_stop_ends_live_sessions(tmp_
         for _ in range(10):
             sim.advance(1)
         baseline = {t.name for t in threading.enumerate()}
-        conn = _ws(sim, "command=sh&stdin=true&stdout=true", "v5.channel.k8s.io")
-        assert _wait_for(lambda: any(t.name == "kubesim-exec-reader" for t in threading.enumerate()))
-        conn.send_binary(b"\x00exit 0\n")
-        _drain(conn)
-        conn.close()
+        for tty in ("false", "true"):
+            conn = _ws(sim, f"command=sh&stdin=true&stdout=true&tty={tty}", "v5.channel.k8s.io")
+            assert _wait_for(lambda: any(t.name == "kubesim-exec-reader" for t in threading.enumerate()))
+            conn.send_binary(b"\x00exit 0\r\n")
+            _drain(conn)
+            conn.close()
+        follow = urllib.request.urlopen(f"{sim.url}/api/v1/namespaces/default/pods/bb/log?follow=true", timeout=5)
+        follow.read(1)
+        assert _wait_for(lambda: len({t.name for t in threading.enumerate()} - baseline) == 1)  # its request thread
+        follow.close()  # the client goes away: the followed log ends
         assert _wait_for(lambda: not any(t.name == "kubesim-exec-reader" for t in threading.enumerate()))
         assert _wait_for(lambda: {t.name for t in threading.enumerate()} <= baseline)
         conn = _ws(sim, "command=sh&stdin=true&stdout=true", "v5.channel.k8s.io")  # waits on stdin
