@@ -307,6 +307,8 @@ def test_followed_output_gets_later_lines_and_ends_with_the_container(frozen, ve
         lines, _ = _reader(proc)
         if verb == "logs -f":
             assert _wait_for(lambda: lines == ["one\n"])
+        else:  # attach shows what comes after it attached: let it attach first
+            assert _wait_for(lambda: len(getattr(frozen.api, "sessions", ())) == 1)
         time.sleep(0.5)
         assert "two\n" not in lines  # the clock has not reached it
         frozen.advance(10)
