@@ -11,8 +11,8 @@ small shell) in the request's own thread, with one reader thread for the client'
 process starts on the host.
 
 The transport knows nothing of what the shell understands: it moves bytes and reports the exit
-code. SPDY (``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``) is served when :mod:`.spdy` offers
-``serve_remotecommand``; otherwise such a request gets an honest 400.
+code. SPDY (``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``, older clients) is :mod:`.spdyexec`: the
+same session over SPDY streams, through ``spdy.serve_remotecommand``.
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ def success_status() -> Obj:
     return {"metadata": {}, "status": "Success"}
 
 
-def exit_status(code: int, argv: list[str], protocol: str) -> Obj:
-    """The error channel's ``Status`` for a non-zero exit, as the kubelet (v4) or the API server's
-    stream translator (v5) words it."""
-    if protocol == V5:
+def exit_status(code: int, argv: list[str], translated: bool) -> Obj:
+    """The error channel's ``Status`` for a non-zero exit, as the kubelet words it or, for a v5
+    WebSocket (``translated``), the API server's stream translator in front of it."""
+    if translated:
         inner = f"command terminated with exit code {code}"
     else:
         inner = f"error executing command [{' '.join(argv)}], exit code {code}"
@@ -57,6 +57,15 @@ def exit_status(code: int, argv: list[str], protocol: str) -> Obj:
 def internal_status(message: str) -> Obj:
     return {"metadata": {}, "status": "Failure", "message": f"Internal error occurred: {message}",
             "reason": "InternalError", "details": {"causes": [{"message": message}]}, "code": 500}
+
+
+SHELLS = {"sh", "bash", "ash", "dash", "zsh"}
+
+
+def reads_stdin(argv: list[str]) -> bool:
+    """Whether a process reads its commands from stdin: a shell with no script (``sh``, ``bash -i``)."""
+    return bool(argv) and argv[0].rsplit("/", 1)[-1] in SHELLS and all(
+        a.startswith("-") and "c" not in a for a in argv[1:])
 
 
 class Stdin:
@@ -134,7 +143,8 @@ class Channels:
 
 @dataclass(eq=False)
 class Session:
-    """One exec or attach session: the socket, the process's stdin and the reader thread."""
+    """One exec or attach session over a WebSocket: the socket, the process's stdin and the
+    reader thread. (:mod:`.spdyexec` gives the same face over SPDY.)"""
 
     channels: Channels
     stdin: Stdin | None
@@ -142,6 +152,11 @@ class Session:
     reader: threading.Thread | None = None
     gone: bool = False  # the client closed or the connection broke
     key: tuple[str, str, str] | None = None  # attach to a main process: (namespace, pod, container)
+
+    @property
+    def translated(self) -> bool:
+        """v5 WebSockets end in the API server (which speaks SPDY to the kubelet): its wording."""
+        return self.channels.protocol == V5
 
     def start(self) -> None:
         self.reader = threading.Thread(target=self._read, name="kubesim-exec-reader", daemon=True)
@@ -193,7 +208,8 @@ class Session:
                 self.reader.join(1.0)
 
     def abort(self) -> None:
-        """The server stops: end the reader and the process's stdin."""
+        """The server stops: say so (1001, going away), end the reader and the process's stdin."""
+        self.channels.sock.close(1001, "the emulator is stopping")
         self.gone = True
         if self.stdin is not None:
             self.stdin.close()
@@ -222,7 +238,7 @@ class RemoteCommand:
 
     manager: Any = None  # the controller manager, set by ``controllers.all.build`` (the kubelet)
 
-    def _sessions(self) -> set[Session]:
+    def _sessions(self) -> set:
         """The live sessions, ended by the HTTP layer when the server stops."""
         return self.__dict__.setdefault("sessions", set())
 
@@ -259,14 +275,17 @@ class RemoteCommand:
         return False
 
     def _upgrade(self, req: Request, streams: Streams, not_running: str | None,
-                 body: Callable[[Session], Obj]) -> Response:
+                 body: Callable[[Any], Obj]) -> Response:
         """Switch to the stream the client asks for and run ``body`` in it; ``body`` returns the
         final Status. ``not_running``: the kubelet's refusal (the container is not running)."""
         if not (streams.stdin or streams.stdout or streams.stderr):
             raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
         headers = req.headers
         if "spdy/" in headers.get("upgrade", "").lower():
-            return self._spdy(req, streams, not_running, body)
+            if not_running is not None:  # the kubelet refuses the upgrade with a plain-text error
+                return Response(500, not_running.encode(), "text/plain; charset=utf-8")
+            from . import spdy  # the framing and the stream set are port-forward's too
+            return spdy.serve_remotecommand(self, req, streams, body)
         if not websocket.is_upgrade(headers):
             raise errors.bad_request("Upgrade request required")
         shake = websocket.handshake_headers(headers, PROTOCOLS)
@@ -283,38 +302,27 @@ class RemoteCommand:
             sock = websocket.WebSocket(rfile, wfile)
             channels = Channels(sock, protocol)
             session = Session(channels, Stdin() if streams.stdin else None)
-            sessions = api._sessions()
-            sessions.add(session)
-            try:
-                # the lowest writable channel gets an empty message: the streams are set up
-                channels.write(STDOUT if streams.stdout else STDERR if streams.stderr else ERROR, b"")
-                session.start()
-                if not_running is not None:  # v5: the API server's translator reports the kubelet's refusal
-                    status = internal_status(f"unable to upgrade connection: {not_running}")
-                else:
-                    try:
-                        status = body(session)
-                    except Exception as exc:  # a bug in the userland must not hang the client
-                        status = internal_status(f"error executing command in container: {type(exc).__name__}: {exc}")
-                session.finish(status)
-            finally:
-                sessions.discard(session)
+            # the lowest writable channel gets an empty message: the streams are set up
+            channels.write(STDOUT if streams.stdout else STDERR if streams.stderr else ERROR, b"")
+            session.start()
+            if not_running is not None:  # v5: the API server's translator reports the kubelet's refusal
+                session.finish(internal_status(f"unable to upgrade connection: {not_running}"))
+                return
+            api._serve(session, body)
         return Response(101, headers=reply, upgrade=run)
 
-    def _spdy(self, req: Request, streams: Streams, not_running: str | None,
-              body: Callable[[Session], Obj]) -> Response:
+    def _serve(self, session: Any, body: Callable[[Any], Obj]) -> None:
+        """Run the session's process (in this thread) and report how it ended."""
+        sessions = self._sessions()
+        sessions.add(session)
         try:
-            from . import spdy  # written alongside, for port-forward
-        except ImportError:
-            spdy = None
-        serve = getattr(spdy, "serve_remotecommand", None)
-        if serve is None:
-            raise errors.bad_request(
-                "kubesim: exec and attach over SPDY are not emulated; kubectl uses WebSocket unless "
-                "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false is set")
-        if not_running is not None:
-            return Response(500, not_running.encode(), "text/plain; charset=utf-8")
-        return serve(self, req, streams, body)
+            try:
+                status = body(session)
+            except Exception as exc:  # a bug in the userland must not hang the client
+                status = internal_status(f"error executing command in container: {type(exc).__name__}: {exc}")
+            session.finish(status)
+        finally:
+            sessions.discard(session)
 
     # ---- exec ---------------------------------------------------------------------------
     def exec_command(self, req: Request, t: Target) -> Response:
@@ -327,12 +335,13 @@ class RemoteCommand:
         namespace, name = t.namespace or "", t.name or ""
         api = self
 
-        def body(session: Session) -> Obj:
+        def body(session: Any) -> Obj:
             code = api._run(namespace, name, container, argv, session, streams)
-            return success_status() if code == 0 else exit_status(code, argv, session.channels.protocol)
+            translated = getattr(session, "translated", False)
+            return success_status() if code == 0 else exit_status(code, argv, translated)
         return self._upgrade(req, streams, not_running, body)
 
-    def _run(self, namespace: str, name: str, container: str, argv: list[str], session: Session,
+    def _run(self, namespace: str, name: str, container: str, argv: list[str], session: Any,
              streams: Streams) -> int:
         """Run ``argv`` in the container's userland (blocking), with the session's streams."""
         from . import userland
@@ -356,28 +365,33 @@ class RemoteCommand:
         spec = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == container), {})
         api = self
         if spec.get("stdin"):
-            def body(session: Session) -> Obj:
+            def body(session: Any) -> Obj:
                 return api._attach_main(namespace, name, container, spec, session, streams)
         else:
-            def body(session: Session) -> Obj:
-                api._attach_output(namespace, name, container, session, streams)
+            def body(session: Any) -> Obj:
+                api._attach_output(namespace, name, container, session, streams, replay=False)
                 return success_status()
         return self._upgrade(req, streams, not_running, body)
 
-    def _attach_main(self, namespace: str, name: str, container: str, spec: Obj, session: Session,
+    def _attach_main(self, namespace: str, name: str, container: str, spec: Obj, session: Any,
                      streams: Streams) -> Obj:
-        """A container with ``stdin: true`` (``kubectl run -i``): its process is the attached
-        session. It runs the container's command (or the image's shell) in the userland, and its
-        end is the container's end, which the kubelet is told."""
+        """A container with ``stdin: true`` (``kubectl run -i``). When its process is a shell that
+        reads its commands from stdin (``-- sh``, the image's default shell), the attached session
+        is that process: it runs in the userland, and its end is the container's end, which the
+        kubelet is told. Any other process (``-- wget -qO- http://web``, ``-- sh -c '...'``) runs
+        on the kubelet's own timeline: the session shows its output from the start and ends with
+        it, so nothing runs twice and the exit code is the kubelet's."""
         from . import userland
         pod = self.store.get(self._pods(), namespace, name)
         view = userland.container_view(self.store, pod, container, self.store.clock.time())
-        argv = list(spec.get("command") or []) + list(spec.get("args") or [])
-        expand = getattr(userland, "expand_command", None)
-        if argv and expand is not None:
-            argv = expand(argv, dict(view.env))
+        # the process the kubelet started: command/args with $(VAR) expanded, else the image's own
+        argv = userland.expand_command(self.store, pod, container) if (spec.get("command") or spec.get("args")) else []
         if not argv:
-            argv = [getattr(view, "shell", None) or "sh"]
+            argv = list(view.command()) if hasattr(view, "command") else []
+        argv = argv or ["sh"]
+        if not reads_stdin(argv):
+            self._attach_output(namespace, name, container, session, streams, replay=True)
+            return success_status()
         key = (namespace, name, container)
         attached = self._sessions()
         null = lambda data: None  # noqa: E731
@@ -407,18 +421,18 @@ class RemoteCommand:
         if settle is not None:
             settle()
 
-    def _attach_output(self, namespace: str, name: str, container: str, session: Session,
-                       streams: Streams) -> None:
-        """A container without stdin: attach shows what the process prints from now on, until
-        it ends, the client goes or the server stops."""
+    def _attach_output(self, namespace: str, name: str, container: str, session: Any,
+                       streams: Streams, replay: bool) -> None:
+        """What the process prints (from now on, or with ``replay`` from its start), until it
+        ends, the client goes or the server stops: a container without stdin, as a real attach."""
         import time
         pods = self._pods()
         try:
             pod = self.store.get(pods, namespace, name)
         except errors.ApiError:
             return
-        sent = len(self.log_source(pod, container))
         write = session.out(STDOUT) if streams.stdout else session.out(STDERR) if streams.stderr else None
+        sent = 0 if replay else len(self.log_source(pod, container))
         while not session.gone and not getattr(self, "stopping", False):
             time.sleep(0.1)
             try:
@@ -427,7 +441,8 @@ class RemoteCommand:
                 return
             text = self.log_source(pod, container)
             if len(text) > sent and write is not None:
-                write(text[sent:].encode())
+                data = text[sent:].encode()
+                write(data.replace(b"\n", b"\r\n") if streams.tty else data)  # a terminal's output
             sent = len(text) if len(text) >= sent else 0
             if not self._running(pod, container):
                 return
