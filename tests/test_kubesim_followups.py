@@ -8,11 +8,15 @@ Each test uses a frozen-clock emulator (``realtime=False``): nothing moves until
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 
 import pytest
 import requests
 
+from conftest import skip_unless_ci
 from labkit import kubesim
 from labkit.kubesim import resources, serving
 
@@ -247,3 +251,40 @@ def test_the_dns_debugging_pod_keeps_running(sim, command):
     cs = container_state(sim, name)
     assert "running" in cs["state"] and cs["restartCount"] == 0, cs
     assert pod(sim, name)["status"]["phase"] == "Running"
+
+
+DNSUTILS = """apiVersion: v1
+kind: Pod
+metadata:
+  name: dnsutils
+  namespace: default
+spec:
+  containers:
+  - name: dnsutils
+    image: registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3
+    command:
+      - sleep
+      - "infinity"
+    imagePullPolicy: IfNotPresent
+  restartPolicy: Always
+"""
+
+
+def test_kubernetes_io_dnsutils_manifest_applied_with_kubectl_is_running(tmp_path):
+    if shutil.which("kubectl") is None:
+        skip_unless_ci("kubectl is not installed on this machine")
+    sim = kubesim.start(tmp_path / "kubeconfig", seed=0, realtime=False)
+    env = dict(os.environ, KUBECACHEDIR=str(tmp_path / "cache"))
+    (tmp_path / "dnsutils.yaml").write_text(DNSUTILS)
+    try:
+        def kubectl(*args: str) -> str:
+            done = subprocess.run(["kubectl", "--kubeconfig", str(sim.kubeconfig), *args], capture_output=True,
+                                  text=True, env=env, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+        assert kubectl("apply", "-f", str(tmp_path / "dnsutils.yaml")).strip() == "pod/dnsutils created"
+        sim.advance(300)
+        row = kubectl("get", "pods", "dnsutils").splitlines()[1].split()
+        assert row[:4] == ["dnsutils", "1/1", "Running", "0"], row
+    finally:
+        sim.stop()

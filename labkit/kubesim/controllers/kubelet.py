@@ -332,10 +332,8 @@ class Kubelet(Controller):
             path = None if ev.get("repeat") is PER_POD else field_path
             messages = ([m for _, m in self.mount_errors(pod)] if "{mount_error}" in ev["message"]
                         else [ev["message"].format(**ctx)])
-            if killer == "startup":  # the liveness-kill stage, fired by the startup probe: its wording
-                message_texts = [m.replace("Liveness probe", "Startup probe").replace("liveness probe", "startup probe")
-                                 for m in messages]
-                messages = message_texts
+            if killer == "startup":  # the liveness-kill stage, fired by the startup probe: the kubelet's wording for it
+                messages = [m.replace("Liveness probe", "Startup probe").replace("liveness probe", "startup probe") for m in messages]
                 if ev.get("repeat") is COUNTS["liveness-failures"]:
                     count = max(0, _threshold(run.spec["startupProbe"]) - run.unhealthy)
             for message in messages:
