@@ -152,6 +152,16 @@ def test_the_probes_page_http_liveness_example_restarts_after_its_healthz_turns_
     assert unhealthy and set(unhealthy) == {"Liveness probe failed: HTTP probe failed with statuscode: 500"}, unhealthy
 
 
+def test_a_readiness_probe_on_the_liveness_server_turns_unready_once_healthz_fails(sim):
+    make_pod(sim, "ready-http", "registry.k8s.io/liveness", args=["/server"],
+             readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2})
+    wait_running(sim, "ready-http")
+    sim.advance(5)
+    assert container_state(sim, "ready-http")["ready"] is True
+    sim.advance(10)
+    assert container_state(sim, "ready-http")["ready"] is False
+
+
 # ---- 2. ConfigMap history from the kubelet's start ------------------------------------------------
 def test_a_configmap_volume_updated_before_anyone_looked_keeps_its_old_content_for_the_sync_delay(tmp_path):
     from labkit.kubesim import userland
@@ -204,13 +214,21 @@ def test_an_nc_echo_server_passes_its_tcp_probes(sim):
 
 
 def test_the_python_clients_e2e_pod_with_a_tcp_startup_probe_becomes_ready(sim):
-    # the official client's e2e port-forward pod: `python port-server.py 1234 1235`, startupProbe tcpSocket 1235
-    make_pod(sim, "port-server", "python:3.12-slim", command=["python", "/port-server.py", "1234", "1235"],
-             startupProbe={"tcpSocket": {"port": 1235}, "periodSeconds": 1, "failureThreshold": 30})
-    wait_running(sim, "port-server")
+    # the official client's e2e test_portforward_raw: port-server.py from a ConfigMap, echoing on 1234 and
+    # 1235, and a tcpSocket startupProbe on 1235; the test waits for Running and ready
+    create(sim, "configmaps", {"kind": "ConfigMap", "metadata": {"name": "portforward-raw"},
+                               "data": {"port-server.py": "import socket, sys, threading\n"}})
+    create(sim, "pods", {"kind": "Pod", "metadata": {"name": "portforward-raw"}, "spec": {
+        "containers": [{"name": "port-server", "image": "python",
+                        "command": ["python", "-u", "/opt/port-server.py", "1234", "1235"],
+                        "volumeMounts": [{"name": "port-server", "mountPath": "/opt", "readOnly": True}],
+                        "startupProbe": {"tcpSocket": {"port": 1235}, "periodSeconds": 1, "failureThreshold": 30}}],
+        "restartPolicy": "Never", "volumes": [{"name": "port-server", "configMap": {"name": "portforward-raw"}}]}})
+    wait_running(sim, "portforward-raw")
     sim.advance(3)
-    cs = container_state(sim, "port-server")
+    cs = container_state(sim, "portforward-raw")
     assert (cs["started"], cs["ready"], cs["restartCount"]) == (True, True, 0), cs
+    assert pod(sim, "portforward-raw")["status"]["phase"] == "Running"
 
 
 def test_a_startup_probe_holds_liveness_and_readiness_until_it_succeeds(sim):

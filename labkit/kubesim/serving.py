@@ -336,6 +336,14 @@ def probe_status(container: Obj, port: int, path: str, age: float) -> int | None
     return int(_choose(responses, path.split("?", 1)[0] or "/", age).get("status", 200))
 
 
+def changes_with_age(container: Obj) -> bool:
+    """Whether some answer of the container's server changes as it ages (an ``after:``): the
+    kubelet then re-reads its readiness probe at every period instead of once."""
+    responses = _entry(container.get("image", "")).get("responses") or {}
+    answers = list((responses.get("paths") or {}).values()) + [responses.get("otherwise") or {}]
+    return any("after" in a for a in answers)
+
+
 def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, headers: dict[str, str],
                  body: bytes) -> HttpAnswer:
     """What the server listening on ``port`` of ``pod`` answers to one HTTP request.

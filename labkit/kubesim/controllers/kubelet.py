@@ -558,7 +558,8 @@ class Kubelet(Controller):
             return False, run.started + first
         last = first + int((elapsed - first + 1e-9) // period) * period
         ok = self._probe_result(probe, pr, run, last)[0]
-        return ok, (run.started + last + period if "exec" in probe else None)
+        again = "exec" in probe or ("httpGet" in probe and serving.changes_with_age(run.spec))
+        return ok, (run.started + last + period if again else None)
 
     # ---- status -------------------------------------------------------------------------------
     def _container_status(self, pr: PodRun, run: Run, now: float) -> tuple[Obj, bool]:
