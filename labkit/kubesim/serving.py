@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from . import images, programs, resources
+from .clock import parse as parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from .store import Store
@@ -272,7 +273,8 @@ def _version(responses: Obj, image: str) -> str:
     return str(responses.get("version", tag))
 
 
-_FIELD = re.compile(r"\{(hostname|pod_ip|pod_name|namespace|node|version|path|method|host_ip|now|env:[A-Za-z_][A-Za-z0-9_]*(?::[^}]*)?)\}")
+_FIELD = re.compile(r"\{(hostname|pod_ip|pod_name|namespace|node|version|path|method|host_ip|now|isonow|age|query|host|"
+                    r"request_uri|request_headers|request_body|service_account|env:[A-Za-z_][A-Za-z0-9_]*(?::[^}]*)?)\}")
 
 
 def _go_time(store: "Store") -> str:
@@ -290,6 +292,56 @@ def _fill(text: str, values: dict[str, str], env: dict[str, str]) -> str:
             return env.get(name, default[0] if default else "")
         return values.get(key, m.group(0))
     return _FIELD.sub(one, text)
+
+
+def _go_float(x: float) -> str:
+    """A float64 as Go's ``%v`` prints it (shortest form, no ``.0``): the liveness server's ``error: 11``."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def container_age(store: "Store", pod: Obj, container: Obj) -> float:
+    """Seconds since the container's current process started (its status' ``startedAt``, sim
+    clock): servers whose answers change with their age (the probes page's liveness server).
+    The kubelet's own figure when it has one (``startedAt`` keeps whole seconds only)."""
+    from .controllers.kubelet import started_at  # late: the kubelet imports what imports this module
+    exact = started_at(store, pod, container.get("name", ""))
+    if exact is not None:
+        return max(0.0, store.clock.time() - exact)
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == container.get("name"):
+            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            if started:
+                return max(0.0, store.clock.now().timestamp() - parse_time(started).timestamp())
+    return 0.0
+
+
+def _choose(responses: Obj, plain: str, age: float) -> Obj:
+    """The answer for ``plain`` (exact path, else ``otherwise``); an answer's ``after: {seconds: N,
+    ...}`` replaces its fields once the server is N seconds old (``/healthz`` turning 500)."""
+    answer = (responses.get("paths") or {}).get(plain) or responses.get("otherwise") or GENERIC["otherwise"]
+    later = answer.get("after")
+    if later and age > float(later.get("seconds", 0)):
+        answer = {**answer, **{k: v for k, v in later.items() if k != "seconds"}}
+    return answer
+
+
+def probe_status(container: Obj, port: int, path: str, age: float) -> int | None:
+    """The status an HTTP GET of ``path`` on ``port`` gets from ``container`` when it is ``age``
+    seconds old, from its image's ``responses``; None when the catalogue has none (the caller
+    falls back on the ``serves`` paths). The kubelet's httpGet probes ask this."""
+    responses = _entry(container.get("image", "")).get("responses") or {}
+    if not responses:
+        return None
+    return int(_choose(responses, path.split("?", 1)[0] or "/", age).get("status", 200))
+
+
+def changes_with_age(container: Obj) -> bool:
+    """Whether some answer of the container's server changes as it ages (an ``after:``): the
+    kubelet then re-reads its readiness probe at every period instead of once."""
+    responses = _entry(container.get("image", "")).get("responses") or {}
+    answers = list((responses.get("paths") or {}).values()) + [responses.get("otherwise") or {}]
+    return any("after" in a for a in answers)
 
 
 def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, headers: dict[str, str],
@@ -311,13 +363,20 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
         if not known:
             raise ConnectionClosed("EOF")
         responses = {**GENERIC, "paths": {p: {"type": "text/plain; charset=utf-8", "body": ""} for p in known}}
-    paths = responses.get("paths") or {}
-    answer = paths.get(plain) or responses.get("otherwise") or GENERIC["otherwise"]
+    age = container_age(store, pod, container)
+    answer = _choose(responses, plain, age)
     meta, spec = pod["metadata"], pod.get("spec") or {}
+    lower = {k.lower(): v for k, v in headers.items()}
+    host = lower.get("host") or f"{pod_ip(pod)}:{port}"
     values = {"hostname": spec.get("hostname") or meta.get("name", ""), "pod_name": meta.get("name", ""),
               "pod_ip": pod_ip(pod), "namespace": meta.get("namespace", ""), "node": spec.get("nodeName", ""),
               "host_ip": (pod.get("status") or {}).get("hostIP", ""), "version": _version(responses, image),
-              "path": plain, "method": method.upper(), "now": _go_time(store)}
+              "path": plain, "method": method.upper(), "now": _go_time(store), "age": _go_float(age),
+              "isonow": store.clock.now().strftime("%Y-%m-%dT%H:%M:%S"), "query": path.partition("?")[2],
+              "host": host, "request_uri": f"http://{host}{path}",
+              "request_headers": "".join(f"\t{k}={v}\n" for k, v in sorted(lower.items())),
+              "request_body": body.decode("utf-8", "replace") if body else "-no body in request-",
+              "service_account": spec.get("serviceAccountName") or "default"}
     env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e and "name" in e}
     status = int(answer.get("status", 200))
     if method.upper() not in [m.upper() for m in answer.get("methods", responses.get("methods", ["GET", "HEAD", "POST"]))]:

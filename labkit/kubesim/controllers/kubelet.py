@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import addresses, images
+from .. import addresses, images, serving
 from ..clock import stamp
 from ..objects import image_id
 from ..programs import Program, simulate
@@ -32,10 +32,10 @@ from . import podconfig
 
 try:  # the container's userland (issue 13): what a shell wrote, the image's and volumes' files
     from .. import userland
-    from ..userland import overlay
+    from ..userland import environment as userland_environment, overlay
     from ..userland.view import file_exists as userland_file_exists
 except ImportError:  # pragma: no cover - depends on the tree
-    userland = overlay = userland_file_exists = None
+    userland = overlay = userland_file_exists = userland_environment = None
 
 Obj = dict[str, Any]
 HORIZON = 86400.0
@@ -65,7 +65,7 @@ class Run:
     error: str = ""
     mount_backoff: float | None = None      # the volume manager's retry (FailedMount)
     ended: tuple[float, int] | None = None  # (when, exit code): the attached shell exited (process_ended)
-    plan: tuple[float | None] | None = None  # the liveness plan (kill time), until a file changes
+    plan: "Plan | None" = None               # the probes' plan (kill, started), until a file changes
     unhealthy: int = 0                       # Unhealthy events recorded for this instance
     changes: list[tuple[float, str, bool]] | None = None   # file changes since start (timeline, shells)
     base_files: dict[str, bool] = field(default_factory=dict)  # image and volume files, at start
@@ -73,6 +73,22 @@ class Run:
     @property
     def name(self) -> str:
         return self.spec["name"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the container's startup and liveness probes will do, in seconds after it started:
+    ``kill`` when the failing probe (``killer``: "startup" or "liveness") has failed failureThreshold
+    times in a row; ``started`` when the startup probe first succeeds (0 without one; None: not
+    within the horizon), which holds liveness and readiness off until then."""
+
+    kill: float | None = None
+    killer: str = "liveness"
+    started: float | None = 0.0
+
+
+def _probed(run: Run) -> bool:
+    return "livenessProbe" in run.spec or "startupProbe" in run.spec
 
 
 @dataclass
@@ -108,6 +124,11 @@ class Kubelet(Controller):
 
     # ---- start-up: adopt what the kind state says is already running -----------------
     def start(self) -> None:
+        _KUBELETS[self.store] = self
+        if userland is not None:
+            # record ConfigMap/Secret versions from now on: the first update of a volume's source is
+            # seen late (the kubelet's sync delay) even if no shell has looked at the container yet
+            userland.track(self.store)
         if overlay is not None:   # a shell changed a container's files: re-plan its exec probes
             me = weakref.ref(self)
 
@@ -197,7 +218,7 @@ class Kubelet(Controller):
         if not pr.adopted and (terminating or not pr.sandbox_error):
             for run in pr.runs:
                 self._step(pod, pr, run, now, terminating)
-                if run.state == "Running" and not terminating and "livenessProbe" in run.spec:
+                if run.state == "Running" and not terminating and _probed(run):
                     self._record_unhealthy(pod, pr, run, now)
         if terminating and all(r.state in ("Stopped", "Exited") for r in pr.runs):
             self.mgr.api.finalize_pod(pod)
@@ -294,8 +315,11 @@ class Kubelet(Controller):
                "namespace": pod["metadata"]["namespace"], "uid": pod["metadata"]["uid"],
                "pull": _duration(self._pull_time(pr, run)), "size": run.info.size, "error": run.info.error,
                "probe": "", "exit_code": run.exit_code}
+        killer = self._plan(pr, run).killer if stage.probe_message else "liveness"
         if stage.probe_message:
-            ctx["probe"] = self._probe_result(run.spec.get("livenessProbe") or {}, pr, run, (at - (run.started or at)))[1]
+            ctx["probe"] = self._probe_result(run.spec.get(f"{killer}Probe") or {}, pr, run, (at - (run.started or at)))[1]
+        if stage.to == "Running" and run.state != "Running":
+            run.program = self.program_at_start(pod, run, at)
         if stage.config_message:
             ctx["config_error"] = next(iter(self.env_errors(pod, run)), "")
         for effect in stage.effects:
@@ -308,6 +332,10 @@ class Kubelet(Controller):
             path = None if ev.get("repeat") is PER_POD else field_path
             messages = ([m for _, m in self.mount_errors(pod)] if "{mount_error}" in ev["message"]
                         else [ev["message"].format(**ctx)])
+            if killer == "startup":  # the liveness-kill stage, fired by the startup probe: the kubelet's wording for it
+                messages = [m.replace("Liveness probe", "Startup probe").replace("liveness probe", "startup probe") for m in messages]
+                if ev.get("repeat") is COUNTS["liveness-failures"]:
+                    count = max(0, _threshold(run.spec["startupProbe"]) - run.unhealthy)
             for message in messages:
                 for _ in range(count):
                     self.mgr.recorder.record(pod, ev["type"], ev["reason"], message, "kubelet", host=pr.node, field_path=path)
@@ -329,12 +357,18 @@ class Kubelet(Controller):
                 serves = prog.serves
                 path = spec.get("path", "/")
                 target = f"{pr.ip}:{port}"
-                if port not in serves:
+                if port not in serves and not (kind == "tcpSocket" and port in serving.echo_ports(run.spec)):
                     msg = (f'Get "http://{target}{path}": dial tcp {target}: connect: connection refused' if kind == "httpGet"
                            else f"dial tcp {target}: connect: connection refused")
                     return False, msg
-                if kind == "httpGet" and serves[port] and path not in serves[port]:
-                    return False, "HTTP probe failed with statuscode: 404"
+                if kind == "httpGet":
+                    # what the image's server answers at that age (the liveness server's /healthz
+                    # turns 500 after 10 s), else the paths the catalogue says it serves
+                    code = serving.probe_status(run.spec, port, path, t)
+                    if code is None and serves[port] and path not in serves[port]:
+                        code = 404
+                    if code is not None and not 200 <= code < 400:
+                        return False, f"HTTP probe failed with statuscode: {code}"
                 return True, ""
         return True, ""
 
@@ -424,66 +458,108 @@ class Kubelet(Controller):
                 self.mgr.at(self.mgr.now(), self, (namespace, name))
 
     def _record_unhealthy(self, pod: Obj, pr: PodRun, run: Run, now: float) -> float | None:
-        """Record each failed liveness probe as it happens (Unhealthy, before the kill that the
-        liveness-kill stage records); when the next one is due."""
+        """Record each failed liveness (or startup) probe as it happens (Unhealthy, before the kill
+        that the liveness-kill stage records); when the next one is due."""
         kill = self._liveness_kill(pod, pr, run)
         if kill is None or run.started is None:
             return None
-        probe = run.spec["livenessProbe"]
-        threshold = int(probe.get("failureThreshold", 3) or 3)
+        killer = run.plan.killer if run.plan is not None else "liveness"
+        probe = run.spec[f"{killer}Probe"]
+        threshold = _threshold(probe)
         period = float(probe.get("periodSeconds", 10) or 10)
         first = kill - (threshold - 1) * period
         template = next(ev for st in lifecycle().stages for ev in st.events if ev.get("repeat") is COUNTS["liveness-failures"])
+        text = template["message"] if killer == "liveness" else template["message"].replace("Liveness probe", "Startup probe")
         while run.unhealthy < threshold - 1 and run.started + first + run.unhealthy * period <= now + 1e-9:
             t = first + run.unhealthy * period
-            message = template["message"].format(probe=self._probe_result(probe, pr, run, t)[1])
+            message = text.format(probe=self._probe_result(probe, pr, run, t)[1])
             self.mgr.recorder.record(pod, template["type"], template["reason"], message, "kubelet", host=pr.node,
                                      field_path=f"spec.containers{{{run.name}}}")
             run.unhealthy += 1
         return run.started + first + run.unhealthy * period if run.unhealthy < threshold - 1 else None
 
-    def _probe_times(self, probe: Obj, horizon: float):
+    def _probe_times(self, probe: Obj, horizon: float, after: float = 0.0):
+        """When the probe worker probes (initialDelaySeconds, then every periodSeconds), from ``after`` on."""
         t = float(probe.get("initialDelaySeconds", 0) or 0)
         period = float(probe.get("periodSeconds", 10) or 10)
         while t <= horizon:
-            yield t
+            if t >= after - 1e-9:
+                yield t
             t += period
 
     def _liveness_kill(self, pod: Obj, pr: PodRun, run: Run) -> float | None:
-        """Seconds after start when the liveness probe has failed failureThreshold times in a row."""
+        """Seconds after start when the startup or liveness probe has failed failureThreshold times in a row."""
+        return self._plan(pr, run).kill
+
+    def _plan(self, pr: PodRun, run: Run) -> Plan:
+        """The probes' plan of this container instance (cached until a file it reads changes).
+
+        A startup probe runs first; until it succeeds liveness and readiness are not probed, and
+        if it fails failureThreshold times in a row the container is killed (kubernetes.io
+        "Configure Liveness, Readiness and Startup Probes")."""
+        if run.plan is None:
+            run.plan = self._make_plan(pr, run)
+        return run.plan
+
+    def _make_plan(self, pr: PodRun, run: Run) -> Plan:
+        end = min(run.program.runs_for if run.program.runs_for is not None else HORIZON, HORIZON)
+        started: float | None = 0.0
+        startup = run.spec.get("startupProbe")
+        if startup:
+            started, fails = None, 0
+            for t in self._probe_times(startup, end):
+                if self._probe_result(startup, pr, run, t)[0]:
+                    started = t
+                    break
+                fails += 1
+                if fails >= _threshold(startup):
+                    return Plan(kill=t, killer="startup", started=None)
+            if started is None:
+                return Plan(started=None)
         probe = run.spec.get("livenessProbe")
         if not probe or not run.known:
-            return None
-        if run.plan is None:
-            run.plan = (self._plan_liveness(probe, pr, run),)
-        return run.plan[0]
-
-    def _plan_liveness(self, probe: Obj, pr: PodRun, run: Run) -> float | None:
-        threshold = int(probe.get("failureThreshold", 3) or 3)
-        end = run.program.runs_for if run.program.runs_for is not None else HORIZON
+            return Plan(started=started)
         fails = 0
-        for t in self._probe_times(probe, min(end, HORIZON)):
+        for t in self._probe_times(probe, end, after=started):
             ok, _ = self._probe_result(probe, pr, run, t)
             fails = 0 if ok else fails + 1
-            if fails >= threshold:
-                return t
-        return None
+            if fails >= _threshold(probe):
+                return Plan(kill=t, started=started)
+        return Plan(started=started)
+
+    def _started(self, pr: PodRun, run: Run, now: float) -> tuple[bool, float | None]:
+        """(the container counts as started now, when it will): its startup probe has succeeded."""
+        if run.state not in ("Running", "Stopping") or run.started is None:
+            return False, None
+        if "startupProbe" not in run.spec:
+            return True, None
+        after = self._plan(pr, run).started
+        if after is None:
+            return False, None
+        return now - run.started >= after - 1e-9, run.started + after
 
     def _ready(self, pr: PodRun, run: Run, now: float) -> tuple[bool, float | None]:
         """(ready now, when readiness may change next) of a container: its readiness probe, if any."""
         if run.state != "Running" or run.started is None:
             return False, None
+        started, when = self._started(pr, run, now)
+        if not started:
+            return False, when
         probe = run.spec.get("readinessProbe")
         if not probe:
             return True, None
         first = float(probe.get("initialDelaySeconds", 0) or 0)
         period = float(probe.get("periodSeconds", 10) or 10)
         elapsed = now - run.started
+        after = self._plan(pr, run).started or 0.0 if "startupProbe" in run.spec else 0.0
+        if after > first:  # the first readiness probe after the startup probe succeeded
+            first += -(-(after - first - 1e-9) // period) * period
         if elapsed < first - 1e-9:
             return False, run.started + first
         last = first + int((elapsed - first + 1e-9) // period) * period
         ok = self._probe_result(probe, pr, run, last)[0]
-        return ok, (run.started + last + period if "exec" in probe else None)
+        again = "exec" in probe or ("httpGet" in probe and serving.changes_with_age(run.spec))
+        return ok, (run.started + last + period if again else None)
 
     # ---- status -------------------------------------------------------------------------------
     def _container_status(self, pr: PodRun, run: Run, now: float) -> tuple[Obj, bool]:
@@ -492,7 +568,7 @@ class Kubelet(Controller):
         ready, _ = self._ready(pr, run, now)
         cs: Obj = {"image": run.spec.get("image", ""), "imageID": image_id(run.spec.get("image", "")) if run.ever_started else "",
                    "lastState": {}, "name": run.name, "ready": ready, "restartCount": run.restarts,
-                   "started": run.state in ("Running", "Stopping")}
+                   "started": self._started(pr, run, now)[0]}
         if run.cid and run.ever_started:
             cs["containerID"] = f"containerd://{run.cid}"
         if info.get("running"):
@@ -584,11 +660,26 @@ class Kubelet(Controller):
             _, nxt = self._ready(pr, run, now)
             if nxt is not None and nxt > now:
                 due.append(nxt)
-            if run.state == "Running" and not terminating and "livenessProbe" in run.spec:
+            if run.state == "Running" and not terminating and _probed(run):
                 nxt = self._record_unhealthy(pod, pr, run, now)
                 if nxt is not None and nxt > now:
                     due.append(nxt)
         return min(due) if due else None
+
+    def program_at_start(self, pod: Obj, run: Run, at: float) -> Program:
+        """The process as the runtime starts it: ``command``/``args`` with ``$(VAR)`` expanded and
+        the environment the kubelet built (env, envFrom, valueFrom, service variables), read now,
+        as a real kubelet builds them when it creates the container."""
+        if userland is None:
+            return run.program
+        try:
+            view = userland.container_view(self.store, pod, run.name, at, started=at, program=Program())
+        except Exception:  # the userland cannot build this container: keep what the spec alone says
+            return run.program
+        spec = run.spec
+        command = userland_environment.expand_command(spec["command"], view.kubelet_env) if spec.get("command") is not None else None
+        args = userland_environment.expand_command(spec["args"], view.kubelet_env) if spec.get("args") is not None else None
+        return simulate(run.info, command, args, dict(view.env), stdin=bool(spec.get("stdin")))
 
     # ---- what the container's config needs (userland builds it; the kubelet refuses to start without it)
     def env_errors(self, pod: Obj, run: Run) -> list[str]:
@@ -640,6 +731,21 @@ class Kubelet(Controller):
                     line = line.replace(mark, value)
             lines.append(line)
         return "".join(line + "\n" for line in lines)
+
+
+_KUBELETS: "weakref.WeakKeyDictionary[Any, Kubelet]" = weakref.WeakKeyDictionary()
+
+
+def started_at(store: Any, pod: Obj, container: str) -> float | None:
+    """When the container's current process started, to the fraction of a second (the status'
+    ``startedAt`` has whole seconds): for servers whose answers depend on their age. None when no
+    kubelet of ``store`` runs it."""
+    kubelet = _KUBELETS.get(store)
+    return kubelet.container_started_at(pod, container) if kubelet is not None else None
+
+
+def _threshold(probe: Obj) -> int:
+    return int(probe.get("failureThreshold", 3) or 3)
 
 
 def _key(pod: Obj) -> tuple[str, str]:

@@ -1,0 +1,308 @@
+"""Follow-ups of issue 13 in the kubelet and the image catalogue: what the tutorials' servers
+answer (``responses:`` in data/images.yaml, through ``serving.http_request`` on a running pod),
+ConfigMap history from the kubelet's start, ``$(VAR)`` in the process's command, echo servers and
+startup probes, and pods whose whole process is ``sleep infinity``.
+
+Each test uses a frozen-clock emulator (``realtime=False``): nothing moves until ``advance()``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import requests
+
+from conftest import skip_unless_ci
+from labkit import kubesim
+from labkit.kubesim import resources, serving
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    handle = kubesim.start(tmp_path_factory.mktemp("followups") / "kubeconfig", seed=0, realtime=False)
+    yield handle
+    handle.stop()
+
+
+NS = "/api/v1/namespaces/default"
+
+
+def create(sim, plural: str, body: dict) -> None:
+    r = requests.post(f"{sim.url}{NS}/{plural}", json={"apiVersion": "v1", **body}, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+def make_pod(sim, name: str, image: str, volumes: list | None = None, **container) -> None:
+    spec: dict = {"containers": [{"name": "c", "image": image, **container}]}
+    if volumes:
+        spec["volumes"] = volumes
+    create(sim, "pods", {"kind": "Pod", "metadata": {"name": name, "labels": {"app": name}}, "spec": spec})
+
+
+def pod(sim, name: str) -> dict:
+    return sim.store.get(resources.get("/pods"), "default", name)
+
+
+def get(sim, name: str, port: int, path: str = "/", method: str = "GET", headers: dict | None = None,
+        body: bytes = b"") -> serving.HttpAnswer:
+    return serving.http_request(sim.store, pod(sim, name), port, method, path, headers or {}, body)
+
+
+def container_state(sim, name: str) -> dict:
+    return (pod(sim, name)["status"].get("containerStatuses") or [{}])[0]
+
+
+# ---- 1. what the tutorials' servers answer ----------------------------------------------------
+@pytest.fixture(scope="module")
+def servers(sim):
+    """One pod of each image, started together (each is Running after 30 s)."""
+    for name, image in (("boot1", "gcr.io/google-samples/kubernetes-bootcamp:v1"),
+                        ("boot2", "jocatalin/kubernetes-bootcamp:v2"), ("slim", "registry.k8s.io/nginx-slim:0.8"),
+                        ("gs", "docker/getting-started"), ("echo", "registry.k8s.io/echoserver:1.10"),
+                        ("where", "us-docker.pkg.dev/google-samples/containers/gke/whereami:v1.2.20"),
+                        ("gb", "gcr.io/google_samples/gb-frontend:v5")):
+        make_pod(sim, name, image)
+    sim.advance(30)
+    return sim
+
+
+def test_the_kubernetes_basics_bootcamps_answer_every_path_with_their_version(servers):
+    assert get(servers, "boot1", 8080).body.decode() == "Hello Kubernetes bootcamp! | Running on: boot1 | v=1\n"
+    answer = get(servers, "boot2", 8080, "/any/path?x=1", "POST")
+    assert (answer.status, answer.body.decode()) == (200, "Hello Kubernetes bootcamp! | Running on: boot2 | v=2\n")
+    assert answer.headers["Content-Type"] == "text/plain"
+
+
+def test_nginx_slim_and_getting_started_serve_their_pages(servers):
+    slim = get(servers, "slim", 80)
+    assert slim.status == 200 and b"<h1>Welcome to nginx!</h1>" in slim.body
+    assert get(servers, "slim", 80, "/nope").status == 404
+    page = get(servers, "gs", 80)
+    assert page.status == 200 and b"<title>Getting Started</title>" in page.body
+    assert b"The command you just ran" in page.body and page.headers["Server"].startswith("nginx/")
+
+
+def test_echoserver_prints_its_hostname_and_the_request(servers):
+    ip = pod(servers, "echo")["status"]["podIP"]
+    text = get(servers, "echo", 8080, "/some/path?a=1", headers={"Host": f"{ip}:8080", "User-Agent": "curl/8.5.0",
+                                                                  "Accept": "*/*"}).body.decode()
+    assert "Hostname: echo\n" in text
+    for line in ("\tmethod=GET\n", "\treal path=/some/path\n", "\tquery=a=1\n",
+                 f"\trequest_uri=http://{ip}:8080/some/path?a=1\n", "\taccept=*/*\n", f"\thost={ip}:8080\n",
+                 "\tuser-agent=curl/8.5.0\n", "\t-no body in request-"):
+        assert line in text, (line, text)
+    posted = get(servers, "echo", 8080, "/", "POST", body=b"name=kubesim").body.decode()
+    assert "\tmethod=POST\n" in posted and "Request Body:\n\tname=kubesim\n" in posted, posted
+
+
+def test_whereami_answers_json_about_its_pod(servers):
+    where = pod(servers, "where")
+    data = json.loads(get(servers, "where", 8080).body)
+    assert {k: data[k] for k in ("pod_name", "pod_ip", "node_name", "pod_namespace")} == {
+        "pod_name": "where", "pod_ip": where["status"]["podIP"], "node_name": where["spec"]["nodeName"],
+        "pod_namespace": "default"}
+    assert get(servers, "where", 8080, "/healthz").body == b"OK"
+
+
+def test_the_guestbook_frontend_serves_its_page(servers):
+    page = get(servers, "gb", 80)
+    assert page.status == 200 and b"<title>Guestbook</title>" in page.body and b"{{msg}}" in page.body
+
+
+def test_the_liveness_server_is_healthy_for_10_seconds_then_answers_500(sim):
+    make_pod(sim, "liveness-http", "registry.k8s.io/liveness", args=["/server"])
+    sim.advance(1)
+    while container_state(sim, "liveness-http").get("state", {}).get("running") is None:
+        sim.advance(0.5)
+    sim.advance(9)
+    ok = get(sim, "liveness-http", 8080, "/healthz")
+    assert (ok.status, ok.body) == (200, b"ok")
+    sim.advance(2)
+    bad = get(sim, "liveness-http", 8080, "/healthz")
+    assert bad.status == 500 and re.fullmatch(rb"error: 11(\.\d+)?", bad.body), bad.body  # Go's %v of the age
+
+
+def events(sim, name: str) -> list[dict]:
+    items = requests.get(f"{sim.url}{NS}/events", timeout=10).json()["items"]
+    return [e for e in items if e["involvedObject"]["name"] == name]
+
+
+def wait_running(sim, name: str, limit: float = 30) -> None:
+    for _ in range(int(limit * 2)):
+        if container_state(sim, name).get("state", {}).get("running") is not None:
+            return
+        sim.advance(0.5)
+    raise AssertionError(container_state(sim, name))
+
+
+def test_the_probes_page_http_liveness_example_restarts_after_its_healthz_turns_500(sim):
+    make_pod(sim, "liveness-probe", "registry.k8s.io/liveness", args=["/server"],
+             livenessProbe={"httpGet": {"path": "/healthz", "port": 8080, "httpHeaders": [{"name": "Custom-Header", "value": "Awesome"}]},
+                            "initialDelaySeconds": 3, "periodSeconds": 3})
+    wait_running(sim, "liveness-probe")
+    sim.advance(9)
+    assert container_state(sim, "liveness-probe")["restartCount"] == 0
+    sim.advance(15)
+    assert container_state(sim, "liveness-probe")["restartCount"] >= 1
+    unhealthy = [e["message"] for e in events(sim, "liveness-probe") if e["reason"] == "Unhealthy"]
+    assert unhealthy and set(unhealthy) == {"Liveness probe failed: HTTP probe failed with statuscode: 500"}, unhealthy
+
+
+def test_a_readiness_probe_on_the_liveness_server_turns_unready_once_healthz_fails(sim):
+    make_pod(sim, "ready-http", "registry.k8s.io/liveness", args=["/server"],
+             readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2})
+    wait_running(sim, "ready-http")
+    sim.advance(5)
+    assert container_state(sim, "ready-http")["ready"] is True
+    sim.advance(10)
+    assert container_state(sim, "ready-http")["ready"] is False
+
+
+# ---- 2. ConfigMap history from the kubelet's start ------------------------------------------------
+def test_a_configmap_volume_updated_before_anyone_looked_keeps_its_old_content_for_the_sync_delay(tmp_path):
+    from labkit.kubesim import userland
+    sim = kubesim.start(tmp_path / "kubeconfig", seed=0, realtime=False)
+    try:
+        create(sim, "configmaps", {"kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"greeting": "old"}})
+        make_pod(sim, "reader", "busybox:1.36", command=["sleep", "3600"],
+                 volumeMounts=[{"name": "cfg", "mountPath": "/etc/cfg"}], volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}])
+        sim.advance(20)
+        r = requests.put(f"{sim.url}{NS}/configmaps/cfg", json={"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "cfg"}, "data": {"greeting": "new"}}, timeout=10)
+        assert r.status_code == 200, r.text
+        sim.advance(30)
+        view = userland.container_view(sim.store, pod(sim, "reader"), "c")
+        assert view.files["/etc/cfg/greeting"] == b"old"   # 30 s after the update: not there yet
+        sim.advance(35)
+        view = userland.container_view(sim.store, pod(sim, "reader"), "c")
+        assert view.files["/etc/cfg/greeting"] == b"new"
+    finally:
+        sim.stop()
+
+
+# ---- 3. $(VAR) in the command, as the kubelet hands it to the runtime ---------------------------
+def logs(sim, name: str) -> str:
+    r = requests.get(f"{sim.url}{NS}/pods/{name}/log", timeout=10)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def test_dollar_paren_variables_in_the_command_are_expanded_before_the_process_runs(sim):
+    create(sim, "configmaps", {"kind": "ConfigMap", "metadata": {"name": "special"}, "data": {"how": "very"}})
+    make_pod(sim, "expand", "busybox:1.36", command=["sh", "-c", "echo $(GREETING) $(HOW) $(MISSING) && sleep 3600"],
+             env=[{"name": "GREETING", "value": "hi"},
+                  {"name": "HOW", "valueFrom": {"configMapKeyRef": {"name": "special", "key": "how"}}}])
+    make_pod(sim, "expand-args", "busybox:1.36", command=["echo"], args=["$(GREETING)", "$$(GREETING)"],
+             env=[{"name": "GREETING", "value": "hello"}])
+    sim.advance(10)
+    assert logs(sim, "expand") == "hi very $(MISSING)\n"
+    assert logs(sim, "expand-args") == "hello $(GREETING)\n"
+
+
+# ---- 4. echo servers answer TCP probes; startup probes ---------------------------------------------
+def test_an_nc_echo_server_passes_its_tcp_probes(sim):
+    make_pod(sim, "echo-nc", "busybox:1.36", command=["sh", "-c", "nc -l -p 1234 -e /bin/cat"],
+             readinessProbe={"tcpSocket": {"port": 1234}, "periodSeconds": 1},
+             livenessProbe={"tcpSocket": {"port": 1234}, "periodSeconds": 1})
+    sim.advance(20)
+    cs = container_state(sim, "echo-nc")
+    assert cs["ready"] is True and cs["restartCount"] == 0, cs
+
+
+def test_the_python_clients_e2e_pod_with_a_tcp_startup_probe_becomes_ready(sim):
+    # the official client's e2e test_portforward_raw: port-server.py from a ConfigMap, echoing on 1234 and
+    # 1235, and a tcpSocket startupProbe on 1235; the test waits for Running and ready
+    create(sim, "configmaps", {"kind": "ConfigMap", "metadata": {"name": "portforward-raw"},
+                               "data": {"port-server.py": "import socket, sys, threading\n"}})
+    create(sim, "pods", {"kind": "Pod", "metadata": {"name": "portforward-raw"}, "spec": {
+        "containers": [{"name": "port-server", "image": "python",
+                        "command": ["python", "-u", "/opt/port-server.py", "1234", "1235"],
+                        "volumeMounts": [{"name": "port-server", "mountPath": "/opt", "readOnly": True}],
+                        "startupProbe": {"tcpSocket": {"port": 1235}, "periodSeconds": 1, "failureThreshold": 30}}],
+        "restartPolicy": "Never", "volumes": [{"name": "port-server", "configMap": {"name": "portforward-raw"}}]}})
+    wait_running(sim, "portforward-raw")
+    sim.advance(3)
+    cs = container_state(sim, "portforward-raw")
+    assert (cs["started"], cs["ready"], cs["restartCount"]) == (True, True, 0), cs
+    assert pod(sim, "portforward-raw")["status"]["phase"] == "Running"
+
+
+def test_a_startup_probe_holds_liveness_and_readiness_until_it_succeeds(sim):
+    # the file the startup probe waits for appears after 25 s; liveness alone would have killed it at 3 s
+    make_pod(sim, "slow-start", "busybox:1.36", command=["sh", "-c", "sleep 25; touch /tmp/up; sleep 3600"],
+             startupProbe={"exec": {"command": ["cat", "/tmp/up"]}, "periodSeconds": 5, "failureThreshold": 10},
+             livenessProbe={"exec": {"command": ["cat", "/tmp/up"]}, "periodSeconds": 1, "failureThreshold": 1},
+             readinessProbe={"exec": {"command": ["cat", "/tmp/up"]}, "periodSeconds": 1})
+    wait_running(sim, "slow-start")
+    sim.advance(10)
+    cs = container_state(sim, "slow-start")
+    assert (cs["started"], cs["ready"], cs["restartCount"]) == (False, False, 0), cs
+    sim.advance(25)
+    cs = container_state(sim, "slow-start")
+    assert (cs["started"], cs["ready"], cs["restartCount"]) == (True, True, 0), cs
+    assert not [e for e in events(sim, "slow-start") if e["reason"] == "Unhealthy" and "Liveness" in e["message"]]
+
+
+def test_a_startup_probe_that_keeps_failing_restarts_the_container(sim):
+    make_pod(sim, "never-starts", "busybox:1.36", command=["sleep", "3600"],
+             startupProbe={"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 2, "failureThreshold": 3})
+    wait_running(sim, "never-starts")
+    sim.advance(8)
+    cs = container_state(sim, "never-starts")
+    assert cs["restartCount"] >= 1, cs
+    messages = [e["message"] for e in events(sim, "never-starts") if e["reason"] in ("Unhealthy", "Killing")]
+    assert any(m.startswith("Startup probe failed: Get \"http://") for m in messages), messages
+    assert "Container c failed startup probe, will be restarted" in messages, messages
+
+
+# ---- 5. processes that wait forever ------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["sleep", "infinity"], ["sleep", "3600"], ["tail", "-f", "/dev/null"],
+                                     ["sh", "-c", "sleep infinity"]])
+def test_the_dns_debugging_pod_keeps_running(sim, command):
+    name = "dnsutils-" + str(abs(hash(tuple(command))) % 10000)
+    make_pod(sim, name, "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3", command=command)
+    sim.advance(120)
+    cs = container_state(sim, name)
+    assert "running" in cs["state"] and cs["restartCount"] == 0, cs
+    assert pod(sim, name)["status"]["phase"] == "Running"
+
+
+DNSUTILS = """apiVersion: v1
+kind: Pod
+metadata:
+  name: dnsutils
+  namespace: default
+spec:
+  containers:
+  - name: dnsutils
+    image: registry.k8s.io/e2e-test-images/jessie-dnsutils:1.3
+    command:
+      - sleep
+      - "infinity"
+    imagePullPolicy: IfNotPresent
+  restartPolicy: Always
+"""
+
+
+def test_kubernetes_io_dnsutils_manifest_applied_with_kubectl_is_running(tmp_path):
+    if shutil.which("kubectl") is None:
+        skip_unless_ci("kubectl is not installed on this machine")
+    sim = kubesim.start(tmp_path / "kubeconfig", seed=0, realtime=False)
+    env = dict(os.environ, KUBECACHEDIR=str(tmp_path / "cache"))
+    (tmp_path / "dnsutils.yaml").write_text(DNSUTILS)
+    try:
+        def kubectl(*args: str) -> str:
+            done = subprocess.run(["kubectl", "--kubeconfig", str(sim.kubeconfig), *args], capture_output=True,
+                                  text=True, env=env, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+        assert kubectl("apply", "-f", str(tmp_path / "dnsutils.yaml")).strip() == "pod/dnsutils created"
+        sim.advance(300)
+        row = kubectl("get", "pods", "dnsutils").splitlines()[1].split()
+        assert row[:4] == ["dnsutils", "1/1", "Running", "0"], row
+    finally:
+        sim.stop()
