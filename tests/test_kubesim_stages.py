@@ -138,7 +138,7 @@ def test_the_attached_shell_exiting_ends_the_container_with_its_code_and_the_res
         _interactive(sim, "again", "Always")
         sim.advance(20)
         kubelet = sim.manager.kubelet
-        pod = requests.get(f"{sim.url}{PODS}/once", timeout=10).json()
+        pod = sim.store.get(kubesim.resources.get("/pods"), "default", "once")  # simulated time, as the kubelet keeps it
         started = kubelet.container_started_at(pod, "once")
         assert pod["status"]["phase"] == "Running" and started is not None
         assert abs(started - kubesim.clock.parse(pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]).timestamp()) < 1
