@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
+from .websocket import read_exact
+
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01
@@ -247,16 +249,7 @@ class Connection:
 
     # ---- reading -------------------------------------------------------------------------------
     def _exact(self, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = self._read(n - len(data))
-            except (OSError, ValueError):
-                return None
-            if not chunk:
-                return None
-            data += chunk
-        return data
+        return read_exact(self._read, n)
 
     def _block(self, data: bytes) -> dict[str, list[str]]:
         try:

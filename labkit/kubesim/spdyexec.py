@@ -127,7 +127,7 @@ def serve_remotecommand(api, req: Request, wanted, body: Callable[[Any], Obj]) -
     headers = {"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": protocol}
 
     def run(rfile: BinaryIO, wfile: BinaryIO) -> None:
-        from .remotecommand import Stdin, internal_status
+        from .remotecommand import Stdin
         conn = spdy.Connection.over(rfile, wfile)
         got: dict[str, spdy.Stream] = {}
         ready = threading.Event()
@@ -152,19 +152,10 @@ def serve_remotecommand(api, req: Request, wanted, body: Callable[[Any], Obj]) -
             reader.join(1.0)
             return
         session = SpdySession(conn, protocol, got, Stdin() if wanted.stdin else None, rfile)
-        sessions = api._sessions()
-        sessions.add(session)
-        try:
-            try:
-                status = body(session)
-            except Exception as exc:  # a bug in the userland must not hang the client
-                status = internal_status(f"error executing command in container: {type(exc).__name__}: {exc}")
-            session.finish(status)
-            if not ended.wait(FINISH_WAIT):  # the client closes the connection once it has the status
-                _close(rfile)
-            reader.join(1.0)
-        finally:
-            sessions.discard(session)
+        api._serve(session, body)
+        if not ended.wait(FINISH_WAIT):  # the client closes the connection once it has the status
+            _close(rfile)
+        reader.join(1.0)
     return Response(101, headers=headers, upgrade=run)
 
 

@@ -16,7 +16,7 @@ import hashlib
 import socket
 import struct
 import threading
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -63,6 +63,21 @@ def handshake_headers(req_headers: dict[str, str], protocols: list[str]) -> tupl
     return headers, chosen
 
 
+def read_exact(read: Callable[[int], bytes], n: int) -> bytes | None:
+    """Exactly ``n`` bytes from ``read`` (a socket file's or a tunnel's), or None at EOF or a
+    broken connection: framed protocols (WebSocket, SPDY) read whole headers and payloads."""
+    data = b""
+    while len(data) < n:
+        try:
+            chunk = read(n - len(data))
+        except (OSError, ValueError):
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 class WebSocket:
     """One server-side WebSocket connection.
 
@@ -79,16 +94,7 @@ class WebSocket:
 
     # ---- reading -----------------------------------------------------------------------
     def _read(self, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = self.rfile.read(n - len(data))
-            except (OSError, ValueError):
-                return None
-            if not chunk:
-                return None
-            data += chunk
-        return data
+        return read_exact(self.rfile.read, n)
 
     def _frame(self) -> tuple[bool, int, bytes] | None:
         head = self._read(2)

@@ -147,6 +147,32 @@ def _ca(store: Any, ns: str) -> bytes:
     return ((cm or {}).get("data") or {}).get("ca.crt", CA_PEM).encode()
 
 
+# volume sources whose files are an object's keys: store key, the field naming the object, the
+# kubelet's word for it in messages, the word for a missing key, how to read its data
+KEYED_SOURCES = {
+    "configMap": ("/configmaps", "name", "configmap", "config", cluster.configmap_data),
+    "secret": ("/secrets", "secretName", "secret", "secret", cluster.secret_data),
+}
+
+
+def _keyed_source(get: Any, source: str, src: Obj, mode: int,
+                  projected: bool) -> tuple[dict[str, tuple[bytes, int]], str] | None:
+    """The files of a configMap or secret volume (or projected source) and the kubelet's message
+    for a missing key; None when the object itself is missing. A projected source names its
+    object ``name``."""
+    key, name_field, word, missing, data_of = KEYED_SOURCES[source]
+    found = get(key, src.get("name" if projected else name_field, ""))
+    if found is None:
+        return None
+    return _keyed(data_of(found), src.get("items"), mode, word, missing, bool(src.get("optional")))
+
+
+def _missing_source(source: str, src: Obj, projected: bool) -> str:
+    """The kubelet's message for a missing object, "" when the source is optional."""
+    _, name_field, word, _, _ = KEYED_SOURCES[source]
+    return "" if src.get("optional") else f'{word} "{src.get("name" if projected else name_field, "")}" not found'
+
+
 def _keyed(data: dict[str, bytes], items: list[Obj] | None, mode: int, word: str, missing: str,
            optional: bool) -> tuple[dict[str, tuple[bytes, int]], str]:
     if not items:
@@ -192,20 +218,11 @@ def volume_files(store: Any, pod: Obj, vol: Obj, mounted_at: float | None = None
             return {"data": {"ca.crt": CA_PEM}}
         return found
 
-    if vol.get("configMap") is not None:
-        src = vol["configMap"]
-        mode, optional = src.get("defaultMode", 0o644), bool(src.get("optional"))
-        cm = get("/configmaps", src.get("name", ""))
-        if cm is None:
-            return ({}, "") if optional else ({}, f'configmap "{src.get("name", "")}" not found')
-        return _keyed(cluster.configmap_data(cm), src.get("items"), mode, "configmap", "config", optional)
-    if vol.get("secret") is not None:
-        src = vol["secret"]
-        mode, optional = src.get("defaultMode", 0o644), bool(src.get("optional"))
-        secret = get("/secrets", src.get("secretName", ""))
-        if secret is None:
-            return ({}, "") if optional else ({}, f'secret "{src.get("secretName", "")}" not found')
-        return _keyed(cluster.secret_data(secret), src.get("items"), mode, "secret", "secret", optional)
+    for source in KEYED_SOURCES:
+        if vol.get(source) is not None:
+            src = vol[source]
+            files = _keyed_source(get, source, src, src.get("defaultMode", 0o644), projected=False)
+            return files if files is not None else ({}, _missing_source(source, src, projected=False))
     if vol.get("downwardAPI") is not None:
         src = vol["downwardAPI"]
         return _downward_items(store, pod, src.get("items") or [], src.get("defaultMode", 0o644)), ""
@@ -215,22 +232,14 @@ def volume_files(store: Any, pod: Obj, vol: Obj, mounted_at: float | None = None
         out: dict[str, tuple[bytes, int]] = {}
         errors: list[str] = []
         for source in src.get("sources") or []:
-            if source.get("configMap") is not None:
-                s = source["configMap"]
-                cm = get("/configmaps", s.get("name", ""))
-                if cm is None:
-                    if not s.get("optional"):
-                        errors.append(f'configmap "{s.get("name", "")}" not found')
+            keyed = next((k for k in KEYED_SOURCES if source.get(k) is not None), None)
+            if keyed is not None:
+                made = _keyed_source(get, keyed, source[keyed], mode, projected=True)
+                if made is None:  # the object itself is missing: nothing of it is projected
+                    if _missing_source(keyed, source[keyed], projected=True):
+                        errors.append(_missing_source(keyed, source[keyed], projected=True))
                     continue
-                files, err = _keyed(cluster.configmap_data(cm), s.get("items"), mode, "configmap", "config", bool(s.get("optional")))
-            elif source.get("secret") is not None:
-                s = source["secret"]
-                secret = get("/secrets", s.get("name", ""))
-                if secret is None:
-                    if not s.get("optional"):
-                        errors.append(f'secret "{s.get("name", "")}" not found')
-                    continue
-                files, err = _keyed(cluster.secret_data(secret), s.get("items"), mode, "secret", "secret", bool(s.get("optional")))
+                files, err = made
             elif source.get("downwardAPI") is not None:
                 files, err = _downward_items(store, pod, source["downwardAPI"].get("items") or [], mode), ""
             elif source.get("serviceAccountToken") is not None:
