@@ -17,7 +17,10 @@ Public names (the contract with the kubelet, exec/attach and the probes):
 Modules: ``families`` (image families, rootfs.yaml), ``environment``, ``downward``, ``filesystem``,
 ``history`` (ConfigMap/Secret versions: the kubelet's update delay), ``overlay`` (writes),
 ``view``, ``dns`` (cluster DNS answers), ``syntax`` (parsing), ``shell`` (running), ``terminal``
-(tty line discipline), ``commands`` (the table), ``net`` (wget/curl/nc), ``dns_commands``
+(tty line discipline), ``commands`` (the table and ``call``), ``command_io`` (what commands share:
+error lines, reading files or stdin), ``shell_builtins`` (export, set, read, test...),
+``files_commands`` (cd, ls, cat, mkdir, rm...), ``text_commands`` (echo, printf, grep, head, wc...),
+``system_commands`` (env, id, uname, date, sleep, ps...), ``net`` (wget/curl/nc), ``dns_commands``
 (nslookup/dig/getent), ``archive`` (tar for ``kubectl cp``), ``cluster`` (store reads).
 """
 from __future__ import annotations

@@ -7,12 +7,11 @@ from __future__ import annotations
 import io as _io
 import tarfile
 
-from .commands import _err, command
+from .command_io import _err
 from .filesystem import norm
 from .shell import IO, Shell
 
 
-@command("tar")
 def _tar(sh: Shell, argv: list[str], io: IO) -> int:
     args = argv[1:]
     mode, archive, directory, gz, verbose = "", None, None, False, False

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from . import dns
-from .commands import _err, command
+from .command_io import _err
 from .filesystem import CLUSTER_DNS
 from .shell import IO, Shell
 
@@ -22,7 +22,6 @@ def _old_busybox(sh: Shell) -> bool:
     return sh.view.family.name == "busybox" and any(f":{v}" in ref for v in ("1.28", "1.27", "1.26", "1.25", "1.24"))
 
 
-@command("nslookup")
 def _nslookup(sh: Shell, argv: list[str], io: IO) -> int:
     args = [a for a in argv[1:] if not a.startswith("-")]
     if not args:
@@ -71,7 +70,6 @@ def _nslookup(sh: Shell, argv: list[str], io: IO) -> int:
     return 0
 
 
-@command("getent")
 def _getent(sh: Shell, argv: list[str], io: IO) -> int:
     if len(argv) < 2:
         _err(sh, io, "Usage: getent [OPTION...] database [key ...]")
@@ -105,7 +103,6 @@ def _getent(sh: Shell, argv: list[str], io: IO) -> int:
     return status
 
 
-@command("dig")
 def _dig(sh: Shell, argv: list[str], io: IO) -> int:
     short = "+short" in argv
     names = [a for a in argv[1:] if not a.startswith("+") and not a.startswith("-") and not a.startswith("@")]

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import dns
-from .commands import _err, command
+from .command_io import _err
 from .shell import IO, Shell
 
 PORTS = {"http": 80, "https": 443}
@@ -99,7 +99,6 @@ _WHY = {"refused": "Connection refused", "unreachable": "No route to host"}
 
 
 # ---- wget (busybox) ------------------------------------------------------------------------
-@command("wget")
 def _wget(sh: Shell, argv: list[str], io: IO) -> int:
     quiet, output, spider, headers_only = False, None, False, False
     urls: list[str] = []
@@ -201,7 +200,6 @@ def _size(n: int) -> str:
 
 
 # ---- curl ---------------------------------------------------------------------------------
-@command("curl")
 def _curl(sh: Shell, argv: list[str], io: IO) -> int:
     silent = show_error = include = head = fail = verbose = False
     method, data, output, write_out = None, None, None, None
@@ -303,7 +301,6 @@ def _curl(sh: Shell, argv: list[str], io: IO) -> int:
 
 
 # ---- nc ------------------------------------------------------------------------------------
-@command("nc")
 def _nc(sh: Shell, argv: list[str], io: IO) -> int:
     flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and not re.fullmatch(r"-w\d*", a))
     rest = [a for a in argv[1:] if not a.startswith("-")]
