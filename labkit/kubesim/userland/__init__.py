@@ -16,7 +16,8 @@ Public names (the contract with the kubelet, exec/attach and the probes):
 
 Modules: ``families`` (image families, rootfs.yaml), ``environment``, ``downward``, ``filesystem``,
 ``history`` (ConfigMap/Secret versions: the kubelet's update delay), ``overlay`` (writes),
-``view``, ``dns`` (cluster DNS answers), ``syntax`` (parsing), ``shell`` (running), ``terminal``
+``view``, ``dns`` (cluster DNS answers), ``syntax`` (parsing), ``expansion`` (``$VAR``, ``${...}``, ``$(...)``, globbing), ``shell``
+(running: pipes, redirects, control flow, ``run``), ``terminal``
 (tty line discipline), ``commands`` (the table and ``call``), ``command_io`` (what commands share:
 error lines, reading files or stdin), ``shell_builtins`` (export, set, read, test...),
 ``files_commands`` (cd, ls, cat, mkdir, rm...), ``text_commands`` (echo, printf, grep, head, wc...),

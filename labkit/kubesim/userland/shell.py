@@ -1,5 +1,6 @@
-"""Running command lines in a container's view: expansion, pipes, redirects, control flow, and
-the entry point ``run`` that exec and attach call.
+"""Running command lines in a container's view: pipes, redirects, control flow, sessions, and
+the entry point ``run`` that exec and attach call (what the words become is :mod:`.expansion`'s,
+a mixin of ``Shell``; the programs are :mod:`.commands`' table).
 
 The flavour follows the image: busybox ``sh`` (ash) for busybox and Alpine images, bash for the
 Debian-based ones (prompt ``/ # `` or ``root@HOSTNAME:/# ``, their error wordings). A pipe runs
@@ -8,14 +9,13 @@ its commands one after the other, each reading what the one before wrote (enough
 """
 from __future__ import annotations
 
-import fnmatch
 import posixpath
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import syntax
+from .expansion import Expander
 from .filesystem import norm
 from .terminal import Input, Terminal, crlf
 
@@ -59,7 +59,7 @@ class Capture:
         return b"".join(self.chunks)
 
 
-class Shell:
+class Shell(Expander):
     """One shell process in a container: its variables, working directory and last status."""
 
     def __init__(self, view: Any, io: IO, name: str = "sh", terminal: Terminal | None = None,
@@ -286,56 +286,9 @@ class Shell:
             return f"bash: {target}: {why}\n".encode()
         return f"{self.label}: can't {verb} {target}: {why}\n".encode()
 
-    # ---- expansion -------------------------------------------------------------------
-    def param(self, name: str) -> str | None:
-        if name == "?":
-            return str(self.status)
-        if name == "$":
-            return str(self.pid)
-        if name == "#":
-            return str(len(self.args))
-        if name == "0":
-            return self.name
-        if name.isdigit():
-            i = int(name)
-            return self.args[i - 1] if 0 < i <= len(self.args) else ""
-        if name in ("@", "*"):
-            return " ".join(self.args)
-        if name == "RANDOM":
-            return str(self.view.store.rng.randint(0, 32767)) if hasattr(self.view.store, "rng") else "4"
-        if name == "PWD":
-            return self.cwd
-        return self.vars.get(name)
-
-    def _braced(self, body: str) -> str:
-        if body.startswith("#") and len(body) > 1:
-            return str(len(self.param(body[1:]) or ""))
-        m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9?#$@*])(:?[-=+?])?(.*)$", body, re.S)
-        if not m:
-            raise syntax.ShellSyntaxError("syntax error: bad substitution")
-        name, op, rest = m.group(1), m.group(2), m.group(3)
-        value = self.param(name)
-        if not op:
-            return value or ""
-        empty = value is None or (op.startswith(":") and value == "")
-        word = self.expand_string(rest)
-        kind = op[-1]
-        if kind == "-":
-            return word if empty else (value or "")
-        if kind == "=":
-            if empty:
-                self.vars[name] = word
-                return word
-            return value or ""
-        if kind == "+":
-            return "" if empty else word
-        if kind == "?" and empty:
-            raise syntax.ShellSyntaxError(f"{name}: {word or 'parameter not set'}")
-        return value or ""
-
-    def _substitute(self, script: str) -> str:
-        if script.startswith("(") and script.endswith(")"):
-            return self._arith(script[1:-1])
+    def command_output(self, script: str) -> str:
+        """What ``script`` prints, run in a subshell (``$(...)``), trailing newlines removed; the
+        subshell's status becomes this shell's ``$?``."""
         cap = Capture()
         sub = Shell(self.view, IO(self.io.stdin, cap, self.io.err), self.name, self.terminal, self.args, self.store)
         sub.vars, sub.exported, sub.cwd, sub.status = dict(self.vars), set(self.exported), self.cwd, self.status
@@ -345,145 +298,6 @@ class Shell:
             sub.status = e.code
         self.status = sub.status
         return cap.data.decode(errors="replace").rstrip("\n")
-
-    def _arith(self, expr: str) -> str:
-        text = re.sub(r"\$?\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: str(_int(self.vars.get(m.group(1), "0"))), self.expand_string(expr))
-        if not re.fullmatch(r"[0-9+\-*/%() <>=!&|]*", text) or "**" in text:
-            raise syntax.ShellSyntaxError("arithmetic syntax error")
-        try:
-            value = eval(text.replace("/", "//").replace("&&", " and ").replace("||", " or "), {"__builtins__": {}})  # only digits, operators
-        except Exception:
-            raise syntax.ShellSyntaxError("arithmetic syntax error") from None
-        return str(int(value))
-
-    def _expand_pieces(self, text: str) -> list[tuple[str, bool]]:
-        """(text, came from an expansion) pieces of ``text`` after $-expansion."""
-        out: list[tuple[str, bool]] = []
-        i, n = 0, len(text)
-        lit = ""
-        while i < n:
-            ch = text[i]
-            if ch == "\\" and i + 1 < n and text[i + 1] in "$`":
-                lit += text[i + 1]
-                i += 2
-                continue
-            if ch != "$" or i + 1 >= n:
-                lit += ch
-                i += 1
-                continue
-            nxt = text[i + 1]
-            value: str | None = None
-            if nxt == "(":
-                k = syntax._closing(text, i + 1)
-                value = self._substitute(text[i + 2:k])
-                i = k + 1
-            elif nxt == "{":
-                k = text.find("}", i + 2)
-                if k == -1:
-                    raise syntax.ShellSyntaxError("syntax error: missing '}'")
-                value = self._braced(text[i + 2:k])
-                i = k + 1
-            else:
-                m = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[0-9?#$@*!-]", text[i + 1:])
-                if not m:
-                    lit += ch
-                    i += 1
-                    continue
-                value = self.param(m.group(0)) or ""
-                i += 1 + len(m.group(0))
-            if lit:
-                out.append((lit, False))
-                lit = ""
-            out.append((value or "", True))
-        if lit:
-            out.append((lit, False))
-        return out
-
-    def expand_string(self, text: str) -> str:
-        return "".join(t for t, _ in self._expand_pieces(text))
-
-    def expand_word(self, word: syntax.Word) -> str:
-        """One word, expanded without field splitting or globbing (assignments, redirect targets)."""
-        out = ""
-        for text, quote in word.parts:
-            if quote == "'":
-                out += text
-            elif quote == "" and out == "" and (text == "~" or text.startswith("~/")):
-                out += self.vars.get("HOME", "/root") + self.expand_string(text[1:])
-            else:
-                out += self.expand_string(text)
-        return out
-
-    def expand_words(self, words: list[syntax.Word]) -> list[str]:
-        """Words after expansion, field splitting of unquoted expansions, and pathname globbing."""
-        result: list[str] = []
-        for word in words:
-            fields: list[tuple[str, bool]] = []     # (text, may glob)
-            cur, glob, started = "", False, False
-            for ti, (text, quote) in enumerate(word.parts):
-                if quote == "'":
-                    cur += text
-                    started = True
-                    continue
-                if quote == '"':
-                    cur += self.expand_string(text)
-                    started = True
-                    continue
-                if ti == 0 and (text == "~" or text.startswith("~/")):
-                    text = self.vars.get("HOME", "/root") + text[1:]
-                for piece, expanded in self._expand_pieces(text):
-                    if not expanded:
-                        cur += piece
-                        started = True
-                        glob = glob or any(c in piece for c in "*?[")
-                        continue
-                    chunks = piece.split()
-                    if not chunks:
-                        continue
-                    if piece[:1].isspace() and (cur or started):
-                        fields.append((cur, glob))
-                        cur, glob, started = "", False, False
-                    for j, chunk in enumerate(chunks):
-                        if j:
-                            fields.append((cur, glob))
-                            cur, glob = "", False
-                        cur += chunk
-                        started = True
-                        glob = glob or any(c in chunk for c in "*?[")
-                    if piece[-1:].isspace():
-                        fields.append((cur, glob))
-                        cur, glob, started = "", False, False
-            if started or cur:
-                fields.append((cur, glob))
-            for text, may_glob in fields:
-                matches = self.glob(text) if may_glob else []
-                result.extend(matches or [text])
-        return result
-
-    def glob(self, pattern: str) -> list[str]:
-        absolute = pattern.startswith("/")
-        full = self.path(pattern)
-        parts = [p for p in full.split("/") if p]
-        paths = ["/"]
-        for part in parts:
-            nxt = []
-            for base in paths:
-                if any(c in part for c in "*?["):
-                    prefix = base.rstrip("/") + "/"
-                    for p in self.view.files:
-                        if p.startswith(prefix) and "/" not in p[len(prefix):] and p != base:
-                            name = p[len(prefix):]
-                            if fnmatch.fnmatchcase(name, part) and (part.startswith(".") or not name.startswith(".")):
-                                nxt.append(p)
-                else:
-                    cand = posixpath.join(base, part)
-                    if cand in self.view.files:
-                        nxt.append(cand)
-            paths = sorted(set(nxt))
-        if not absolute:
-            cwd = self.cwd.rstrip("/") + "/"
-            paths = [p[len(cwd):] if p.startswith(cwd) else p for p in paths]
-        return paths
 
     # ---- sessions ----------------------------------------------------------------------
     def loop(self, stdin: Input) -> int:
@@ -532,12 +346,6 @@ class Shell:
                 if self.terminal is not None:
                     self.terminal.settle()
 
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0
 
 
 def shell_main(sh: Shell | None, view: Any, argv: list[str], io: IO, terminal: Terminal | None, store: Any) -> int:
