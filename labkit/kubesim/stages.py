@@ -8,7 +8,7 @@ misspelt name fails at import with the stage's name, not at second 300 of a less
 container first reaches that stage.
 
 Each function takes the ``Kubelet`` (for what it knows of nodes: images present, the pull time,
-the liveness schedule), the pod, its ``PodRun`` and the container's ``Run``.
+the liveness schedule of its ``probes``), the pod, its ``PodRun`` and the container's ``Run``.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def _exits(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bo
 
 @_register(PREDICATES, "liveness-fails")
 def _liveness_fails(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
-    return kl._liveness_kill(pod, pr, run) is not None
+    return kl.probes.kill_at(pr, run) is not None
 
 
 @_register(PREDICATES, "first-crash")
@@ -119,7 +119,7 @@ def _exit(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
 
 @_register(DELAYS, "liveness")
 def _liveness(kl: Kubelet, pod: Obj, pr: PodRun, run: Run) -> float:
-    return kl._liveness_kill(pod, pr, run) or 0.0
+    return kl.probes.kill_at(pr, run) or 0.0
 
 
 @_register(DELAYS, "backoff")
@@ -233,7 +233,7 @@ def _mount_backoff(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> No
 @_register(COUNTS, "liveness-failures")
 def _liveness_failures(pr: PodRun, run: Run) -> int:
     """One Unhealthy event per failed probe, failureThreshold of them before the kill: those the
-    kubelet has not recorded yet as they happened (Kubelet._record_unhealthy)."""
+    kubelet has not recorded yet as they happened (Prober.record_unhealthy, controllers/probes.py)."""
     return max(0, int(run.spec.get("livenessProbe", {}).get("failureThreshold", 3)) - run.unhealthy)
 
 

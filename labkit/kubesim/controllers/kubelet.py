@@ -6,7 +6,10 @@ The rules (which state follows which, after how long, with which events) are dat
 derives the pod status from the container states (phase, conditions, container statuses, IPs), as the kubelet
 writes them. What each process does (exit code, logs, files for exec probes, ports for HTTP and
 TCP probes) comes from ``programs.py``; which images exist and how long a pull takes from
-``images.py``.
+``images.py``. Two jobs it asks others: ``probes.py`` (what the startup, liveness and readiness
+probes answer and when: kills, started, ready, Unhealthy events) and ``podconfig.py`` (what the
+container's config lets start: missing ConfigMaps, Secrets and keys; the process with its
+environment).
 
 Why one object for all nodes: each pod is handled by the kubelet of its node; a stopped node's
 kubelet does nothing (its pods keep their last status, as when a real node loses power) until
@@ -15,30 +18,27 @@ the node starts again.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import addresses, images, serving
+from .. import addresses, images
 from ..clock import stamp
 from ..objects import image_id
 from ..programs import Program, simulate
 from ..store import Event
 from . import Controller
 from ..stages import COUNTS, Stage, lifecycle
-from . import podconfig
+from . import podconfig, probes
 
-try:  # the container's userland (issue 13): what a shell wrote, the image's and volumes' files
+try:  # the container's userland (issue 13): ConfigMap/Secret versions, what a shell wrote
     from .. import userland
-    from ..userland import environment as userland_environment, overlay
-    from ..userland.view import file_exists as userland_file_exists
+    from ..userland import overlay
 except ImportError:  # pragma: no cover - depends on the tree
-    userland = overlay = userland_file_exists = userland_environment = None
+    userland = overlay = None
 
 Obj = dict[str, Any]
-HORIZON = 86400.0
 SANDBOX_RETRY = 10.0   # the kubelet's pod worker back-off after a failed sync
 PER_POD = COUNTS["per-pod"]
 
@@ -65,7 +65,7 @@ class Run:
     error: str = ""
     mount_backoff: float | None = None      # the volume manager's retry (FailedMount)
     ended: tuple[float, int] | None = None  # (when, exit code): the attached shell exited (process_ended)
-    plan: "Plan | None" = None               # the probes' plan (kill, started), until a file changes
+    plan: probes.Plan | None = None         # the probes' plan (kill, started), until a file changes
     unhealthy: int = 0                       # Unhealthy events recorded for this instance
     changes: list[tuple[float, str, bool]] | None = None   # file changes since start (timeline, shells)
     base_files: dict[str, bool] = field(default_factory=dict)  # image and volume files, at start
@@ -73,22 +73,6 @@ class Run:
     @property
     def name(self) -> str:
         return self.spec["name"]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the container's startup and liveness probes will do, in seconds after it started:
-    ``kill`` when the failing probe (``killer``: "startup" or "liveness") has failed failureThreshold
-    times in a row; ``started`` when the startup probe first succeeds (0 without one; None: not
-    within the horizon), which holds liveness and readiness off until then."""
-
-    kill: float | None = None
-    killer: str = "liveness"
-    started: float | None = 0.0
-
-
-def _probed(run: Run) -> bool:
-    return "livenessProbe" in run.spec or "startupProbe" in run.spec
 
 
 @dataclass
@@ -121,6 +105,7 @@ class Kubelet(Controller):
         self.ip_last: dict[str, int] = {}    # node -> host number of the pod IP it gave last (host-local)
         self.stopped: set[str] = set()
         self.loaded_images: set[str] = set()
+        self.probes = probes.Prober(mgr)   # startup, liveness and readiness probes (probes.py)
 
     # ---- start-up: adopt what the kind state says is already running -----------------
     def start(self) -> None:
@@ -218,8 +203,8 @@ class Kubelet(Controller):
         if not pr.adopted and (terminating or not pr.sandbox_error):
             for run in pr.runs:
                 self._step(pod, pr, run, now, terminating)
-                if run.state == "Running" and not terminating and _probed(run):
-                    self._record_unhealthy(pod, pr, run, now)
+                if run.state == "Running" and not terminating and probes.probed(run):
+                    self.probes.record_unhealthy(pod, pr, run, now)
         if terminating and all(r.state in ("Stopped", "Exited") for r in pr.runs):
             self.mgr.api.finalize_pod(pod)
             return
@@ -315,9 +300,9 @@ class Kubelet(Controller):
                "namespace": pod["metadata"]["namespace"], "uid": pod["metadata"]["uid"],
                "pull": _duration(self._pull_time(pr, run)), "size": run.info.size, "error": run.info.error,
                "probe": "", "exit_code": run.exit_code}
-        killer = self._plan(pr, run).killer if stage.probe_message else "liveness"
+        killer = self.probes.plan(pr, run).killer if stage.probe_message else "liveness"
         if stage.probe_message:
-            ctx["probe"] = self._probe_result(run.spec.get(f"{killer}Probe") or {}, pr, run, (at - (run.started or at)))[1]
+            ctx["probe"] = self.probes.result(run.spec.get(f"{killer}Probe") or {}, pr, run, (at - (run.started or at)))[1]
         if stage.to == "Running" and run.state != "Running":
             run.program = self.program_at_start(pod, run, at)
         if stage.config_message:
@@ -335,240 +320,19 @@ class Kubelet(Controller):
             if killer == "startup":  # the liveness-kill stage, fired by the startup probe: the kubelet's wording for it
                 messages = [m.replace("Liveness probe", "Startup probe").replace("liveness probe", "startup probe") for m in messages]
                 if ev.get("repeat") is COUNTS["liveness-failures"]:
-                    count = max(0, _threshold(run.spec["startupProbe"]) - run.unhealthy)
+                    count = max(0, probes.threshold(run.spec["startupProbe"]) - run.unhealthy)
             for message in messages:
                 for _ in range(count):
                     self.mgr.recorder.record(pod, ev["type"], ev["reason"], message, "kubelet", host=pr.node, field_path=path)
-
-    # ---- probes -------------------------------------------------------------------------------
-    def _probe_result(self, probe: Obj, pr: PodRun, run: Run, t: float) -> tuple[bool, str]:
-        """(passes, failure message) of ``probe`` ``t`` seconds after the container started."""
-        if not run.known:
-            return True, ""
-        prog = run.program
-        if "exec" in probe:
-            return self._exec_probe(pr, run, (probe["exec"] or {}).get("command") or [], t)
-        for kind in ("httpGet", "tcpSocket", "grpc"):
-            if kind in probe:
-                spec = probe[kind] or {}
-                port = spec.get("port")
-                if isinstance(port, str):
-                    port = next((p.get("containerPort") for p in run.spec.get("ports") or [] if p.get("name") == port), port)
-                serves = prog.serves
-                path = spec.get("path", "/")
-                target = f"{pr.ip}:{port}"
-                if port not in serves and not (kind == "tcpSocket" and port in serving.echo_ports(run.spec)):
-                    msg = (f'Get "http://{target}{path}": dial tcp {target}: connect: connection refused' if kind == "httpGet"
-                           else f"dial tcp {target}: connect: connection refused")
-                    return False, msg
-                if kind == "httpGet":
-                    # what the image's server answers at that age (the liveness server's /healthz
-                    # turns 500 after 10 s), else the paths the catalogue says it serves
-                    code = serving.probe_status(run.spec, port, path, t)
-                    if code is None and serves[port] and path not in serves[port]:
-                        code = 404
-                    if code is not None and not 200 <= code < 400:
-                        return False, f"HTTP probe failed with statuscode: {code}"
-                return True, ""
-        return True, ""
-
-    def _exec_probe(self, pr: PodRun, run: Run, cmd: list[str], t: float) -> tuple[bool, str]:
-        """An exec probe's command, read as the container's shell would run it: ``cat``/``test``/``ls``
-        of a file follow the process's timeline (``touch``/``rm`` in its command), what a learner's
-        ``kubectl exec`` wrote or removed, and the image's and volumes' files."""
-        words = cmd[2].split() if len(cmd) >= 3 and cmd[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash") and cmd[1] == "-c" else list(cmd)
-        prog = words[0].rsplit("/", 1)[-1] if words else ""
-        if prog in ("cat", "test", "[", "ls", "stat", "head") and len(words) > 1:
-            path = [w for w in words[1:] if w not in ("]",) and not w.startswith("-")][-1:] or [words[-1]]
-            if self._file_exists(pr, run, path[0], t):
-                return True, ""
-            return False, {"cat": f"cat: can't open '{path[0]}': No such file or directory",
-                           "head": f"head: {path[0]}: No such file or directory",
-                           "ls": f"ls: {path[0]}: No such file or directory",
-                           "stat": f"stat: can't stat '{path[0]}': No such file or directory"}.get(prog, "")
-        if prog == "false":
-            return False, ""
-        return True, ""
-
-    def _file_exists(self, pr: PodRun, run: Run, path: str, t: float) -> bool:
-        """Whether ``path`` exists ``t`` seconds after the container started."""
-        path = posixpath.normpath("/" + path)
-        if run.changes is None:
-            started = run.started or 0.0
-            # the process's own touch/rm land a moment after their second (`sleep 30; rm ...` removes
-            # the file just after the probe of second 30 has read it)
-            changes = [(ft + 0.01, p, present) for ft, p, present in run.program.files]
-            layer = self._layer(pr, run)
-            if layer is not None:
-                changes += [(at - started, p, content is not overlay.GONE) for at, p, content in layer.writes]
-            run.changes = sorted(((ft, posixpath.normpath("/" + p), present) for ft, p, present in changes), key=lambda c: c[0])
-        state = None
-        for ft, p, present in run.changes:
-            if ft > t + 1e-9:
-                break
-            if p == path or (not present and path.startswith(p.rstrip("/") + "/")):
-                state = present
-        if state is not None:
-            return state
-        if path not in run.base_files:
-            run.base_files[path] = self._base_file(pr, run, path)
-        return run.base_files[path]
-
-    def _layer(self, pr: PodRun, run: Run):
-        if overlay is None or not run.cid:
-            return None
-        pod = self.mgr.find("/pods", *pr.key)
-        return overlay.layer(self.store, pod, run.name) if pod is not None else None
-
-    def _base_file(self, pr: PodRun, run: Run, path: str) -> bool:
-        """A file of the image or a volume (``cat /etc/config/key``), as the userland builds it."""
-        if userland_file_exists is None:
-            return False
-        pod = self.mgr.find("/pods", *pr.key)
-        try:
-            return pod is not None and bool(userland_file_exists(self.store, pod, run.name, path, run.started or 0.0,
-                                                                 started=run.started, program=Program()))
-        except Exception:  # the userland cannot build this container: the file is not there
-            return False
-
-    def run_oneshot(self, pod: Obj, run: Run, at: float) -> None:
-        """A one-shot command as the container's process (``-- nslookup kubernetes.default``): run
-        it in the container's shell as it starts; its output is the log, its status the exit code."""
-        if userland is None:
-            return
-        out: list[bytes] = []
-        try:
-            view = userland.container_view(self.store, pod, run.name, at, started=at, program=Program())
-            code = userland.run(view, list(run.program.oneshot), None, out.append, out.append, store=self.store)
-        except Exception:  # the shell cannot run it here: the process exits without output
-            return
-        text = b"".join(out).decode("utf-8", "replace")
-        run.program.logs = [(0.0, line) for line in text.splitlines()]
-        run.program.exit_code = int(code)
-
-    def _files_changed(self, namespace: str, name: str, container: str) -> None:
-        """A shell wrote to the container: its probe plan is stale; sync the pod now."""
-        with self.mgr.lock:
-            pod = self.mgr.find("/pods", namespace, name)
-            pr = self.pods.get(pod["metadata"].get("uid")) if pod else None
-            for run in pr.runs if pr else ():
-                if run.name == container:
-                    run.plan = run.changes = None
-            if pr is not None:
-                self.mgr.at(self.mgr.now(), self, (namespace, name))
-
-    def _record_unhealthy(self, pod: Obj, pr: PodRun, run: Run, now: float) -> float | None:
-        """Record each failed liveness (or startup) probe as it happens (Unhealthy, before the kill
-        that the liveness-kill stage records); when the next one is due."""
-        kill = self._liveness_kill(pod, pr, run)
-        if kill is None or run.started is None:
-            return None
-        killer = run.plan.killer if run.plan is not None else "liveness"
-        probe = run.spec[f"{killer}Probe"]
-        threshold = _threshold(probe)
-        period = float(probe.get("periodSeconds", 10) or 10)
-        first = kill - (threshold - 1) * period
-        template = next(ev for st in lifecycle().stages for ev in st.events if ev.get("repeat") is COUNTS["liveness-failures"])
-        text = template["message"] if killer == "liveness" else template["message"].replace("Liveness probe", "Startup probe")
-        while run.unhealthy < threshold - 1 and run.started + first + run.unhealthy * period <= now + 1e-9:
-            t = first + run.unhealthy * period
-            message = text.format(probe=self._probe_result(probe, pr, run, t)[1])
-            self.mgr.recorder.record(pod, template["type"], template["reason"], message, "kubelet", host=pr.node,
-                                     field_path=f"spec.containers{{{run.name}}}")
-            run.unhealthy += 1
-        return run.started + first + run.unhealthy * period if run.unhealthy < threshold - 1 else None
-
-    def _probe_times(self, probe: Obj, horizon: float, after: float = 0.0):
-        """When the probe worker probes (initialDelaySeconds, then every periodSeconds), from ``after`` on."""
-        t = float(probe.get("initialDelaySeconds", 0) or 0)
-        period = float(probe.get("periodSeconds", 10) or 10)
-        while t <= horizon:
-            if t >= after - 1e-9:
-                yield t
-            t += period
-
-    def _liveness_kill(self, pod: Obj, pr: PodRun, run: Run) -> float | None:
-        """Seconds after start when the startup or liveness probe has failed failureThreshold times in a row."""
-        return self._plan(pr, run).kill
-
-    def _plan(self, pr: PodRun, run: Run) -> Plan:
-        """The probes' plan of this container instance (cached until a file it reads changes).
-
-        A startup probe runs first; until it succeeds liveness and readiness are not probed, and
-        if it fails failureThreshold times in a row the container is killed (kubernetes.io
-        "Configure Liveness, Readiness and Startup Probes")."""
-        if run.plan is None:
-            run.plan = self._make_plan(pr, run)
-        return run.plan
-
-    def _make_plan(self, pr: PodRun, run: Run) -> Plan:
-        end = min(run.program.runs_for if run.program.runs_for is not None else HORIZON, HORIZON)
-        started: float | None = 0.0
-        startup = run.spec.get("startupProbe")
-        if startup:
-            started, fails = None, 0
-            for t in self._probe_times(startup, end):
-                if self._probe_result(startup, pr, run, t)[0]:
-                    started = t
-                    break
-                fails += 1
-                if fails >= _threshold(startup):
-                    return Plan(kill=t, killer="startup", started=None)
-            if started is None:
-                return Plan(started=None)
-        probe = run.spec.get("livenessProbe")
-        if not probe or not run.known:
-            return Plan(started=started)
-        fails = 0
-        for t in self._probe_times(probe, end, after=started):
-            ok, _ = self._probe_result(probe, pr, run, t)
-            fails = 0 if ok else fails + 1
-            if fails >= _threshold(probe):
-                return Plan(kill=t, started=started)
-        return Plan(started=started)
-
-    def _started(self, pr: PodRun, run: Run, now: float) -> tuple[bool, float | None]:
-        """(the container counts as started now, when it will): its startup probe has succeeded."""
-        if run.state not in ("Running", "Stopping") or run.started is None:
-            return False, None
-        if "startupProbe" not in run.spec:
-            return True, None
-        after = self._plan(pr, run).started
-        if after is None:
-            return False, None
-        return now - run.started >= after - 1e-9, run.started + after
-
-    def _ready(self, pr: PodRun, run: Run, now: float) -> tuple[bool, float | None]:
-        """(ready now, when readiness may change next) of a container: its readiness probe, if any."""
-        if run.state != "Running" or run.started is None:
-            return False, None
-        started, when = self._started(pr, run, now)
-        if not started:
-            return False, when
-        probe = run.spec.get("readinessProbe")
-        if not probe:
-            return True, None
-        first = float(probe.get("initialDelaySeconds", 0) or 0)
-        period = float(probe.get("periodSeconds", 10) or 10)
-        elapsed = now - run.started
-        after = self._plan(pr, run).started or 0.0 if "startupProbe" in run.spec else 0.0
-        if after > first:  # the first readiness probe after the startup probe succeeded
-            first += -(-(after - first - 1e-9) // period) * period
-        if elapsed < first - 1e-9:
-            return False, run.started + first
-        last = first + int((elapsed - first + 1e-9) // period) * period
-        ok = self._probe_result(probe, pr, run, last)[0]
-        again = "exec" in probe or ("httpGet" in probe and serving.changes_with_age(run.spec))
-        return ok, (run.started + last + period if again else None)
 
     # ---- status -------------------------------------------------------------------------------
     def _container_status(self, pr: PodRun, run: Run, now: float) -> tuple[Obj, bool]:
         states = lifecycle().states
         info = states.get(run.state, {})
-        ready, _ = self._ready(pr, run, now)
+        ready, _ = self.probes.ready(pr, run, now)
         cs: Obj = {"image": run.spec.get("image", ""), "imageID": image_id(run.spec.get("image", "")) if run.ever_started else "",
                    "lastState": {}, "name": run.name, "ready": ready, "restartCount": run.restarts,
-                   "started": self._started(pr, run, now)[0]}
+                   "started": self.probes.started(pr, run, now)[0]}
         if run.cid and run.ever_started:
             cs["containerID"] = f"containerd://{run.cid}"
         if info.get("running"):
@@ -657,31 +421,24 @@ class Kubelet(Controller):
             stage = self._stage(pod, pr, run, terminating)
             if stage is not None:
                 due.append(self._due(stage, pod, pr, run))
-            _, nxt = self._ready(pr, run, now)
+            _, nxt = self.probes.ready(pr, run, now)
             if nxt is not None and nxt > now:
                 due.append(nxt)
-            if run.state == "Running" and not terminating and _probed(run):
-                nxt = self._record_unhealthy(pod, pr, run, now)
+            if run.state == "Running" and not terminating and probes.probed(run):
+                nxt = self.probes.record_unhealthy(pod, pr, run, now)
                 if nxt is not None and nxt > now:
                     due.append(nxt)
         return min(due) if due else None
 
+    # ---- the container's config (userland builds it; the kubelet refuses to start without it)
     def program_at_start(self, pod: Obj, run: Run, at: float) -> Program:
-        """The process as the runtime starts it: ``command``/``args`` with ``$(VAR)`` expanded and
-        the environment the kubelet built (env, envFrom, valueFrom, service variables), read now,
-        as a real kubelet builds them when it creates the container."""
-        if userland is None:
-            return run.program
-        try:
-            view = userland.container_view(self.store, pod, run.name, at, started=at, program=Program())
-        except Exception:  # the userland cannot build this container: keep what the spec alone says
-            return run.program
-        spec = run.spec
-        command = userland_environment.expand_command(spec["command"], view.kubelet_env) if spec.get("command") is not None else None
-        args = userland_environment.expand_command(spec["args"], view.kubelet_env) if spec.get("args") is not None else None
-        return simulate(run.info, command, args, dict(view.env), stdin=bool(spec.get("stdin")))
+        """The process as the runtime starts it (``$(VAR)`` expanded, the kubelet's environment)."""
+        return podconfig.program_at_start(self.store, pod, run.spec, run.info, run.program, at)
 
-    # ---- what the container's config needs (userland builds it; the kubelet refuses to start without it)
+    def run_oneshot(self, pod: Obj, run: Run, at: float) -> None:
+        """A one-shot command (``-- nslookup kubernetes.default``) as the container's process."""
+        podconfig.run_oneshot(self.store, pod, run.name, run.program, at)
+
     def env_errors(self, pod: Obj, run: Run) -> list[str]:
         """Why the container's environment cannot be built (CreateContainerConfigError messages)."""
         return podconfig.env_errors(self.store, pod, run.spec)
@@ -702,6 +459,17 @@ class Kubelet(Controller):
             return
         run.ended = (max(self.mgr.now(), run.since), int(exit_code))
         self.enqueue((namespace, pod))
+
+    def _files_changed(self, namespace: str, name: str, container: str) -> None:
+        """A shell wrote to the container: its probe plan is stale; sync the pod now."""
+        with self.mgr.lock:
+            pod = self.mgr.find("/pods", namespace, name)
+            pr = self.pods.get(pod["metadata"].get("uid")) if pod else None
+            for run in pr.runs if pr else ():
+                if run.name == container:
+                    self.probes.forget(run)
+            if pr is not None:
+                self.mgr.at(self.mgr.now(), self, (namespace, name))
 
     def container_started_at(self, pod: Obj, container: str) -> float | None:
         """When the container's current process started (sim clock, seconds since the epoch);
@@ -742,10 +510,6 @@ def started_at(store: Any, pod: Obj, container: str) -> float | None:
     kubelet of ``store`` runs it."""
     kubelet = _KUBELETS.get(store)
     return kubelet.container_started_at(pod, container) if kubelet is not None else None
-
-
-def _threshold(probe: Obj) -> int:
-    return int(probe.get("failureThreshold", 3) or 3)
 
 
 def _key(pod: Obj) -> tuple[str, str]:

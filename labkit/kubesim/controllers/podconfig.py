@@ -1,16 +1,20 @@
-"""What the kubelet checks before it starts a container: that the ConfigMaps, Secrets and keys
-its environment and volumes name exist (CreateContainerConfigError, FailedMount).
+"""What the kubelet takes from a container's config when it starts it: first the checks, that the
+ConfigMaps, Secrets and keys its environment and volumes name exist (CreateContainerConfigError,
+FailedMount), then the process itself (``command``/``args`` with ``$(VAR)`` expanded in the
+environment the kubelet builds, and a one-shot command run in the container's shell).
 
 Why here: the userland package (``kubesim.userland``) builds the container's environment and files
-and owns these rules (``env_errors``, ``mount_errors``); this module asks it, and holds the same
-rules in short for a tree without it, so the kubelet never depends on what else is installed.
-The messages are the kubelet's (pkg/kubelet/kubelet_pods.go, pkg/volume/configmap and secret).
+and owns these rules (``env_errors``, ``mount_errors``, ``container_view``); this module asks it, and
+holds the checks in short for a tree without it (the process is then what the spec alone says), so
+the kubelet never depends on what else is installed. The messages are the kubelet's
+(pkg/kubelet/kubelet_pods.go, pkg/volume/configmap and secret).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .. import resources
+from .. import images, resources
+from ..programs import Program, simulate
 
 Obj = dict[str, Any]
 KEYS = {"configMap": ("/configmaps", "configmap", "ConfigMap"), "secret": ("/secrets", "secret", "Secret")}
@@ -19,9 +23,11 @@ KEYS = {"configMap": ("/configmaps", "configmap", "ConfigMap"), "secret": ("/sec
 ROOT_CA = "kube-root-ca.crt"
 
 try:  # the userland's own rules, when present (contract 3 of issue 13)
-    from ..userland import env_errors as _userland_env_errors, mount_errors as _userland_mount_errors
+    from .. import userland
+    from ..userland import (env_errors as _userland_env_errors, environment as _environment,
+                            mount_errors as _userland_mount_errors)
 except ImportError:  # pragma: no cover - depends on the tree
-    _userland_env_errors = _userland_mount_errors = None
+    userland = _environment = _userland_env_errors = _userland_mount_errors = None
 
 
 def _find(store: Any, key: str, namespace: str, name: str) -> Obj | None:
@@ -94,3 +100,37 @@ def mount_errors(store: Any, pod: Obj) -> list[tuple[str, str]]:
                 out.append((vol.get("name", ""), f'MountVolume.SetUp failed for volume "{vol.get("name", "")}" : {err}'))
                 break
     return out
+
+
+def program_at_start(store: Any, pod: Obj, container: Obj, info: images.ImageInfo, program: Program,
+                     at: float) -> Program:
+    """The process as the runtime starts it: ``command``/``args`` with ``$(VAR)`` expanded and
+    the environment the kubelet built (env, envFrom, valueFrom, service variables), read now,
+    as a real kubelet builds them when it creates the container; ``program`` (what the spec alone
+    says) when the userland cannot build the container."""
+    if userland is None:
+        return program
+    try:
+        view = userland.container_view(store, pod, container["name"], at, started=at, program=Program())
+    except Exception:  # the userland cannot build this container: keep what the spec alone says
+        return program
+    command = _environment.expand_command(container["command"], view.kubelet_env) if container.get("command") is not None else None
+    args = _environment.expand_command(container["args"], view.kubelet_env) if container.get("args") is not None else None
+    return simulate(info, command, args, dict(view.env), stdin=bool(container.get("stdin")))
+
+
+def run_oneshot(store: Any, pod: Obj, container: str, program: Program, at: float) -> None:
+    """A one-shot command as the container's process (``-- nslookup kubernetes.default``): run
+    it in the container's shell as it starts; its output becomes ``program``'s log, its status
+    the exit code (unchanged when the shell cannot run it here)."""
+    if userland is None:
+        return
+    out: list[bytes] = []
+    try:
+        view = userland.container_view(store, pod, container, at, started=at, program=Program())
+        code = userland.run(view, list(program.oneshot), None, out.append, out.append, store=store)
+    except Exception:  # the shell cannot run it here: the process exits without output
+        return
+    text = b"".join(out).decode("utf-8", "replace")
+    program.logs = [(0.0, line) for line in text.splitlines()]
+    program.exit_code = int(code)

@@ -1,0 +1,239 @@
+"""Who answers a connection to an address inside the emulated cluster: a pod, a Service's
+endpoint, a node's kubelet, or nobody (the dialer's ``connection refused``).
+
+Why its own module: the proxy subresources, ``kubectl port-forward``, the container shell's
+``wget``/``curl``/``nc`` and the kubelet's probes ask the same questions before any byte is said:
+*which pod does ``host:port`` reach* (:func:`resolve`: a pod IP, a Service's ClusterIP, a NodePort
+on any node, the kubelet port) and *does one of its containers listen there* (:func:`serves`,
+:func:`echo_ports`, :func:`listening_container`, from the image and its ``command``, the same
+facts the kubelet's probes use). What the server then says is :mod:`.http_answers`; the public
+face of both is :mod:`.serving`. (Not :mod:`.addresses`: that one hands out the IPs.)
+
+Rules, as on a real cluster:
+- only a Running pod whose (running) container serves the port answers; anything else is refused
+  with the dialer's wording, ``dial tcp IP:PORT: connect: connection refused``;
+- a ClusterIP's port, or a NodePort on any node's IP, goes to one *ready* endpoint of the Service
+  (its EndpointSlices as the endpoints controller writes them, else its Endpoints), taken in turn
+  (round robin per Service), then to that pod's target port; a Service with no ready endpoint
+  refuses (kube-proxy rejects such traffic).
+"""
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from . import images, programs, resources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
+
+Obj = dict[str, Any]
+KUBELET_PORT = 10250
+
+
+class ConnectionRefused(Exception):
+    """Nothing listens there; ``message`` is what the dialer says (``dial tcp ...: connection refused``)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ConnectionClosed(ConnectionRefused):
+    """Something listens but does not speak HTTP (redis, postgres): it closes the connection (``EOF``)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a connection lands: ``pod`` listening on ``port`` (``address`` is ``podIP:port``).
+
+    ``service`` is the Service it went through (None for a pod IP); ``kubelet`` is the node
+    object when the address is a node's kubelet port (10250) rather than a pod."""
+
+    pod: Obj | None
+    port: int
+    address: str
+    service: Obj | None = None
+    kubelet: Obj | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing answers; ``message`` is the client's error (``dial tcp 10.96.0.5:80: connect: connection refused``)."""
+
+    message: str
+
+
+def refused(host: str, port: int) -> str:
+    return f"dial tcp {host}:{port}: connect: connection refused"
+
+
+# ---- who listens where ----------------------------------------------------------------------
+def resolve(store: "Store", host: str, port: int, namespace: str = "default") -> Backend | Refused:
+    """Who answers a TCP connection to ``host:port`` from inside the cluster.
+
+    ``host`` is a pod IP, a ClusterIP, a node IP (NodePorts and the kubelet) or an IP the caller
+    resolved from a DNS name (``localhost`` is the caller's own pod: it passes that pod's IP).
+    ``namespace`` is the caller's (unused for IPs, kept for callers that pass names)."""
+    pod = pod_by_ip(store, host)
+    if pod is not None:
+        if listening_container(pod, port) is None:
+            return Refused(refused(host, port))
+        return Backend(pod, port, f"{host}:{port}")
+    svc = service_by_cluster_ip(store, host)
+    if svc is not None:
+        sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
+        if sport is None:
+            return Refused(refused(host, port))
+        return _through_service(store, svc, sport, refused(host, port))
+    node = node_by_ip(store, host)
+    if node is not None:
+        if port == KUBELET_PORT:
+            return Backend(None, port, f"{host}:{port}", kubelet=node)
+        for svc in _services(store):
+            if svc["spec"].get("type") not in ("NodePort", "LoadBalancer"):
+                continue
+            for sport in svc["spec"].get("ports") or []:
+                if sport.get("nodePort") == port:
+                    return _through_service(store, svc, sport, refused(host, port))
+        return Refused(refused(host, port))
+    return Refused(f"dial tcp {host}:{port}: connect: no route to host")
+
+
+def service_backend(store: "Store", svc: Obj, sport: Obj) -> Backend | Refused:
+    """The endpoint a connection to Service ``svc`` on its port ``sport`` goes to (round robin
+    over ready endpoints), as kube-proxy picks it; Refused (with the pod's address) when the
+    chosen pod does not listen, or ``no endpoints`` when none is ready."""
+    return _through_service(store, svc, sport, "")
+
+
+def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str) -> Backend | Refused:
+    ready = ready_endpoints(store, svc, sport)
+    if not ready:
+        name = svc["metadata"]["name"]
+        return Refused(refusal or f'no endpoints available for service "{name}"')
+    counters = _turns.setdefault(store, {})
+    key = (svc["metadata"]["namespace"], svc["metadata"]["name"], sport.get("port"))
+    turn = counters.get(key, 0)
+    counters[key] = turn + 1
+    ip, target, pod = ready[turn % len(ready)]
+    if pod is None or listening_container(pod, target) is None:
+        return Refused(refusal or refused(ip, target))
+    return Backend(pod, target, f"{ip}:{target}", service=svc)
+
+
+_turns: "weakref.WeakKeyDictionary[Store, dict[tuple, int]]" = weakref.WeakKeyDictionary()
+
+
+def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int, Obj | None]]:
+    """(IP, target port, pod or None) of each ready endpoint of ``svc`` for service port ``sport``,
+    from its EndpointSlices (as kube-proxy reads them), else from its Endpoints."""
+    ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+    pname = sport.get("name") or ""
+    slices, _ = store.list(resources.get("discovery.k8s.io/endpointslices"), ns,
+                           lambda s: (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name)
+    out: list[tuple[str, int, Obj | None]] = []
+    if slices:
+        for s in slices:
+            target = next((p.get("port") for p in s.get("ports") or [] if (p.get("name") or "") == pname), None)
+            if target is None:
+                continue
+            for ep in s.get("endpoints") or []:
+                if (ep.get("conditions") or {}).get("ready") is False:
+                    continue
+                for ip in ep.get("addresses") or []:
+                    out.append((ip, int(target), _ref_pod(store, ep.get("targetRef"), ip)))
+        return out
+    ep_obj = store.find(resources.get("/endpoints"), ns, name)
+    for subset in (ep_obj or {}).get("subsets") or []:
+        target = next((p.get("port") for p in subset.get("ports") or [] if (p.get("name") or "") == pname), None)
+        if target is None:
+            continue
+        for addr in subset.get("addresses") or []:
+            out.append((addr["ip"], int(target), _ref_pod(store, addr.get("targetRef"), addr["ip"])))
+    return out
+
+
+def _ref_pod(store: "Store", ref: Obj | None, ip: str) -> Obj | None:
+    if ref and ref.get("kind") == "Pod":
+        pod = store.find(resources.get("/pods"), ref.get("namespace", ""), ref.get("name", ""))
+        if pod is not None and (pod.get("status") or {}).get("podIP") == ip:
+            return pod
+    return pod_by_ip(store, ip)
+
+
+def _services(store: "Store") -> list[Obj]:
+    return store.list(resources.get("/services"))[0]
+
+
+def pod_by_ip(store: "Store", ip: str) -> Obj | None:
+    """The live (not Succeeded/Failed) pod with that IP, not a host-network one."""
+    for pod in store.list(resources.get("/pods"), None, lambda p: (p.get("status") or {}).get("podIP") == ip)[0]:
+        if pod["status"].get("phase") not in ("Succeeded", "Failed") and not (pod.get("spec") or {}).get("hostNetwork"):
+            return pod
+    return None
+
+
+def service_by_cluster_ip(store: "Store", ip: str) -> Obj | None:
+    return next((s for s in _services(store) if ip in ((s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")])), None)
+
+
+def node_by_ip(store: "Store", ip: str) -> Obj | None:
+    for node in store.list(resources.get("/nodes"))[0]:
+        if any(a.get("address") == ip for a in (node.get("status") or {}).get("addresses") or []):
+            return node
+    return None
+
+
+def pod_ip(pod: Obj) -> str:
+    return (pod.get("status") or {}).get("podIP") or ""
+
+
+# ---- what a pod listens on ---------------------------------------------------------------------
+@lru_cache(maxsize=2048)
+def _program(image: str, command: tuple[str, ...] | None, args: tuple[str, ...] | None) -> programs.Program:
+    return programs.simulate(images.lookup(image), list(command) if command is not None else None,
+                             list(args) if args is not None else None)
+
+
+def serves(container: Obj) -> dict[int, tuple[str, ...]]:
+    """The ports (and, for probes, known paths) the container's process listens on."""
+    command, args = container.get("command"), container.get("args")
+    return _program(container.get("image", ""), tuple(command) if command is not None else None,
+                    tuple(args) if args is not None else None).serves
+
+
+_NC_ECHO = re.compile(r"\bnc\s+-l\w*\s+(?:-p\s+)?(\$\{?\w+\}?|\d+)[^;&|]*-e\s+/bin/cat")
+_FOR_LIST = re.compile(r"\bfor\s+\w+\s+in\s+((?:\d+\s*)+);")
+_PORT_SERVER = re.compile(r"port[-_]server\.py((?:\s+\d+)+)")
+
+
+def echo_ports(container: Obj) -> set[int]:
+    """Ports on which the container runs a TCP echo server: ``nc -l -p PORT -e /bin/cat`` (also in a
+    ``for port in 1234 1235`` loop) and the official client's e2e ``port-server.py PORT...``."""
+    text = " ".join(str(w) for w in (container.get("command") or []) + (container.get("args") or []))
+    ports: set[int] = set()
+    for m in _NC_ECHO.finditer(text):
+        if m.group(1).isdigit():
+            ports.add(int(m.group(1)))
+        else:
+            for loop in _FOR_LIST.finditer(text):
+                ports.update(int(p) for p in loop.group(1).split())
+    for m in _PORT_SERVER.finditer(text):
+        ports.update(int(p) for p in m.group(1).split())
+    return ports
+
+
+def listening_container(pod: Obj, port: int) -> Obj | None:
+    """The container of a Running ``pod`` that is running and listens on ``port``, else None."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return None
+    running = {cs.get("name") for cs in status.get("containerStatuses") or [] if (cs.get("state") or {}).get("running")}
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") in running and (port in serves(c) or port in echo_ports(c)):
+            return c
+    return None
