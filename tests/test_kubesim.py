@@ -141,7 +141,9 @@ def test_core_apps_autoscaling_crud(api):
         apps.read_namespaced_deployment("web", "crud")
     assert err.value.status == 404
     core.delete_namespace("crud")
-    assert "crud" not in [n.metadata.name for n in core.list_namespace().items]
+    # gone, or Terminating while its pod stops (busybox's sh ignores SIGTERM: the grace period runs out first)
+    left = [n for n in core.list_namespace().items if n.metadata.name == "crud"]
+    assert not left or left[0].status.phase == "Terminating"
 
 
 def test_json_patch_and_merge_patch(sim, api):
