@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from . import images
+from . import images, requestlog
 from .backends import ConnectionClosed, ConnectionRefused, listening_container, pod_ip, refused, serves
 from .clock import parse as parse_time
 
@@ -54,7 +54,8 @@ def _version(responses: Obj, image: str) -> str:
     return str(responses.get("version", tag))
 
 
-_FIELD = re.compile(r"\{(hostname|pod_ip|pod_name|namespace|node|version|path|method|host_ip|now|isonow|age|query|host|"
+_FIELD = re.compile(r"\{(hostname|pod_ip|pod_name|namespace|node|version|path|method|host_ip|now|isonow|jsnow|age|jsage|query|host|"
+                    r"requests|status|length|client|clfdate|user_agent|"
                     r"request_uri|request_headers|request_body|service_account|env:[A-Za-z_][A-Za-z0-9_]*(?::[^}]*)?)\}")
 
 
@@ -73,6 +74,18 @@ def _fill(text: str, values: dict[str, str], env: dict[str, str]) -> str:
             return env.get(name, default[0] if default else "")
         return values.get(key, m.group(0))
     return _FIELD.sub(one, text)
+
+
+def _js_time(store: "Store") -> str:
+    """Now as JavaScript prints a Date (``toISOString``): 2026-12-01T12:00:00.123Z."""
+    now = store.clock.now()
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _js_number(seconds: float) -> str:
+    """Milliseconds over 1000 as JavaScript prints the number: 12.345, or 12 when whole."""
+    value = round(seconds * 1000) / 1000
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def _go_float(x: float) -> str:
@@ -126,12 +139,13 @@ def changes_with_age(container: Obj) -> bool:
 
 
 def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, headers: dict[str, str],
-                 body: bytes) -> HttpAnswer:
+                 body: bytes, client: str = "127.0.0.1") -> HttpAnswer:
     """What the server listening on ``port`` of ``pod`` answers to one HTTP request.
 
     Raises :class:`ConnectionRefused` when nothing listens there (``dial tcp IP:PORT: connect:
     connection refused``) and :class:`ConnectionClosed` when what listens is not an HTTP server.
     The answer comes from the image's ``responses`` (data/images.yaml): exact path, else ``*``.
+    ``client`` is the caller's address, for the server's access log (:mod:`.requestlog`).
     A plain function on purpose: the traffic issue grows it (load, per-request CPU, logs)."""
     container = listening_container(pod, port)
     if container is None:
@@ -154,6 +168,7 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
               "host_ip": (pod.get("status") or {}).get("hostIP", ""), "version": _version(responses, image),
               "path": plain, "method": method.upper(), "now": _go_time(store), "age": _go_float(age),
               "isonow": store.clock.now().strftime("%Y-%m-%dT%H:%M:%S"), "query": path.partition("?")[2],
+              "jsnow": _js_time(store), "jsage": _js_number(age),
               "host": host, "request_uri": f"http://{host}{path}",
               "request_headers": "".join(f"\t{k}={v}\n" for k, v in sorted(lower.items())),
               "request_body": body.decode("utf-8", "replace") if body else "-no body in request-",
@@ -171,6 +186,12 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
     if answer.get("type"):
         out["Content-Type"] = answer["type"]
     out["Content-Length"] = str(len(data))
+    if responses.get("log"):
+        uid, name = meta.get("uid", ""), container.get("name", "")
+        logged = {**values, "requests": str(requestlog.count(store, uid, name, store.clock.time() - age)), "status": str(status),
+                  "length": str(len(data)), "client": client, "clfdate": requestlog.clf_date(store.clock.now()),
+                  "user_agent": lower.get("user-agent", "-"), "path": path}
+        requestlog.record(store, uid, name, store.clock.time(), _fill(str(responses["log"]), logged, env))
     if method.upper() == "HEAD":
         data = b""
     return HttpAnswer(status, REASONS.get(status, "Unknown"), out, data)

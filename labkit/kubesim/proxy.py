@@ -124,7 +124,7 @@ class Proxy:
         path = t.proxy_path or "/"
         try:
             answer = serving.http_request(self.store, pod, port, req.method, path + ("?" + query if query else ""),  # type: ignore[attr-defined]
-                                          headers, req.body)
+                                          headers, req.body, client=self.address.split(":")[0])  # type: ignore[attr-defined]
         except serving.ConnectionRefused as exc:
             raise unreachable(exc.message) from None
         return _response(answer)

@@ -118,8 +118,8 @@ class Router:
         accept = req.headers.get("accept", "")
         if path in ("/healthz", "/livez", "/readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
-        if path == "/version":
-            return json_response(discovery.version_info())
+        if path == "/version":  # the API server writes it indented (responsewriters.WriteRawJSON)
+            return Response(200, json.dumps(discovery.version_info(), indent=2).encode(), "application/json")
         if path == "/api":
             if "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept.replace(" ", "") + ";":
                 return json_response(discovery.aggregated(core=True), content_type=discovery.AGGREGATED)

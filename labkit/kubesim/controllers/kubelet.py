@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import addresses, images
+from .. import addresses, images, requestlog
 from ..clock import stamp
 from ..objects import image_id
 from ..programs import Program, simulate
@@ -498,6 +498,8 @@ class Kubelet(Controller):
                 for mark, value in marks.items():
                     line = line.replace(mark, value)
             lines.append(line)
+        until = run.finished if run.finished is not None and run.state != "Running" else None
+        lines += requestlog.lines_since(self.store, pr.uid, container, run.started, until)  # its access log
         return "".join(line + "\n" for line in lines)
 
 

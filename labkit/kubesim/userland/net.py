@@ -87,7 +87,9 @@ def http(sh: Shell, url: str, method: str = "GET", headers: dict[str, str] | Non
         return Outcome(ip=ip, error="closed")
     hdrs = {"Host": host if port == PORTS.get(scheme) else f"{host}:{port}", **(headers or {})}
     try:
-        answer = serving.http_request(sh.store, backend.pod, backend.port, method, path, hdrs, body)
+        own = backend.pod["metadata"].get("uid") == sh.view.pod["metadata"].get("uid")
+        client = "127.0.0.1" if own else (sh.view.pod.get("status") or {}).get("podIP", "")
+        answer = serving.http_request(sh.store, backend.pod, backend.port, method, path, hdrs, body, client=client)
     except serving.ConnectionClosed:
         return Outcome(ip=ip, error="closed")
     except serving.ConnectionRefused as refused:
