@@ -168,7 +168,10 @@ def check(expect: dict[str, Any], runs: list[Run], env: dict[str, str]) -> list[
     want_exit = expect.get("exit", 0)
     for i, run in enumerate(runs):
         tag = f" (run {i + 1})" if len(runs) > 1 else ""
-        if want_exit == "nonzero":
+        if want_exit == "running":
+            if run.code is not None:
+                problems.append(f"it ended (exit {run.code}){tag}; the page's command keeps running")
+        elif want_exit == "nonzero":
             if run.code == 0:
                 problems.append(f"exit code 0{tag}, the page's command fails here")
         elif run.code != want_exit:
