@@ -78,6 +78,8 @@ class Learner:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "POD_NAME", "NODE_PORT"))}
         self.env.update(KUBECONFIG=sim.kubeconfig, KUBECACHEDIR=str(where / "kubecache"), HOME=str(where),
                         PATH=f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        # curl at a terminal prints no progress meter (its output is not redirected); errors it shows
+        (where / ".curlrc").write_text("silent\nshow-error\n")
         self.terminal2: subprocess.Popen[str] | None = None
         self.proxy_port: str | None = None
 
