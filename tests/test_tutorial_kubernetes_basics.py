@@ -218,6 +218,11 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     finally:
         learner.stop_terminal2()
         sim.stop()
+        transcript = os.environ.get("LABKIT_TUTORIAL_TRANSCRIPT")  # a file: every step's typing and output, to read
+        if transcript:
+            Path(transcript).write_text("".join(
+                f"### {o.step['id']} ({o.tries} tr{'y' if o.tries == 1 else 'ies'}){' FAILED' if o.problems else ''}\n"
+                + "".join(f"$ {o.typed}\n{r.output}" for r in o.runs) + "\n" for o in outcomes.values()))
     return outcomes
 
 
