@@ -58,7 +58,8 @@ class Outcome:
 
     def report(self) -> str:
         s = self.step
-        shown = "\n".join(f"--- run {i + 1} (exit {r.code}):\n{r.output.rstrip()}" for i, r in enumerate(self.runs))
+        shown = "\n".join(f"--- run {i + 1} (exit {r.code}):\n{r.output.rstrip() or '(no output at all)'}"
+                          for i, r in enumerate(self.runs))
         typed = f"\n  typed instead: {self.typed}" if self.typed != s["command"].strip() else ""
         return (f"Kubernetes Basics module {s['module']}, step {s['id']}: `{s['command'].strip()}`{typed}\n"
                 f"  the page says: {s.get('says', '(output as listed)')}\n"
