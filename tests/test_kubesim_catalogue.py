@@ -111,3 +111,28 @@ def test_a_shell_with_stdin_waits_for_the_learner_and_one_without_exits():
         assert _get(sim, "plain")["status"]["phase"] == "Succeeded"
     finally:
         sim.stop()
+
+
+def test_a_pid_1_without_a_sigterm_handler_keeps_its_pod_terminating_for_the_grace_period():
+    """The bootcamp's `node server.js` ignores SIGTERM (Kubernetes Basics: "view the old one terminating")."""
+    import requests
+
+    from labkit import kubesim
+    sim = kubesim.start(realtime=False, seed=4)
+    pods = sim.url + "/api/v1/namespaces/default/pods"
+    try:
+        for name, image in (("boot", "gcr.io/google-samples/kubernetes-bootcamp:v1"), ("web", "nginx")):
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": {"containers": [{"name": name, "image": image}]}}
+            assert requests.post(pods, json=body, timeout=10).status_code == 201
+        sim.advance(10)
+        for name in ("boot", "web"):
+            assert requests.delete(f"{pods}/{name}", timeout=10).status_code == 200
+        sim.advance(5)
+        assert requests.get(f"{pods}/web", timeout=10).status_code == 404  # nginx stops on SIGTERM
+        boot = requests.get(f"{pods}/boot", timeout=10).json()
+        assert boot["metadata"].get("deletionTimestamp"), boot
+        sim.advance(30)
+        assert requests.get(f"{pods}/boot", timeout=10).status_code == 404  # killed when the 30 s ran out
+    finally:
+        sim.stop()

@@ -76,6 +76,7 @@ def test_python_client_datetimes_are_wall_clock_and_round_trip(kubectl):
     assert back["firstTimestamp"] == sent  # what a client writes, it reads back
     stored = sim.store.get(resources.get("/events"), "default", "e1")
     assert stored["firstTimestamp"] != sent  # the store keeps simulated time
+    assert requests.get(f"{sim.url}/version").json()["buildDate"] == "2026-05-14T00:00:00Z"  # a build date never moves
 
 
 def test_a_chosen_clock_is_served_as_it_is():

@@ -124,8 +124,9 @@ def simulate(image: ImageInfo, command: list[str] | None, args: list[str] | None
         code = image.exit_code if not argv else 0
         return Program(runs_for=0.05, exit_code=code, handles_sigterm=False,
                        logs=[(0.0, line) for line in image.logs] if not argv else [])
-    if not argv:
-        return Program(runs_for=None, logs=[(0.0, line) for line in image.logs], serves=dict(image.serves))
+    if not argv:  # the image's own process; `ignoresSigterm` (images.yaml): PID 1 without a SIGTERM handler
+        return Program(runs_for=None, logs=[(0.0, line) for line in image.logs], serves=dict(image.serves),
+                       handles_sigterm=not image.entry.get("ignoresSigterm", False))
     if argv[0].rsplit("/", 1)[-1] in ONESHOT:
         return Program(runs_for=0.05, handles_sigterm=False, oneshot=tuple(argv))
     if argv[0] in SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc", "-lc"):
