@@ -118,6 +118,19 @@ def test_kubectl_exec_errors_read_as_on_a_real_cluster(frozen):
     assert done.stderr == 'error: Internal error occurred: unable to upgrade connection: container not found ("crash")\n'
 
 
+def test_kubectl_cp_both_ways(frozen, tmp_path):
+    """``kubectl cp`` is ``tar`` over exec: a file goes in, the shell sees it, and comes back out."""
+    local = tmp_path / "note.txt"
+    local.write_text("written on the host\n")
+    put = frozen.kubectl("cp", str(local), "bb:/tmp/note.txt")
+    assert put.returncode == 0, put.stderr
+    assert frozen.kubectl("exec", "bb", "--", "cat", "/tmp/note.txt").stdout == "written on the host\n"
+    back = tmp_path / "back.txt"
+    got = frozen.kubectl("cp", "bb:/tmp/note.txt", str(back))
+    assert got.returncode == 0, got.stderr
+    assert back.read_text() == "written on the host\n"
+
+
 def test_kubectl_exec_over_spdy(frozen):
     spdy = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}
     done = frozen.kubectl("exec", "bb", "--", "env", **spdy)
