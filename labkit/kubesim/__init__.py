@@ -22,7 +22,9 @@ Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``cloc
 ``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
 data/kind-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
-``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``), ``strategies`` (the named per-resource
+``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
+``websocket`` and ``spdy`` (the stream protocols, ``spdyexec``: exec over SPDY), ``userland/`` (what a
+container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``strategies`` (the named per-resource
 strategies), ``addresses`` (address rules and the public ``Allocator``), ``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's

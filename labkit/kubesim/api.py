@@ -8,7 +8,8 @@ HTTP layer (server.py) stays a thin adapter that can never turn a bug into a dea
 :class:`Api` is one generic store handler for every resource, put together from one module per
 job: ``routing`` (URLs, dispatch, version conversion), ``decoding`` (request bodies), ``reads``
 (get, list, watch), ``writes`` (create, update, patch, scale), ``apply`` (server-side apply and
-managed fields), ``deletion`` (delete, finalizers, propagation), ``podlogs`` (pods/log) and
+managed fields), ``deletion`` (delete, finalizers, propagation), ``podlogs`` (pods/log),
+``remotecommand`` (exec and attach), ``portforward``, ``proxy`` (the proxy subresources) and
 ``addresses.Allocator`` (ClusterIPs and NodePorts). What differs between resources is data
 (data/resources.yaml, read by ``resources``) or a named strategy (``strategies``).
 """

@@ -146,7 +146,8 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
     connection refused``) and :class:`ConnectionClosed` when what listens is not an HTTP server.
     The answer comes from the image's ``responses`` (data/images.yaml): exact path, else ``*``.
     ``client`` is the caller's address, for the server's access log (:mod:`.requestlog`).
-    A plain function on purpose: the traffic issue grows it (load, per-request CPU, logs)."""
+    A plain function on purpose: traffic (load, per-request CPU) can grow it; each answer is logged
+    in :mod:`.requestlog` when the image writes an access log."""
     container = listening_container(pod, port)
     if container is None:
         raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port))
