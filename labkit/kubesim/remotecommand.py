@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
@@ -33,6 +34,11 @@ V5 = "v5.channel.k8s.io"
 PROTOCOLS = [V5, "v4.channel.k8s.io", "v4.base64.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
              "channel.k8s.io", "base64.channel.k8s.io", ""]
 FINISH_WAIT = 5.0  # seconds the server waits for the client's close frame after the status
+# kubectl 1.32's WebSocket executor starts reading frames before it has made its streams, and
+# drops a frame for a stream it has not made yet ("Unknown stream id 1, discarding message" on
+# stderr). Across a network the frames arrive later than that; on 127.0.0.1 they can win the race
+# (about 1 run in 300), so the first frame waits this long.
+STREAMS_SETTLE = 0.05
 
 
 def _json(obj: Obj) -> bytes:
@@ -303,6 +309,7 @@ class RemoteCommand:
             channels = Channels(sock, protocol)
             session = Session(channels, Stdin() if streams.stdin else None)
             # the lowest writable channel gets an empty message: the streams are set up
+            time.sleep(STREAMS_SETTLE)
             channels.write(STDOUT if streams.stdout else STDERR if streams.stderr else ERROR, b"")
             session.start()
             if not_running is not None:  # v5: the API server's translator reports the kubelet's refusal
