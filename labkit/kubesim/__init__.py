@@ -60,6 +60,7 @@ from .store import Store
 
 __all__ = ["KubeSim", "start", "KUBERNETES_VERSION"]
 KUBERNETES_VERSION = kindstate.kubernetes_version()
+PROFILES = ("kind", "gke")  # what a started cluster looks like: kind's fresh cluster, or GKE-like
 
 
 @dataclass
@@ -167,7 +168,8 @@ def load_state(store: Store, name: str, workers: int, seed: int, now: datetime) 
 
 def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed: int = 0, name: str = "course",
           workers: int = 2, clock: Clock | None = None, host: str = "127.0.0.1", realtime: bool = True,
-          controllers: bool = True, wall_clock: bool | None = None) -> KubeSim:
+          controllers: bool = True, wall_clock: bool | None = None, profile: str = "kind",
+          speed: float = 1.0) -> KubeSim:
     """Start an emulator in a background thread and write its kubeconfig; returns the handle.
 
     ``kubeconfig``: where to write it (default: a fresh temporary file). ``port`` 0 picks a free
@@ -179,10 +181,18 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     themselves (``kubectl describe``'s events, the Python client's datetimes) are the simulated
     ages (``wallclock.py``). The default is on for the emulator's own clock and off when you pass
     a ``clock`` (a chosen timeline, e.g. a golden test's fixed date, is served as it is).
+    ``profile``: ``"kind"`` (a fresh kind cluster: no cloud controller, a LoadBalancer stays
+    pending) or ``"gke"`` (GKE-like nodes and a cloud controller that gives LoadBalancers an
+    external IP). ``speed``: how many simulated seconds pass per real second while the clock
+    follows real time (``--speed 10`` on the command line).
     """
     began = time.perf_counter()
     if workers < 0:
         raise ValueError("workers must be 0 or more")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if not speed > 0:
+        raise ValueError("speed must be more than 0 (1 follows real time, 10 runs ten times faster)")
     own_clock = clock is None
     if clock is None:
         clock = SimClock(realtime=realtime)

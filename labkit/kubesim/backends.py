@@ -72,12 +72,14 @@ def refused(host: str, port: int) -> str:
 
 
 # ---- who listens where ----------------------------------------------------------------------
-def resolve(store: "Store", host: str, port: int, namespace: str = "default") -> Backend | Refused:
+def resolve(store: "Store", host: str, port: int, namespace: str = "default", client_ip: str = "") -> Backend | Refused:
     """Who answers a TCP connection to ``host:port`` from inside the cluster.
 
     ``host`` is a pod IP, a ClusterIP, a node IP (NodePorts and the kubelet) or an IP the caller
     resolved from a DNS name (``localhost`` is the caller's own pod: it passes that pod's IP).
-    ``namespace`` is the caller's (unused for IPs, kept for callers that pass names)."""
+    ``namespace`` is the caller's (unused for IPs, kept for callers that pass names).
+    ``client_ip`` is the caller's address (a pod IP, or "" from outside the cluster): what
+    ``sessionAffinity: ClientIP`` keys on."""
     pod = pod_by_ip(store, host)
     if pod is not None:
         if listening_container(pod, port) is None:

@@ -37,6 +37,7 @@ class HttpAnswer:
     reason: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    cpu: float = 0.0  # core-seconds the server spent on this request (the load model's cost per request)
 
 
 def responses_of(image: str) -> Obj:
