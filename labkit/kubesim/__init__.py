@@ -36,8 +36,8 @@ controllers), ``stages`` (the kubelet's lifecycle rules, data/lifecycle.yaml, ch
 (what answers an address inside the cluster, the face of ``backends``: who listens at an address,
 ``http_answers``: what a server says, data/images.yaml ``responses:``, ``appserver``: the course
 web service's own Flask app answering in-process, and ``conversation``: a connection as bytes),
-and ``controllers/`` (one module per controller; the kubelet's two helpers beside it: ``probes``, what its probes answer and when, and ``podconfig``, what a container's config
-lets start). The HPA algorithm is ``labkit.autoscaling``.
+and ``controllers/`` (one module per controller; the kubelet's two helpers beside it: ``probes``,
+what its probes answer and when, and ``podconfig``, what a container's config lets start). The HPA algorithm is ``labkit.autoscaling``.
 """
 from __future__ import annotations
 
