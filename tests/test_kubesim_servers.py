@@ -205,6 +205,7 @@ def test_the_course_web_service_answers_with_its_own_app(kubectl):
     kubectl("exec", "web", "--", "rm", "/tmp/ready")
     sim.advance(6)
     assert kubectl("get", "pod", "web").splitlines()[1].split()[1] == "0/1"
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 503" in kubectl("describe", "pod", "web")
     slices = json.loads(kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "json"))
     endpoints = [ep for s in slices["items"] for ep in s.get("endpoints") or []]
     assert endpoints and all(ep["conditions"]["ready"] is False for ep in endpoints), endpoints
@@ -225,6 +226,10 @@ def test_work_costs_simulated_cpu_not_host_cpu(kubectl):
     assert json.loads(answer.body)["worked_ms"] == 250
     assert spent < 0.1, f"the emulator spun the host CPU for {spent:.3f} s"
     assert serving.http_request(sim.store, pod, 8080, "GET", "/healthz", {}, b"").cpu == pytest.approx(0.002)
+    kubectl("run", "php-apache", "--image=registry.k8s.io/hpa-example")   # the HPA walkthrough's server
+    sim.advance(5)
+    php = serving.http_request(sim.store, _pod(sim, "php-apache"), 80, "GET", "/", {}, b"")
+    assert (php.body, php.cpu) == (b"OK!", 0.1), "index.php's sqrt loop: one client fills a 500m limit"
 
 
 def test_the_web_service_listens_after_gunicorn_has_booted(kubectl):
@@ -296,3 +301,23 @@ spec:
     assert _ready(sim, "redis")
     with pytest.raises(serving.ConnectionClosed):
         serving.http_request(sim.store, _pod(sim, "redis"), 6379, "GET", "/", {}, b"")
+
+
+def test_a_liveness_probe_of_the_web_service_follows_its_files(kubectl):
+    """The app's answers can change at any time: the plan made after ``rm`` reads the earlier
+    probes as they were (passing) and kills only after three failures from then on."""
+    sim = kubectl.sim
+    manifest = WEB.replace("    readinessProbe:\n      httpGet: {path: /readyz, port: 8080}\n      periodSeconds: 5\n",
+                           "    livenessProbe:\n      httpGet: {path: /readyz, port: 8080}\n"
+                           "      initialDelaySeconds: 10\n      periodSeconds: 5\n")
+    kubectl("apply", "-f", "-", stdin=manifest)
+    sim.advance(3)
+    kubectl("exec", "web", "--", "touch", "/tmp/ready")
+    sim.advance(29)   # 32 s: probes at 10..30 s passed
+    kubectl("exec", "web", "--", "rm", "/tmp/ready")
+    sim.advance(11)   # the probes at ~35 and ~40 s failed
+    assert _pod(sim, "web")["status"]["containerStatuses"][0]["restartCount"] == 0
+    sim.advance(5)    # the third failure, at ~45 s: restarted
+    assert _pod(sim, "web")["status"]["containerStatuses"][0]["restartCount"] == 1
+    failed = [line for line in kubectl("describe", "pod", "web").splitlines() if "Unhealthy" in line]
+    assert failed and all("Liveness probe failed: HTTP probe failed with statuscode: 503" in line for line in failed), failed

@@ -56,6 +56,7 @@ class _Instance:
 
     key: tuple
     app: Any
+    pod: Obj                 # the pod as the request found it (its status names the container instance)
     at: float = 0.0          # the moment the request (or the kubelet's probe) looks at the files
     burned_ms: float = 0.0   # what /work asked to burn during this request
 
@@ -101,7 +102,7 @@ def _instance(store: "Store", pod: Obj, container: Obj, entry: Obj) -> _Instance
     box: list[_Instance] = []
 
     def file_exists(path: str) -> bool:
-        return bool(userland.file_exists(store, pod, name, path, box[0].at, started=started))
+        return bool(userland.file_exists(store, box[0].pod, name, path, box[0].at, started=started))
 
     def burn(ms: int) -> float:
         box[0].burned_ms += ms
@@ -109,7 +110,7 @@ def _instance(store: "Store", pod: Obj, container: Obj, entry: Obj) -> _Instance
 
     host = hostname_of(pod)
     app = _factory(entry["factory"])(environ=env, hostname=lambda: host, file_exists=file_exists, burn=burn)
-    inst = _Instance(key, app)
+    inst = _Instance(key, app, pod)
     box.append(inst)
     apps[(uid, name)] = inst
     return inst
@@ -131,6 +132,7 @@ def answer(store: "Store", pod: Obj, container: Obj, port: int, method: str, pat
         inst = _instance(store, pod, container, entry)
     except ValueError as error:  # webapp.app.ConfigError: gunicorn's worker failed to boot
         raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port)) from error
+    inst.pod = pod
     inst.at = store.clock.time() if at is None else at
     inst.burned_ms = 0.0
     lower = {k.lower(): v for k, v in headers.items()}

@@ -4,10 +4,16 @@ Why its own module: nothing is started on the host; what an image's server answe
 ``responses:`` of its entry in ``data/images.yaml`` (per path, else ``otherwise``; answers that
 change as the server ages, ``after:``; allowed methods; headers), with ``{placeholders}`` in bodies
 and headers filled from the pod's facts and the request (``{hostname}``, ``{pod_ip}``, ``{now}``,
-``{request_headers}``, ``{env:NAME}``...). The proxy subresources, port-forward (through
+``{request_headers}``, ``{env:NAME}``, ``{arg:NAME}`` a query argument, ``{client}``...). The proxy subresources, port-forward (through
 :mod:`.conversation`), the shell's ``wget``/``curl`` and the kubelet's httpGet probes
-(:func:`probe_status`) all read the same answers. Who is listening at all is :mod:`.backends`;
+(:func:`answer_of`, :func:`planned_answer`) all read the same answers. Who is listening at all is :mod:`.backends`;
 the public face of both is :mod:`.serving`.
+
+The course web service has no table: its own Flask app answers (:mod:`.appserver`). An image whose
+first argument picks a server (agnhost's ``liveness``, ``serve-hostname``, ``netexec``) answers as
+that subcommand's entry (:func:`..images.server`). Every answer carries its cost,
+:attr:`HttpAnswer.cpu` in core-seconds: the answer's own ``cpu``, else the image's ``cpu.perRps``
+(millicore-seconds per request) over 1000; the web service's ``/work?ms=N`` costs N ms.
 """
 from __future__ import annotations
 
@@ -146,7 +152,8 @@ def _choose(responses: Obj, plain: str, age: float) -> Obj:
 def probe_status(container: Obj, port: int, path: str, age: float) -> int | None:
     """The status an HTTP GET of ``path`` on ``port`` gets from ``container`` when it is ``age``
     seconds old, from its image's ``responses``; None when the catalogue has none (the caller
-    falls back on the ``serves`` paths). The kubelet's httpGet probes ask this."""
+    falls back on the ``serves`` paths). (The kubelet's probes now ask :func:`planned_answer`
+    and :func:`answer_of`, which also know the cost and the in-process app.)"""
     responses = responses_of(container)
     if not responses:
         return None

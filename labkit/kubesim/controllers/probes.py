@@ -273,6 +273,16 @@ class Prober:
         except Exception:  # the userland cannot build this container: the file is not there
             return False
 
+    def _readiness_failed(self, pr: kubelet.PodRun, run: kubelet.Run, t: float, message: str) -> None:
+        """The kubelet's Unhealthy event for a failed readiness probe, once per probe made."""
+        if run.__dict__.get("readiness_failed_at") == round(t, 3) or not message:
+            return
+        run.__dict__["readiness_failed_at"] = round(t, 3)
+        pod = self.mgr.find("/pods", *pr.key)
+        if pod is not None and pod["metadata"].get("uid") == pr.uid:
+            self.mgr.recorder.record(pod, "Warning", "Unhealthy", f"Readiness probe failed: {message}", "kubelet",
+                                     host=pr.node, field_path=f"spec.containers{{{run.name}}}")
+
     def record_unhealthy(self, pod: Obj, pr: kubelet.PodRun, run: kubelet.Run, now: float) -> float | None:
         """Record each failed liveness (or startup) probe as it happens (Unhealthy, before the kill
         that the liveness-kill stage records); when the next one is due."""
@@ -364,7 +374,9 @@ class Prober:
         if elapsed < first - 1e-9:
             return False, run.started + first
         last = first + int((elapsed - first + 1e-9) // period) * period
-        ok = self.result(probe, pr, run, last)[0]
+        ok, message = self.result(probe, pr, run, last)
+        if not ok:
+            self._readiness_failed(pr, run, last, message)
         # re-probed at every period: exec (files change) and httpGet (a real request each time: it
         # shows in the server's access log, and answers may change with age or at any time);
         # tcpSocket and grpc answers follow only the process, known ahead
