@@ -200,4 +200,17 @@ def create_app(
     return app
 
 
-app = create_app()
+_app: flask.Flask | None = None
+
+
+def __getattr__(name: str) -> flask.Flask:
+    """``app``, what gunicorn serves (``gunicorn webapp.app:app``), built from the environment the
+    first time it is asked for, not at import: a program that only imports ``create_app`` (the
+    course's Kubernetes emulator, which gives each pod its own environment) does not depend on the
+    host's variables. A bad variable still stops gunicorn's worker with the :class:`ConfigError`."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

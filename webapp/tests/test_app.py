@@ -224,3 +224,19 @@ def test_environ_hook_ignores_the_host_environment(monkeypatch: pytest.MonkeyPat
     assert create_app(environ={}).test_client().get("/").get_json()["greeting"] == "Hello from the course web service"
     with pytest.raises(ConfigError, match="PORT"):
         create_app(environ={"PORT": "abc"})
+
+
+def test_module_app_is_built_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing the module does not read the host's environment (the emulator builds its own
+    apps); gunicorn's ``app:app`` still gets the app, or the ConfigError of a bad variable."""
+    import importlib
+
+    import webapp.app as module
+
+    monkeypatch.setenv("PORT", "abc")
+    module = importlib.reload(module)   # no ConfigError at import
+    with pytest.raises(module.ConfigError, match="PORT"):
+        module.app  # the attribute access is what builds the app
+    monkeypatch.setenv("PORT", "8080")
+    assert module.app.test_client().get("/healthz").status_code == 200
+    assert module.app is module.app
