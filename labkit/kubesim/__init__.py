@@ -15,13 +15,15 @@ context is ``kubesim-<name>`` (never ``kind-*``: the emulator does not pretend t
 
 Controllers (``controllers/``: scheduler, kubelet, deployments, replica sets, daemon sets,
 stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, metrics-server,
-HPA) run on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
+HPA, and ``cloud``: the GKE-like profile's LoadBalancers, or kind's word why there are none) run
+on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
 thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
 ``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
-data/kind-cluster.yaml), ``gkestate`` (the GKE-like profile's initial state, data/gke-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
+data/kind-cluster.yaml), ``gkestate`` (the GKE-like profile's initial state, data/gke-cluster.yaml),
+``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
 ``websocket`` and ``spdy`` (the stream protocols, ``spdyexec``: exec over SPDY), ``userland/`` (what a
 container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``strategies`` (the named per-resource
@@ -189,8 +191,8 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     pending, with an event that says why) or ``"gke"`` (a GKE-like cluster, ``gkestate``:
     ``workers`` e2-medium nodes of ``default-pool`` named as GKE names them, no control-plane node,
     GKE's system pods, context ``gke_labkit-rehearsal_us-central1-a_<name>``, and a cloud
-    controller, ``controllers/cloud.py``, that gives LoadBalancers an external IP of 203.0.113.0/24). ``speed``: how many simulated seconds pass per real second while the clock
-    follows real time (``--speed 10`` on the command line).
+    controller, ``controllers/cloud.py``, that gives LoadBalancers an external IP of 203.0.113.0/24).
+    ``speed``: how many simulated seconds pass per real second while the clock follows real time (``--speed 10`` on the command line).
     """
     began = time.perf_counter()
     if workers < 0:
