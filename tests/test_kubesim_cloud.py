@@ -264,3 +264,20 @@ def test_gke_nodes_run_the_scheduler_kubelet_ipam_lifecycle_and_metrics(gke):
     assert len(top.splitlines()) == 3 and all(NODE_NAME.match(r.split()[0]) for r in top.splitlines()), top
     ep = sim.store.get(resources.get("/endpoints"), "kube-system", "kube-dns")
     assert all(ipaddress.ip_address(a["ip"]) in GKE_PODS for s in ep["subsets"] for a in s["addresses"])
+
+
+def test_external_ips_come_from_the_documentation_range_and_run_out_plainly():
+    import random
+
+    from labkit.kubesim import addresses
+    rng = random.Random(0)
+    used: set[str] = set()
+    for _ in range(254):
+        ip = addresses.load_balancer_ip(rng, used)
+        assert ipaddress.ip_address(ip) in LB_RANGE and ip not in ("203.0.113.0", "203.0.113.255") and ip not in used
+        used.add(ip)
+    with pytest.raises(addresses.RangeFull, match="203.0.113.0/24"):
+        addresses.load_balancer_ip(rng, used)
+    assert addresses.cluster_cidr_of(["10.52.3.0/24"]) == GKE_PODS
+    assert addresses.cluster_cidr_of(["10.244.3.0/24"]) == ipaddress.ip_network("10.244.0.0/16")
+    assert addresses.cluster_cidr_of([]) == ipaddress.ip_network("10.244.0.0/16"), "no node yet: kind's range"

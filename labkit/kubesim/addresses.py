@@ -104,7 +104,7 @@ def load_balancer_ip(rng: random.Random, used: Collection[str]) -> str:
 def cluster_cidr_of(node_cidrs: Collection[str]) -> ipaddress.IPv4Network:
     """The cluster CIDR the nodes' pod CIDRs were cut from (kind's when there are none)."""
     for cluster in CLUSTER_CIDRS:
-        if any(ipaddress.ip_network(c, strict=False).subnet_of(cluster) for c in node_cidrs if c):  # type: ignore[arg-type]
+        if any(ipaddress.IPv4Network(c, strict=False).subnet_of(cluster) for c in node_cidrs if c):
             return cluster
     return CLUSTER_CIDR
 

@@ -6,7 +6,8 @@ should show what a learner sees after ``gcloud container clusters create NAME --
 ``get-credentials``, and a ``type: LoadBalancer`` Service should get an external IP from a cloud
 controller (``controllers/cloud.py``). What differs from kind is data (the YAML file); this module
 only lays out what varies, and renders with ``kindstate``'s renderers (namespaces, accounts,
-plain objects, workloads, endpoints, leases, node events), so the two states cannot drift apart.
+plain objects, workloads, endpoints, leases, node events: imported from it, private as they are,
+because they are the same renderers), so the two states cannot drift apart.
 
 What it is, as GKE shows it:
 - one node pool ``default-pool`` of ``workers`` e2-medium nodes named as GKE names them,
@@ -35,6 +36,7 @@ from __future__ import annotations
 import copy
 import string
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -72,8 +74,9 @@ def context_name(cluster: str, project: str = DEFAULTS["project"], zone: str = D
 
 
 def node_names(cluster: str, workers: int, rnd: _Seeded, pool: str = DEFAULTS["nodePool"]) -> list[str]:
-    """GKE's node names: ``gke-<cluster>-<pool>-<instance group hash>-<vm suffix>``, the cluster
-    part shortened when the name would pass GCE's 63 characters."""
+    """GKE's node names: ``gke-<cluster>-<pool>-<instance group hash>-<vm suffix>``. GKE shortens
+    the cluster part of a long name; its exact rule is not modelled: here it is cut only as far as
+    GCE's 63-character limit on an instance name needs."""
     group = rnd.hex(8)
     tail = f"-{pool}-{group}-xxxx"
     short = cluster[:max(1, MAX_NAME - len("gke-") - len(tail))]
@@ -185,7 +188,7 @@ def _static_pods(c: _GkeCluster) -> list[Obj]:
     return pods
 
 
-def render(name: str = "cloud-kubernetes", workers: int = 3, seed: int = 0, now: Any = None, *,
+def render(name: str = "cloud-kubernetes", workers: int = 3, seed: int = 0, now: datetime | None = None, *,
            project: str = DEFAULTS["project"], zone: str = DEFAULTS["zone"]) -> list[Obj]:
     """The objects of a fresh GKE-like cluster, in creation order (each with apiVersion and kind)."""
     if now is None:
