@@ -15,7 +15,8 @@ context is ``kubesim-<name>`` (never ``kind-*``: the emulator does not pretend t
 
 Controllers (``controllers/``: scheduler, kubelet, deployments, replica sets, daemon sets,
 stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, metrics-server,
-HPA) run on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
+HPA, and ``cloud``: the GKE-like profile's LoadBalancers, or kind's word why there are none) run
+on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
 thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``,
@@ -23,7 +24,8 @@ its ``speed``), ``wallclock`` (timestamps served moved onto the wall clock, so c
 ``control`` (the clock as the API group ``kubesim.labkit.dev``: read, speed up, advance from kubectl),
 ``ctl`` (``python -m labkit.kubesim ctl status|advance 5m|speed 10``, its small client),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
-data/kind-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
+data/kind-cluster.yaml), ``gkestate`` (the GKE-like profile's initial state, data/gke-cluster.yaml),
+``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
 ``websocket`` and ``spdy`` (the stream protocols, ``spdyexec``: exec over SPDY), ``userland/`` (what a
 container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``strategies`` (the named per-resource
@@ -52,7 +54,7 @@ from pathlib import Path
 
 import yaml
 
-from . import kindstate, resources
+from . import gkestate, kindstate, resources
 from .api import Api
 from .clock import Clock, SimClock
 from .control import ClockControl
@@ -82,6 +84,7 @@ class KubeSim:
     _own_kubeconfig_dir: str | None = field(default=None, repr=False)
     manager: Manager | None = field(default=None, repr=False)
     clock: SimClock | None = field(default=None, repr=False)
+    profile: str = "kind"
 
     def stop(self) -> None:
         """Stop serving (idempotent). Open watches end; the kubeconfig file stays."""
@@ -141,8 +144,10 @@ class KubeSim:
         self.stop()
 
     def describe(self) -> str:
+        shape = (f"a fresh kind-like cluster '{self.name}' with {self.workers} worker(s)" if self.profile == "kind" else
+                 f"a fresh GKE-like cluster '{self.name}' with {self.workers} node(s), a rehearsal: nothing runs in a cloud")
         return (f"the local Kubernetes emulator (labkit.kubesim, Kubernetes {KUBERNETES_VERSION}, "
-                f"a fresh kind-like cluster '{self.name}' with {self.workers} worker(s), seed {self.seed}) "
+                f"{shape}, seed {self.seed}) "
                 f"at {self.url}, kubeconfig {self.kubeconfig}, context {self.context}")
 
     @property
@@ -162,9 +167,10 @@ def kubeconfig_text(url: str, context: str) -> str:
     }, sort_keys=False)
 
 
-def load_state(store: Store, name: str, workers: int, seed: int, now: datetime) -> None:
-    """Fill ``store`` with the rendered kind state, in creation order."""
-    for obj in kindstate.render(name, workers, seed, now):
+def load_state(store: Store, name: str, workers: int, seed: int, now: datetime, profile: str = "kind") -> None:
+    """Fill ``store`` with the rendered initial state (kind's, or GKE-like's), in creation order."""
+    render = gkestate.render if profile == "gke" else kindstate.render
+    for obj in render(name, workers, seed, now):
         res = resources.by_kind(obj["apiVersion"], obj["kind"])
         store.load(res, [obj])
 
@@ -185,10 +191,13 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     ages (``wallclock.py``). The default is on for the emulator's own clock and off when you pass
     a ``clock`` (a chosen timeline, e.g. a golden test's fixed date, is served as it is).
     ``profile``: ``"kind"`` (a fresh kind cluster: no cloud controller, a LoadBalancer stays
-    pending) or ``"gke"`` (GKE-like nodes and a cloud controller that gives LoadBalancers an
-    external IP). ``speed``: how many simulated seconds pass per real second while the clock
-    follows real time (``--speed 10`` on the command line; 0 < speed <= 1000; changed later
-    through the clock's API, ``control.py``).
+    pending, with an event that says why) or ``"gke"`` (a GKE-like cluster, ``gkestate``:
+    ``workers`` e2-medium nodes of ``default-pool`` named as GKE names them, no control-plane node,
+    GKE's system pods, context ``gke_labkit-rehearsal_us-central1-a_<name>``, and a cloud
+    controller, ``controllers/cloud.py``, that gives LoadBalancers an external IP of 203.0.113.0/24).
+    ``speed``: how many simulated seconds pass per real second while the clock follows real time
+    (``--speed 10`` on the command line; 0 < speed <= 1000; changed later through the clock's API,
+    ``control.py``).
     """
     began = time.perf_counter()
     if workers < 0:
@@ -205,12 +214,10 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     elif speed != 1.0:
         raise ValueError("speed needs the emulator's own clock (a SimClock); this clock runs as it is")
     store = Store(clock, seed)
-    load_state(store, name, workers, seed, clock.now())
-    cp_ip = next(a["address"] for a in store.get(resources.get("/nodes"), "", f"{name}-control-plane")["status"]["addresses"]
-                 if a["type"] == "InternalIP")
+    load_state(store, name, workers, seed, clock.now(), profile)
     if wall_clock is None:
         wall_clock = own_clock
-    api = Api(store, address=f"{cp_ip}:6443", wall_clock=wall_clock)
+    api = Api(store, address=_api_address(store), wall_clock=wall_clock)
     manager = None
     if controllers and isinstance(clock, SimClock):
         manager = build_controllers(store, api, clock, seed)
@@ -218,7 +225,7 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     if isinstance(clock, SimClock):
         api.clock_control = ClockControl(clock, manager)  # /apis/kubesim.labkit.dev: time from a terminal
     server = HttpServer(api, host, port).start()
-    context = f"kubesim-{name}"
+    context = gkestate.context_name(name) if profile == "gke" else f"kubesim-{name}"
     own_dir = None
     if kubeconfig is None:
         own_dir = tempfile.mkdtemp(prefix="kubesim-")
@@ -229,4 +236,13 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     tmp.write_text(kubeconfig_text(server.url, context))
     os.replace(tmp, path)  # written once ready, atomically: a waiting reader never sees half a file
     return KubeSim(name, server.url, str(path), context, seed, store, api, server,
-                   time.perf_counter() - began, own_dir, manager, clock if isinstance(clock, SimClock) else None)
+                   time.perf_counter() - began, own_dir, manager, clock if isinstance(clock, SimClock) else None,
+                   profile)
+
+
+def _api_address(store: Store) -> str:
+    """Where the API server says it listens inside the cluster: the ``kubernetes`` Endpoints
+    (kind: the control-plane node's IP, port 6443; GKE-like: the hidden control plane's endpoint, 443)."""
+    ep = store.get(resources.get("/endpoints"), "default", "kubernetes")
+    subset = ep["subsets"][0]
+    return f"{subset['addresses'][0]['ip']}:{subset['ports'][0]['port']}"

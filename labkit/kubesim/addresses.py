@@ -11,6 +11,16 @@ component uses (one function per job, so each can be checked for every cluster s
 - Pod IPs: kind's CNI (kindnet: the ``ptp`` plugin with ``host-local`` IPAM) gives a pod the next
   free address of its node's /24 after the last one it gave, from .2 to .254 (.1 is the gateway),
   wrapping round; with no pod CIDR, or none free, the pod gets no IP (see :func:`sandbox_error`).
+- GKE-like profile (``gkestate``): nodes are VMs on the zone's VPC subnet (the default network's
+  us-central1 subnet, 10.128.0.0/20; GCE gives a new VM the next free address from .2, the pool's
+  VMs start in parallel so the order is seeded); each has an ExternalIP from 198.51.100.0/24 and
+  the control plane's endpoint is in 192.0.2.0/24 (both documentation ranges: nothing routes
+  there). Pod CIDRs: VPC-native clusters give each node a /24 of the cluster's pod range (here
+  10.52.0.0/14, as GKE picks a 10.x /14), in the order the nodes registered. The service range is
+  kept as on kind (10.96.0.0/16), so a pod's DNS and environment are the same on both profiles.
+- External IPs of LoadBalancers (the cloud controller, ``controllers/cloud.py``): a free address of
+  203.0.113.0/24 (TEST-NET-3, RFC 5737: a documentation range, so an IP the course shows can never
+  be someone's real server), at random, .1 to .254.
 - ClusterIPs: the API server picks a free address of the service CIDR (10.96.0.0/16) at random;
   NodePorts: a free port of 30000-32767 at random. A full range is an error, as on a real server.
 
@@ -40,6 +50,12 @@ SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 NODE_PORTS = range(30000, 32768)
 FIRST_DYNAMIC_SERVICE_HOST = 11
 FIRST_NODE_HOST = 2                       # .1 is the docker network's gateway
+GKE_SUBNET = ipaddress.ip_network("10.128.0.0/20")
+GKE_CLUSTER_CIDR = ipaddress.ip_network("10.52.0.0/14")
+NODE_EXTERNAL_IPS = ipaddress.ip_network("198.51.100.0/24")   # TEST-NET-2
+CONTROL_PLANE_ENDPOINTS = ipaddress.ip_network("192.0.2.0/24")  # TEST-NET-1
+LOAD_BALANCER_IPS = ipaddress.ip_network("203.0.113.0/24")    # TEST-NET-3
+CLUSTER_CIDRS = (CLUSTER_CIDR, GKE_CLUSTER_CIDR)    # the pod ranges the profiles use, kind's first
 FIRST_POD_HOST = 2                        # .1 is the node's end of the pod network (host-local's gateway)
 CIDR_EVENT = {"type": "Warning", "reason": "CIDRNotAvailable", "component": "cidrAllocator",
               "message": "Node {node} status is now: CIDRNotAvailable"}
@@ -58,12 +74,48 @@ def node_ips(count: int) -> list[str]:
     return [str(base + i) for i in range(count)]
 
 
-def pod_cidrs(count: int) -> list[str | None]:
+def gke_node_ips(count: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """(InternalIPs, ExternalIPs) of ``count`` GKE nodes: consecutive addresses of the subnet
+    from .2, handed out in a seeded order; distinct external IPs of 198.51.100.0/24 at random."""
+    hosts = min(GKE_SUBNET.num_addresses - 3, NODE_EXTERNAL_IPS.num_addresses - 2)
+    if count > hosts:
+        raise RangeFull(f"the subnet {GKE_SUBNET} has room for {hosts} nodes, not {count}")
+    internal = [str(GKE_SUBNET.network_address + FIRST_NODE_HOST + i) for i in range(count)]
+    rng.shuffle(internal)
+    external = [str(NODE_EXTERNAL_IPS.network_address + n)
+                for n in rng.sample(range(1, NODE_EXTERNAL_IPS.num_addresses - 1), count)]
+    return internal, external
+
+
+def control_plane_endpoint(rng: random.Random) -> str:
+    """The (GKE-like) control plane's endpoint: an address of 192.0.2.0/24."""
+    return str(CONTROL_PLANE_ENDPOINTS.network_address + rng.randint(2, CONTROL_PLANE_ENDPOINTS.num_addresses - 2))
+
+
+def load_balancer_ip(rng: random.Random, used: Collection[str]) -> str:
+    """A free external IP of 203.0.113.0/24 for a LoadBalancer Service, at random."""
+    free = [n for n in range(1, LOAD_BALANCER_IPS.num_addresses - 1)
+            if str(LOAD_BALANCER_IPS.network_address + n) not in used]
+    if not free:
+        raise RangeFull(f"no free external IP left in {LOAD_BALANCER_IPS}")
+    return str(LOAD_BALANCER_IPS.network_address + rng.choice(free))
+
+
+def cluster_cidr_of(node_cidrs: Collection[str]) -> ipaddress.IPv4Network:
+    """The cluster CIDR the nodes' pod CIDRs were cut from (kind's when there are none)."""
+    for cluster in CLUSTER_CIDRS:
+        if any(ipaddress.IPv4Network(c, strict=False).subnet_of(cluster) for c in node_cidrs if c):
+            return cluster
+    return CLUSTER_CIDR
+
+
+def pod_cidrs(count: int, cluster: ipaddress.IPv4Network = CLUSTER_CIDR) -> list[str | None]:
     """The pod CIDR of each of ``count`` nodes, in the order they registered: the next free /24
-    of the cluster CIDR, or None once all are taken (the range allocator's CIDRNotAvailable)."""
-    size = 2 ** (NODE_CIDR_MASK - CLUSTER_CIDR.prefixlen)
+    of the cluster CIDR (kind's 10.244.0.0/16 unless told), or None once all are taken (the range
+    allocator's CIDRNotAvailable)."""
+    size = 2 ** (NODE_CIDR_MASK - cluster.prefixlen)
     step = 2 ** (32 - NODE_CIDR_MASK)
-    base = CLUSTER_CIDR.network_address
+    base = cluster.network_address
     return [f"{base + i * step}/{NODE_CIDR_MASK}" if i < size else None for i in range(count)]
 
 

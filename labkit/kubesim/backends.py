@@ -85,7 +85,7 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
         if listening_container(pod, port) is None:
             return Refused(refused(host, port))
         return Backend(pod, port, f"{host}:{port}")
-    svc = service_by_cluster_ip(store, host)
+    svc = service_by_cluster_ip(store, host) or service_by_external_ip(store, host)
     if svc is not None:
         sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
         if sport is None:
@@ -181,6 +181,13 @@ def pod_by_ip(store: "Store", ip: str) -> Obj | None:
 
 def service_by_cluster_ip(store: "Store", ip: str) -> Obj | None:
     return next((s for s in _services(store) if ip in ((s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")])), None)
+
+
+def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
+    """The LoadBalancer Service whose ``status.loadBalancer.ingress[].ip`` is ``ip`` (the cloud
+    controller's external IP answers on the Service's ports, as kube-proxy routes it)."""
+    return next((s for s in _services(store) if (s.get("spec") or {}).get("type") == "LoadBalancer" and any(
+        i.get("ip") == ip for i in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])), None)
 
 
 def node_by_ip(store: "Store", ip: str) -> Obj | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..clock import SimClock
 from ..store import Store
 from . import Manager
+from .cloud import CloudController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
@@ -51,6 +52,7 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.scheduler = mgr.add(Scheduler(mgr))
     mgr.kubelet = mgr.add(Kubelet(mgr))
     mgr.add(EndpointsController(mgr))
+    mgr.add(CloudController(mgr))
     mgr.nodes = mgr.add(NodeLifecycle(mgr))
     mgr.metrics = mgr.add(MetricsServer(mgr))
     mgr.add(HPAController(mgr))

@@ -1,7 +1,8 @@
 """The node IPAM controller of kube-controller-manager (the range allocator): pod CIDRs for nodes.
 
 The kind state already gives each node its /24 as the controller did while the cluster came up
-(``kindstate`` and ``addresses.pod_cidrs``). From then on this controller keeps doing its job:
+(``kindstate`` and ``addresses.pod_cidrs``; the GKE-like profile's nodes have /24s of its own
+pod range, ``gkestate``, and new nodes get theirs from that range). From then on this controller keeps doing its job:
 
 - a node added without a pod CIDR (``kubectl create -f node.yaml``) gets the first free /24 of the
   cluster CIDR; a deleted node's /24 becomes free again;
@@ -21,7 +22,11 @@ from . import Controller
 
 Obj = dict[str, Any]
 RETRY = 300.0
-_ALL = addresses.pod_cidrs(2 ** (addresses.NODE_CIDR_MASK - addresses.CLUSTER_CIDR.prefixlen))
+
+
+def _all(cluster) -> list[str]:
+    """Every /24 of ``cluster``, in the order the allocator hands them out."""
+    return [c for c in addresses.pod_cidrs(2 ** (addresses.NODE_CIDR_MASK - cluster.prefixlen), cluster) if c]
 
 
 def _cidr(node: Obj) -> str | None:
@@ -35,8 +40,15 @@ class NodeIpam(Controller):
     def __init__(self, mgr):
         super().__init__(mgr)
         self.taken: dict[str, str] = {}   # cidr -> node
+        self.cidrs = _all(addresses.CLUSTER_CIDR)
+
+    def _range(self) -> None:
+        """The cluster CIDR is the one the nodes' CIDRs came from: kind's 10.244.0.0/16, or the
+        GKE-like profile's 10.52.0.0/14 (``addresses``)."""
+        self.cidrs = _all(addresses.cluster_cidr_of([_cidr(n) for n in self.mgr.list("/nodes") if _cidr(n)]))
 
     def start(self) -> None:
+        self._range()
         waiting = False
         for node in self.mgr.list("/nodes"):
             if _cidr(node):
@@ -73,7 +85,7 @@ class NodeIpam(Controller):
     def _allocate(self, node: Obj) -> bool:
         """Give ``node`` the first free /24; False (and the event) when there is none."""
         name = node["metadata"]["name"]
-        free = next((cidr for cidr in _ALL if cidr not in self.taken), None)
+        free = next((cidr for cidr in self.cidrs if cidr not in self.taken), None)
         if free is None:
             ev = addresses.CIDR_EVENT
             self.mgr.recorder.record(node, ev["type"], ev["reason"], ev["message"].format(node=name), ev["component"])
