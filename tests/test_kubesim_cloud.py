@@ -128,7 +128,8 @@ def test_gke_nodes_are_named_labelled_and_addressed_as_gke_does_it(gke):
         kinds = {a["type"]: a["address"] for a in node["status"]["addresses"]}
         assert ipaddress.ip_address(kinds["InternalIP"]) in GKE_SUBNET and ipaddress.ip_address(kinds["ExternalIP"]) in \
             ipaddress.ip_network("198.51.100.0/24"), kinds
-        assert re.fullmatch(r"v1\.32\.\d+-gke\.\d+", node["status"]["nodeInfo"]["kubeletVersion"])
+        minor = re.escape(".".join(kubesim.KUBERNETES_VERSION.split(".")[:2]))  # the kubelet at the API server's minor
+        assert re.fullmatch(minor + r"\.\d+-gke\.\d+", node["status"]["nodeInfo"]["kubeletVersion"])
         assert node["status"]["capacity"]["cpu"] == "2" and node["status"]["allocatable"]["cpu"] == "940m"
         assert node["status"]["allocatable"]["memory"] == "2880940Ki"
     assert len(groups) == 1, "one node pool: one instance group hash in every node's name"
