@@ -196,7 +196,9 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
         requestlog.record(store, uid, name, store.clock.time(), _fill(str(responses["log"]), logged, env))
     if method.upper() == "HEAD":
         data = b""
-    return HttpAnswer(status, REASONS.get(status, "Unknown"), out, data)
+    result = HttpAnswer(status, REASONS.get(status, "Unknown"), out, data)
+    requestlog.served(store, meta.get("uid", ""), container.get("name", ""), store.clock.time(), result.cpu)  # the load it makes
+    return result
 
 
 # a server the catalogue says speaks HTTP but whose answers nobody wrote down: Go's net/http wording
