@@ -194,9 +194,19 @@ def _proxy(store: "Store") -> _Proxy:
 
 def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int, Obj | None]]:
     """(IP, target port, pod or None) of each ready endpoint of ``svc`` for service port ``sport``,
-    from its EndpointSlices (as kube-proxy reads them), else from its Endpoints."""
+    from its EndpointSlices (as kube-proxy reads them), else from its Endpoints. (Kept until the
+    store next changes: a client loop's requests read them many times a second.)"""
     ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
     pname = sport.get("name") or ""
+    index = _index(store)
+    key = (ns, name, pname)
+    found = index.ready.get(key)
+    if found is None:
+        found = index.ready[key] = _ready_endpoints(store, ns, name, pname)
+    return found
+
+
+def _ready_endpoints(store: "Store", ns: str, name: str, pname: str) -> list[tuple[str, int, Obj | None]]:
     slices, _ = store.list(resources.get("discovery.k8s.io/endpointslices"), ns,
                            lambda s: (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name)
     out: list[tuple[str, int, Obj | None]] = []
@@ -222,6 +232,30 @@ def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int
     return out
 
 
+class _Index:
+    """Look-ups by address, valid for one resourceVersion of the store (built when first asked):
+    a Service's requests ask them for every connection, and a cluster under load rarely changes."""
+
+    def __init__(self, rv: int) -> None:
+        self.rv = rv
+        self.pods: dict[str, Obj] | None = None
+        self.cluster_ips: dict[str, Obj] | None = None
+        self.external_ips: dict[str, Obj] | None = None
+        self.nodes: dict[str, Obj] | None = None
+        self.ready: dict[tuple[str, str, str], list[tuple[str, int, Obj | None]]] = {}
+
+
+_indexes: "weakref.WeakKeyDictionary[Store, _Index]" = weakref.WeakKeyDictionary()
+
+
+def _index(store: "Store") -> _Index:
+    rv = store.resource_version
+    index = _indexes.get(store)
+    if index is None or index.rv != rv:
+        index = _indexes[store] = _Index(rv)
+    return index
+
+
 def _ref_pod(store: "Store", ref: Obj | None, ip: str) -> Obj | None:
     if ref and ref.get("kind") == "Pod":
         pod = store.find(resources.get("/pods"), ref.get("namespace", ""), ref.get("name", ""))
@@ -236,33 +270,58 @@ def _services(store: "Store") -> list[Obj]:
 
 def pod_by_ip(store: "Store", ip: str) -> Obj | None:
     """The live (not Succeeded/Failed) pod with that IP, not a host-network one."""
-    for pod in store.list(resources.get("/pods"), None, lambda p: (p.get("status") or {}).get("podIP") == ip)[0]:
-        if pod["status"].get("phase") not in ("Succeeded", "Failed") and not (pod.get("spec") or {}).get("hostNetwork"):
-            return pod
-    return None
+    index = _index(store)
+    if index.pods is None:
+        pods: dict[str, Obj] = {}
+        for pod in store.list(resources.get("/pods"))[0]:
+            status = pod.get("status") or {}
+            if status.get("podIP") and status.get("phase") not in ("Succeeded", "Failed") \
+                    and not (pod.get("spec") or {}).get("hostNetwork"):
+                pods.setdefault(status["podIP"], pod)
+        index.pods = pods
+    return index.pods.get(ip)
 
 
 def service_by_cluster_ip(store: "Store", ip: str) -> Obj | None:
-    return next((s for s in _services(store) if ip in ((s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")])), None)
+    index = _index(store)
+    if index.cluster_ips is None:
+        found: dict[str, Obj] = {}
+        for s in _services(store):
+            spec = s.get("spec") or {}
+            for address in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+                if address:
+                    found.setdefault(address, s)
+        index.cluster_ips = found
+    return index.cluster_ips.get(ip)
 
 
 def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
     """The Service whose LoadBalancer ingress (``status.loadBalancer.ingress[].ip``, written by a
     cloud controller) or ``spec.externalIPs`` holds ``ip``: kube-proxy routes those like its ClusterIP."""
-    for s in _services(store):
-        if s.get("spec", {}).get("type") == "LoadBalancer" and any(
-                i.get("ip") == ip for i in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []):
-            return s
-        if ip in ((s.get("spec") or {}).get("externalIPs") or []):
-            return s
-    return None
+    index = _index(store)
+    if index.external_ips is None:
+        found: dict[str, Obj] = {}
+        for s in _services(store):
+            if (s.get("spec") or {}).get("type") == "LoadBalancer":
+                for ingress in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+                    if ingress.get("ip"):
+                        found.setdefault(ingress["ip"], s)
+            for address in (s.get("spec") or {}).get("externalIPs") or []:
+                found.setdefault(address, s)
+        index.external_ips = found
+    return index.external_ips.get(ip)
 
 
 def node_by_ip(store: "Store", ip: str) -> Obj | None:
-    for node in store.list(resources.get("/nodes"))[0]:
-        if any(a.get("address") == ip for a in (node.get("status") or {}).get("addresses") or []):
-            return node
-    return None
+    index = _index(store)
+    if index.nodes is None:
+        found: dict[str, Obj] = {}
+        for node in store.list(resources.get("/nodes"))[0]:
+            for a in (node.get("status") or {}).get("addresses") or []:
+                if a.get("address"):
+                    found.setdefault(a["address"], node)
+        index.nodes = found
+    return index.nodes.get(ip)
 
 
 def pod_ip(pod: Obj) -> str:

@@ -233,19 +233,19 @@ class TrafficEngine(Controller):
                 client.last = now
                 continue
             plans.append(self._sample(client, now))
-        # demand per backend container, and what each can serve
+        # demand per backend container (requests this tick), the mean cost, and what each can serve
         demand: dict[tuple[str, str], float] = collections.defaultdict(float)
+        costs: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
         for client, sample, extra in plans:
+            times = 1.0 + (extra / len(sample) if sample else 0.0)
             for it in sample:
                 for r in it.requests:
                     if r.backend is not None:
-                        demand[r.backend] += 1
-            if sample and extra:
-                for it in sample:
-                    for r in it.requests:
-                        if r.backend is not None:
-                            demand[r.backend] += extra / len(sample)
-        factor = {b: self._capacity(b, plans) / d if d > 0 else 1.0 for b, d in demand.items()}
+                        demand[r.backend] += times
+                        cost = costs[r.backend]
+                        cost[0] += 1
+                        cost[1] += r.cost
+        factor = {b: self._capacity(b, costs[b][1] / costs[b][0]) / d if d > 0 else 1.0 for b, d in demand.items()}
         counts: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
         for client, sample, extra in plans:
             slow = min([min(1.0, factor.get(r.backend, 1.0)) for it in sample for r in it.requests if r.backend] or [1.0])
@@ -343,15 +343,11 @@ class TrafficEngine(Controller):
                 c[0] += times
                 c[1] += times * r.cost
 
-    def _capacity(self, backend: tuple[str, str], plans: list) -> float:
+    def _capacity(self, backend: tuple[str, str], cost: float) -> float:
         """Requests the backend container can serve in one tick: min(1 core x workers, limit) / cost."""
         pr = self.mgr.kubelet.pods.get(backend[0])
         run = next((r for r in pr.runs if r.name == backend[1]), None) if pr is not None else None
-        if run is None:
-            return math.inf
-        costs = [r.cost for _, sample, _ in plans for it in sample for r in it.requests if r.backend == backend]
-        cost = sum(costs) / len(costs) if costs else 0.0
-        if cost <= 0:
+        if run is None or cost <= 0:
             return math.inf
         workers = float(run.info.entry.get("workers", 1) or 1)
         cores = _limit_cores(run.spec)
