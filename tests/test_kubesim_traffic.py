@@ -287,7 +287,7 @@ def test_deleting_a_client_pod_removes_its_load_at_once(kube):
     engine = sim.manager.get("traffic")
     pod = pods(sim, "run", "php-apache")[0]
     now = sim.store.clock.time()
-    assert engine.load(pod["metadata"]["uid"], "php-apache", now - 2, now)[0] > 10
+    assert engine.load(pod["metadata"]["uid"], "php-apache", now - 2, now)[0] >= 5   # about 4.7 a second at 0.1 s of CPU each
     kube("delete", "pod", "load-generator", "--wait=false")   # the shell ignores SIGTERM: it is terminating
     sim.advance(5)
     now = sim.store.clock.time()

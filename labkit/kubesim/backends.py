@@ -90,7 +90,7 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
     ``sessionAffinity: ClientIP`` keys on."""
     pod = pod_by_ip(store, host)
     if pod is not None:
-        if listening_container(pod, port) is None:
+        if listening_container(pod, port, store) is None:
             return Refused(refused(host, port))
         return Backend(pod, port, f"{host}:{port}")
     svc = service_by_cluster_ip(store, host)
@@ -133,7 +133,7 @@ def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str, client_
         name = svc["metadata"]["name"]
         return Refused(refusal or f'no endpoints available for service "{name}"')
     ip, target, pod = _proxy(store).choose(store, svc, sport, ready, client_ip)
-    if pod is None or listening_container(pod, target) is None:
+    if pod is None or listening_container(pod, target, store) is None:
         return Refused(refusal or refused(ip, target))
     return Backend(pod, target, f"{ip}:{target}", service=svc)
 
@@ -363,13 +363,21 @@ def echo_ports(container: Obj) -> set[int]:
     return ports
 
 
-def listening_container(pod: Obj, port: int) -> Obj | None:
-    """The container of a Running ``pod`` that is running and listens on ``port``, else None."""
+def listening_container(pod: Obj, port: int, store: "Store | None" = None) -> Obj | None:
+    """The container of a Running ``pod`` that is running and listens on ``port``, else None.
+
+    Its ports are its process's (an image's subcommand may move them: ``agnhost serve-hostname``
+    listens on 9376). With ``store`` (for the clock), a server with ``startupSeconds`` in the
+    catalogue listens only that long after its process started (gunicorn booting the web service)."""
     status = pod.get("status") or {}
     if status.get("phase") != "Running":
         return None
     running = {cs.get("name") for cs in status.get("containerStatuses") or [] if (cs.get("state") or {}).get("running")}
     for c in (pod.get("spec") or {}).get("containers") or []:
-        if c.get("name") in running and (port in serves(c) or port in echo_ports(c)):
+        if c.get("name") in running and (port in images.server_ports(c, serves(c)) or port in echo_ports(c)):
+            if store is not None and images.startup_seconds(c) > 0:
+                from .http_answers import container_age  # late: http_answers imports this module
+                if container_age(store, pod, c) < images.startup_seconds(c) - 1e-9:
+                    return None
             return c
     return None

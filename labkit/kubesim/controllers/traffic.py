@@ -216,7 +216,7 @@ class TrafficEngine(Controller):
             client.shell.requests.append(Request(None, 0.0, MIN_ITERATION))
             return
         pod = backend.pod
-        container = _serving_container(pod, backend.port)
+        container = _serving_container(self.store, pod, backend.port)
         info = images.lookup((container or {}).get("image", ""))
         cost = answer.cpu if answer.cpu > 0 else info.cpu_per_rps / 1000.0
         cores = _limit_cores(container)
@@ -378,9 +378,9 @@ class TrafficEngine(Controller):
             del self.finished[key]
 
 
-def _serving_container(pod: Obj, port: int) -> Obj | None:
+def _serving_container(store: Any, pod: Obj, port: int) -> Obj | None:
     from ..backends import listening_container
-    return listening_container(pod, port)
+    return listening_container(pod, port, store)
 
 
 def _limit_cores(container: Obj | None) -> float:
