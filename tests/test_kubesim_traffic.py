@@ -341,3 +341,46 @@ def test_requests_from_the_host_load_the_pod_that_served_them(kube):
     cost = cost_of(sim, pod)
     # 90 requests in the 15 s window: 6 per second, each `cost` core-seconds, on top of 1m idle
     assert cpu == min(500, round(1 + 90 / 15 * cost * 1000)), cpu
+
+
+# ---- kubectl run -i --tty: the walkthrough's way, in a terminal ---------------------------------
+def test_kubectl_run_tty_streams_the_generators_output_and_ctrl_c_ends_it(tmp_path):
+    import pty
+    import select
+    import time
+    if shutil.which("kubectl") is None:
+        skip_unless_ci("kubectl is not installed on this machine")
+    sim = kubesim.start(tmp_path / "kubeconfig", seed=0)   # real time: kubectl waits for the pod to run
+    env = dict(os.environ, KUBECONFIG=sim.kubeconfig, KUBECACHEDIR=str(tmp_path / "cache"))
+    try:
+        subprocess.run(["kubectl", "apply", "-f", "-"], input=PHP_APACHE, text=True, env=env, check=True, capture_output=True)
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: kubectl, as typed on the page
+            os.execvpe("kubectl", ["kubectl", "run", "-i", "--tty", "load-generator", "--rm", "--image=busybox:1.28",
+                                   "--restart=Never", "--", "/bin/sh", "-c", LOAD_GENERATOR], env)
+        seen, interrupted, deadline = b"", False, time.time() + 30
+        while time.time() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                seen += data
+            if not interrupted and seen.count(b"OK!") >= 20:
+                os.write(fd, b"\x03")   # Ctrl-C in the terminal: SIGINT for the loop
+                interrupted = True
+        done, status, until = 0, 0, time.time() + 5
+        while not done and time.time() < until:   # kubectl closed the terminal: it is exiting
+            done, status = os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)
+        if not done:   # still running: ^C did not end it
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        assert interrupted and done, seen[-500:]
+        assert b'pod "load-generator" deleted' in seen and os.waitstatus_to_exitcode(status) != 0, seen[-500:]
+        gone = subprocess.run(["kubectl", "get", "pod", "load-generator"], env=env, capture_output=True, text=True)
+        assert "NotFound" in gone.stderr
+    finally:
+        sim.stop()
