@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,23 @@ def test_deleting_a_client_pod_removes_its_load_at_once(kube):
     now = sim.store.clock.time()
     assert engine.load(pod["metadata"]["uid"], "php-apache", now - 4, now)[0] == 0
 
+
+
+def test_a_client_loops_log_keeps_its_newest_bytes(kube, monkeypatch):
+    from labkit.kubesim.controllers import traffic
+    monkeypatch.setattr(traffic, "MAX_LOG", 4000)
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=HELLO)
+    sim.advance(30)
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://hello; date; sleep 0.1; done")
+    sim.advance(30)   # about 280 answers of ~80 bytes: far more than 4000 bytes
+    logs = kube("logs", "client")
+    assert 3800 <= len(logs) <= 4000, len(logs)
+    dates = [datetime.strptime(line, "%a %b %d %H:%M:%S UTC %Y").replace(tzinfo=timezone.utc)
+             for line in logs.splitlines() if re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}", line)]
+    now = sim.store.clock.now()
+    assert (now - dates[-1]).total_seconds() <= 1.5 and (now - dates[0]).total_seconds() < 25, (dates[0], dates[-1], now)
 
 # ---- kube-proxy's choice is the seed's ------------------------------------------------------------
 def choices(seed: int, tmp: Path) -> list[int]:

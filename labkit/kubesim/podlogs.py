@@ -9,8 +9,8 @@ container stops running, the pod goes, the client goes away or the server stops.
 (``timestamps``, ``sinceSeconds``, ``sinceTime``) is when it was seen while following, else the
 container's start: the programs' timelines do not reach this module. Without ``timestamps`` a
 line still being written is sent as it comes (a client loop's ``OK!OK!OK!`` has no newline).
-``log_dropped`` says how many bytes a bounded log (a client loop's, newest kept) no longer holds,
-so that following keeps its place when the front of the log goes.
+``log_window`` also says how many bytes a bounded log (a client loop's, newest kept) no longer
+holds, so that following keeps its place when the front of the log goes.
 """
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ Obj = dict[str, Any]
 class Logs:
     """The ``log`` subresource for :class:`~.api.Api`."""
 
-    def log_dropped(self, pod: Obj, container: str) -> int:
-        """Bytes dropped from the front of the container's log (``controllers.all`` replaces this)."""
-        return 0
+    def log_window(self, pod: Obj, container: str) -> tuple[str, int]:
+        """The container's log and the bytes dropped from its front, read together
+        (``controllers.all`` replaces this: a client loop's log keeps its newest bytes)."""
+        return self.log_source(pod, container), 0
 
     def logs(self, req: Request, t: Target) -> Response:
         pod = self.store.get(t.res, t.namespace or "", t.name or "")
@@ -66,7 +67,7 @@ class Logs:
                 raise errors.bad_request(f'invalid value for "sinceTime": "{req.query["sinceTime"]}"') from None
         started = _ts((state.get("running") or state.get("terminated") or {}).get("startedAt")) or now
         stamps = req.flag("timestamps")
-        text = self.log_source(pod, name)
+        text, dropped = self.log_window(pod, name)
         lines = text.splitlines(keepends=True)
         if after is not None and started < after:
             lines = []
@@ -75,7 +76,7 @@ class Logs:
         first = "".join(_stamp(started) + line if stamps else line for line in lines).encode()
         if not (req.flag("follow") and state.get("running")):
             return Response(200, first[:limit] if limit is not None else first, "text/plain")
-        sent = self.log_dropped(pod, name) + len(text)
+        sent = dropped + len(text)
         return Response(200, b"", "text/plain", {}, self._follow(t, name, first, sent, stamps, limit))
 
     def _follow(self, t: Target, container: str, first: bytes, sent: int, stamps: bool,
@@ -97,8 +98,7 @@ class Logs:
                 pod = self.store.get(t.res, t.namespace or "", t.name or "")
             except errors.ApiError:
                 return
-            text = self.log_source(pod, container)
-            dropped = self.log_dropped(pod, container)
+            text, dropped = self.log_window(pod, container)
             if dropped + len(text) < sent:  # a new run of the container: the one followed has ended
                 return
             fresh, sent = pending + text[max(0, sent - dropped):], dropped + len(text)

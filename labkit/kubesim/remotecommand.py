@@ -451,9 +451,10 @@ class RemoteCommand:
         except errors.ApiError:
             return
         write = session.out(STDOUT) if streams.stdout else session.out(STDERR) if streams.stderr else None
-        dropped = getattr(self, "log_dropped", lambda p, c: 0)
+        window = getattr(self, "log_window", lambda p, c: (self.log_source(p, c), 0))
         # ``sent``: where the output shown so far ends, counting what a bounded log has dropped
-        sent = dropped(pod, container) if replay else dropped(pod, container) + len(self.log_source(pod, container))
+        text, gone = window(pod, container)
+        sent = gone if replay else gone + len(text)
         stopped = False
         while not session.gone and not getattr(self, "stopping", False):
             time.sleep(0.1)
@@ -464,8 +465,7 @@ class RemoteCommand:
                 pod = self.store.get(pods, namespace, name)
             except errors.ApiError:
                 return
-            text = self.log_source(pod, container)
-            gone = dropped(pod, container)
+            text, gone = window(pod, container)
             end = gone + len(text)
             if end > sent and write is not None:
                 data = text[max(0, sent - gone):].encode()

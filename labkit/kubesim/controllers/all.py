@@ -61,16 +61,12 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     api.controllers_running = True
     default = api.log_source
 
-    def logs(pod, container):
+    def window(pod, container):  # the log, and the bytes a client loop's bounded log has dropped
         text = mgr.kubelet.logs(pod, container)
         text = default(pod, container) if text is None else text
         client = traffic.output(pod["metadata"].get("uid", ""), container)
-        return text + client[0] if client is not None else text
-
-    def dropped(pod, container):  # what a client loop's log no longer holds (its oldest bytes)
-        client = traffic.output(pod["metadata"].get("uid", ""), container)
-        return client[1] if client is not None else 0
-    api.log_source = logs
-    api.log_dropped = dropped
+        return (text + client[0], client[1]) if client is not None else (text, 0)
+    api.log_source = lambda pod, container: window(pod, container)[0]
+    api.log_window = window
     api.manager = mgr  # exec/attach: the kubelet hears when an attached main process ends
     return mgr

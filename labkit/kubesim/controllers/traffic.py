@@ -31,6 +31,7 @@ from __future__ import annotations
 import collections
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,7 @@ class TrafficEngine(Controller):
         self.finished: dict[tuple[str, str], ClientLoop] = {}   # ended loops, whose output stays in the log
         self.served: dict[tuple[str, str], collections.deque[tuple[float, float, float]]] = {}
         self.armed = False
+        self.log_lock = threading.Lock()   # a log's front and its dropped count change together (logs -f reads them)
 
     # ---- which pods run a client loop ---------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -331,9 +333,10 @@ class TrafficEngine(Controller):
 
     def _trim(self, client: ClientLoop) -> None:
         if len(client.log) > MAX_LOG:
-            cut = len(client.log) - MAX_LOG
-            del client.log[:cut]
-            client.dropped += cut
+            with self.log_lock:
+                cut = len(client.log) - MAX_LOG
+                del client.log[:cut]
+                client.dropped += cut
 
     @staticmethod
     def _account(it: Iteration, times: float, counts: dict) -> None:
@@ -371,7 +374,8 @@ class TrafficEngine(Controller):
         client = self.clients.get((uid, container)) or self.finished.get((uid, container))
         if client is None:
             return None
-        return client.log.decode("utf-8", "replace"), client.dropped
+        with self.log_lock:
+            return client.log.decode("utf-8", "replace"), client.dropped
 
     def forget(self, uid: str) -> None:
         for key in [k for k in self.finished if k[0] == uid]:
