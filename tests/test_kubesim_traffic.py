@@ -312,6 +312,34 @@ def test_a_client_loops_log_keeps_its_newest_bytes(kube, monkeypatch):
     now = sim.store.clock.now()
     assert (now - dates[-1]).total_seconds() <= 1.5 and (now - dates[0]).total_seconds() < 25, (dates[0], dates[-1], now)
 
+
+def test_a_wait_for_service_loop_ends_when_the_service_answers_and_the_pod_completes(kube):
+    sim = kube.sim
+    kube("run", "wait", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "until wget -q -O /dev/null http://hello; do echo waiting; sleep 2; done; echo up")
+    sim.advance(9)
+    assert kube("get", "pod", "wait", "-o", "jsonpath={.status.phase}") == "Running"
+    kube("apply", "-f", "-", stdin=HELLO)
+    sim.advance(20)
+    assert kube("get", "pod", "wait", "-o", "jsonpath={.status.phase}") == "Succeeded"
+    lines = kube("logs", "wait").splitlines()   # busybox wget says why on stderr, which the log has too
+    assert lines[-1] == "up" and set(lines[:-1]) == {"wget: bad address 'hello'", "waiting"} and len(lines) >= 9, lines
+
+
+def test_a_load_balancers_ingress_ip_reaches_the_service_like_its_cluster_ip(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=HELLO)
+    kube("patch", "service", "hello", "-p", '{"spec":{"type":"LoadBalancer"}}')
+    # what a cloud controller writes once it has an address (203.0.113.0/24 is a documentation range)
+    kube("patch", "service", "hello", "--subresource=status", "--type=merge",
+         "-p", '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.7"}]}}}')
+    sim.advance(30)
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://203.0.113.7; sleep 1; done")
+    sim.advance(10)
+    assert set(hostnames(kube("logs", "client"))) <= {p["metadata"]["name"] for p in pods(sim, "app", "hello")}
+    assert len(hostnames(kube("logs", "client"))) >= 8
+
 # ---- kube-proxy's choice is the seed's ------------------------------------------------------------
 def choices(seed: int, tmp: Path) -> list[int]:
     sim = kubesim.start(tmp / f"kubeconfig-{seed}", seed=seed, realtime=False)

@@ -288,10 +288,10 @@ class TrafficEngine(Controller):
         with requestlog.uncounted():
             while budget > 0 and len(sample) < SAMPLE:
                 it = self._iterate(client)
-                if it is None:
-                    break
                 sample.append(it)
                 budget -= it.seconds
+                if client.ended or client.sleeping:   # the process is done (or sleeps for ever)
+                    break
         if budget <= 0 or not sample or client.ended or client.sleeping:
             client.carry = max(0.0, -budget) if math.isfinite(budget) else 0.0
             return client, sample, 0.0
@@ -299,7 +299,7 @@ class TrafficEngine(Controller):
         mean = sum(it.seconds for it in sample) / len(sample)
         return client, sample, budget / mean
 
-    def _iterate(self, client: ClientLoop) -> Iteration | None:
+    def _iterate(self, client: ClientLoop) -> Iteration:
         """One pass of the loop: its condition, then (while it holds) its body."""
         sh, loop = client.shell, client.loop
         sh.think, sh.requests = 0.0, []
