@@ -17,8 +17,9 @@ How, on a short tick (``TICK``, only while some client loop runs: an idle cluste
   min(1, the CPU limit in cores)`` + 1 ms, one request is one thread); the loop is closed, so
   its rate is 1 / that; iterations beyond the sample repeat the sampled ones (their output and
   their backends);
-- a backend serves at most ``min(1 core x workers, limit) / cost`` requests per second; clients
-  over that wait (their extra iterations shrink);
+- a backend serves at most ``min(1 core x workers, limit) / cost`` requests per second (``workers``
+  from the image's catalogue entry, default 1); clients over that wait (their extra iterations
+  shrink);
 - what the loop prints goes to its container's log (``kubectl logs``, ``attach``, ``run -i``;
   at most ``MAX_LOG`` bytes kept, the newest); the served requests and their cost per backend
   container are kept for metrics-server's window (:meth:`TrafficEngine.load`), next to the host's
