@@ -163,6 +163,17 @@ def test_a_client_loop_log_streams_through_kubectl_logs_follow(kube):
     assert lines == ["OK!\n"] * len(lines)
 
 
+
+def test_sleeps_inside_nested_shells_are_think_time_too(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=PHP_APACHE)
+    sim.advance(30)
+    kube("run", "nested", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do echo $(wget -q -O- http://php-apache; sleep 1); sh -c 'sleep 1'; done")
+    sim.advance(20)   # an iteration: 2 s of sleep plus a request
+    lines = kube("logs", "nested").splitlines()
+    assert 8 <= len(lines) <= 10 and set(lines) == {"OK!"}, lines
+
 # ---- a Service spreads requests, as kube-proxy does ---------------------------------------------
 HELLO = """\
 apiVersion: apps/v1

@@ -12,7 +12,8 @@ How, on a short tick (``TICK``, only while some client loop runs: an idle cluste
   container's own shell (:mod:`..userland`): each ``wget``/``curl`` really resolves the name (DNS),
   goes through the Service (kube-proxy's random ready endpoint, :mod:`..backends`) and gets the
   server's answer (``serving.http_request``: its status, body and ``cpu``); its ``sleep`` does not
-  block: it is the loop's think time;
+  block: it is the loop's think time (the shell's ``sleep`` is wrapped once, here, for views that
+  carry ``think_time``, so nested ``sh -c`` and ``$(...)`` count too);
 - an iteration lasts its think time plus each request's latency (the shared rule: ``cpu /
   min(1, the CPU limit in cores)`` + 1 ms, one request is one thread); the loop is closed, so
   its rate is 1 / that; iterations beyond the sample repeat the sampled ones (their output and
@@ -51,7 +52,7 @@ UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 try:  # the container userland (the shell that runs a loop's body)
     from .. import userland
-    from ..userland import syntax
+    from ..userland import commands, syntax
     from ..userland.shell import IO, Shell, ShellExit
     from ..userland.terminal import Input
 except ImportError:  # pragma: no cover - depends on the tree
@@ -95,35 +96,37 @@ class ClientLoop:
     log: bytearray = field(default_factory=bytearray)
     dropped: int = 0            # bytes of output dropped from the front of ``log``
     rate: float = 0.0           # iterations per second in the last tick
+    requests: list[Request] = field(default_factory=list)   # the requests of the iteration under way
     ended: bool = False
     sleeping: bool = False      # slept forever (``sleep infinity``): no more iterations
 
 
-class _LoopShell(Shell if userland is not None else object):  # type: ignore[misc]
-    """The loop's shell: ``sleep`` adds to the think time instead of blocking the engine."""
+def _thinking(original: Any) -> Any:
+    """The shell's ``sleep``, except in a client loop's container (its view carries ``think_time``):
+    there it adds to the loop's think time and returns at once, in nested shells and ``$(...)``
+    too, so the engine never blocks (nor waits on a clock it holds)."""
+    def sleep(sh: Any, argv: list[str], io: Any) -> int:
+        if getattr(sh.view, "think_time", None) is None:
+            return original(sh, argv, io)
+        total = 0.0
+        for arg in argv[1:]:
+            if arg in ("infinity", "inf"):
+                total = math.inf
+                continue
+            m = SLEEP.fullmatch(arg)
+            if not m:
+                return original(sh, argv, io)   # the real sleep words the error (and does not wait)
+            total += float(m.group(1)) * UNITS[m.group(2)]
+        if len(argv) < 2:
+            return original(sh, argv, io)
+        sh.view.think_time += total
+        return 0
+    sleep.thinking = True  # type: ignore[attr-defined]
+    return sleep
 
-    think = 0.0
-    requests: list[Request] = []
 
-    def run_simple(self, node: Any, io: Any) -> int:
-        first = node.words[0].plain if node.words else None
-        if first in ("sleep", "/bin/sleep", "/usr/bin/sleep") and not node.assigns:
-            argv = self.expand_words(node.words)
-            total = 0.0
-            for arg in argv[1:]:
-                if arg in ("infinity", "inf"):
-                    total = math.inf
-                    continue
-                m = SLEEP.fullmatch(arg)
-                if not m:
-                    return super().run_simple(node, io)  # the real sleep words the error
-                total += float(m.group(1)) * UNITS[m.group(2)]
-            if len(argv) < 2:
-                return super().run_simple(node, io)
-            self.think += total
-            self.status = 0
-            return 0
-        return super().run_simple(node, io)
+if userland is not None and not getattr(commands.TABLE["sleep"], "thinking", False):
+    commands.TABLE["sleep"] = _thinking(commands.TABLE["sleep"])
 
 
 class TrafficEngine(Controller):
@@ -200,23 +203,24 @@ class TrafficEngine(Controller):
         client = ClientLoop((pod["metadata"]["uid"], run.name), pod["metadata"]["namespace"], pod["metadata"]["name"],
                             items[index].first.commands[0], items[index + 1:], None, at)
         view.observe = lambda backend, answer: self._observed(client, backend, answer)
+        view.think_time = 0.0
         client.started = run.started
-        client.shell = _LoopShell(view, IO(Input(data=b""), client.log.extend, client.log.extend), "sh", store=self.store)
-        client.shell.requests = []
+        client.shell = Shell(view, IO(Input(data=b""), client.log.extend, client.log.extend), "sh", store=self.store)
+        client.requests = []
         discard = IO(Input(data=b""), lambda data: None, lambda data: None)
         with requestlog.uncounted():
             try:   # what comes before the loop (its echo lines are the kubelet's): variables, cd...
                 client.shell.run_list(items[:index], discard)
             except ShellExit:
                 client.ended = True
-        client.shell.think = 0.0
-        client.shell.requests = []
+        view.think_time = 0.0
+        client.requests = []
         return client
 
     # ---- one request, as the shell's wget/curl made it -------------------------------------
     def _observed(self, client: ClientLoop, backend: Any, answer: Any) -> None:
         if backend is None or backend.pod is None or answer is None:
-            client.shell.requests.append(Request(None, 0.0, MIN_ITERATION))
+            client.requests.append(Request(None, 0.0, MIN_ITERATION))
             return
         pod = backend.pod
         container = _serving_container(self.store, pod, backend.port)
@@ -224,7 +228,7 @@ class TrafficEngine(Controller):
         cost = answer.cpu if answer.cpu > 0 else info.cpu_per_rps / 1000.0
         cores = _limit_cores(container)
         latency = cost / min(1.0, cores) + 0.001 if cores else cost + 0.001
-        client.shell.requests.append(Request((pod["metadata"].get("uid", ""), (container or {}).get("name", "")), cost, latency))
+        client.requests.append(Request((pod["metadata"].get("uid", ""), (container or {}).get("name", "")), cost, latency))
 
     # ---- the tick -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -303,7 +307,7 @@ class TrafficEngine(Controller):
     def _iterate(self, client: ClientLoop) -> Iteration:
         """One pass of the loop: its condition, then (while it holds) its body."""
         sh, loop = client.shell, client.loop
-        sh.think, sh.requests = 0.0, []
+        sh.view.think_time, client.requests = 0.0, []
         before = len(client.log)
         io = sh.io
         try:
@@ -320,10 +324,10 @@ class TrafficEngine(Controller):
         except Exception:   # a bug in the userland must not stop the cluster
             client.ended = True
             self._exit(client, 1)
-        if math.isinf(sh.think):
+        think = sh.view.think_time
+        if math.isinf(think):
             client.sleeping = True
-        it = Iteration(bytes(client.log[before:]), sh.think if math.isfinite(sh.think) else 0.0, list(sh.requests))
-        return it
+        return Iteration(bytes(client.log[before:]), think if math.isfinite(think) else 0.0, client.requests)
 
     def _exit(self, client: ClientLoop, code: int) -> None:
         """The loop's process ended (its loop stopped, or ``exit``): the kubelet hears it."""
