@@ -16,7 +16,8 @@ context is ``kubesim-<name>`` (never ``kind-*``: the emulator does not pretend t
 Controllers (``controllers/``: scheduler, kubelet, deployments, replica sets, daemon sets,
 stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, the traffic
 engine: client loops' requests, metrics-server, HPA) run on a ``SimClock`` that follows real
-time (``realtime=True``, the default: a background thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
+time (``realtime=True``, the default: a background thread ticks) or stands still until
+``advance()`` (``realtime=False``: fully deterministic).
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
 ``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
