@@ -14,10 +14,11 @@ context is ``kubesim-<name>`` (never ``kind-*``: the emulator does not pretend t
     >>> sim.stop()                                            # doctest: +SKIP
 
 Controllers (``controllers/``: scheduler, kubelet, deployments, replica sets, daemon sets,
-stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, metrics-server,
-HPA, and ``cloud``: the GKE-like profile's LoadBalancers, or kind's word why there are none) run
-on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
-thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
+stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, the traffic
+engine: client loops' requests, metrics-server, HPA, and ``cloud``: the GKE-like profile's
+LoadBalancers, or kind's word why there are none) run on a ``SimClock`` that follows real time
+(``realtime=True``, the default: a background thread ticks) or stands still until ``advance()``
+(``realtime=False``: fully deterministic).
 
 Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``,
 its ``speed``), ``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),

@@ -12,13 +12,21 @@ face of both is :mod:`.serving`. (Not :mod:`.addresses`: that one hands out the 
 Rules, as on a real cluster:
 - only a Running pod whose (running) container serves the port answers; anything else is refused
   with the dialer's wording, ``dial tcp IP:PORT: connect: connection refused``;
-- a ClusterIP's port, or a NodePort on any node's IP, goes to one *ready* endpoint of the Service
-  (its EndpointSlices as the endpoints controller writes them, else its Endpoints), taken in turn
-  (round robin per Service), then to that pod's target port; a Service with no ready endpoint
-  refuses (kube-proxy rejects such traffic).
+- a ClusterIP's port, a LoadBalancer's ingress IP (``status.loadBalancer.ingress[].ip``, which a
+  cloud controller writes) or an ``externalIP`` on the Service's port, or a NodePort on any node's
+  IP, goes to one *ready* endpoint of the Service (its EndpointSlices as the endpoints controller
+  writes them, else its Endpoints; a terminating or not-ready endpoint gets nothing), then to that
+  pod's target port; a Service with no ready endpoint refuses (kube-proxy rejects such traffic);
+- which endpoint: kube-proxy's choice, uniformly at random (iptables' ``statistic --mode random``),
+  from a generator per Service port seeded by the cluster's seed (:func:`set_seed`): the same seed
+  and the same requests make the same choices; with ``sessionAffinity: ClientIP`` a client IP
+  keeps its endpoint while that endpoint stays ready and the client was heard from within
+  ``sessionAffinityConfig.clientIP.timeoutSeconds`` (default 10800), as kube-proxy's ``recent``
+  match does.
 """
 from __future__ import annotations
 
+import random
 import re
 import weakref
 from dataclasses import dataclass
@@ -82,7 +90,7 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
     ``sessionAffinity: ClientIP`` keys on."""
     pod = pod_by_ip(store, host)
     if pod is not None:
-        if listening_container(pod, port) is None:
+        if listening_container(pod, port, store) is None:
             return Refused(refused(host, port))
         return Backend(pod, port, f"{host}:{port}")
     svc = service_by_cluster_ip(store, host) or service_by_external_ip(store, host)
@@ -90,7 +98,13 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
         sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
         if sport is None:
             return Refused(refused(host, port))
-        return _through_service(store, svc, sport, refused(host, port))
+        return _through_service(store, svc, sport, refused(host, port), client_ip)
+    svc = service_by_external_ip(store, host)
+    if svc is not None:
+        sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
+        if sport is None:
+            return Refused(refused(host, port))
+        return _through_service(store, svc, sport, refused(host, port), client_ip)
     node = node_by_ip(store, host)
     if node is not None:
         if port == KUBELET_PORT:
@@ -100,41 +114,99 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
                 continue
             for sport in svc["spec"].get("ports") or []:
                 if sport.get("nodePort") == port:
-                    return _through_service(store, svc, sport, refused(host, port))
+                    return _through_service(store, svc, sport, refused(host, port), client_ip)
         return Refused(refused(host, port))
     return Refused(f"dial tcp {host}:{port}: connect: no route to host")
 
 
-def service_backend(store: "Store", svc: Obj, sport: Obj) -> Backend | Refused:
-    """The endpoint a connection to Service ``svc`` on its port ``sport`` goes to (round robin
-    over ready endpoints), as kube-proxy picks it; Refused (with the pod's address) when the
-    chosen pod does not listen, or ``no endpoints`` when none is ready."""
-    return _through_service(store, svc, sport, "")
+def service_backend(store: "Store", svc: Obj, sport: Obj, client_ip: str = "") -> Backend | Refused:
+    """The endpoint a connection to Service ``svc`` on its port ``sport`` goes to (kube-proxy's
+    random choice over ready endpoints, or the client's affinity), as kube-proxy picks it; Refused
+    (with the pod's address) when the chosen pod does not listen, or ``no endpoints`` when none is
+    ready. ``client_ip`` "" is the API server's own address (the proxy subresource)."""
+    return _through_service(store, svc, sport, "", client_ip)
 
 
-def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str) -> Backend | Refused:
+def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str, client_ip: str = "") -> Backend | Refused:
     ready = ready_endpoints(store, svc, sport)
     if not ready:
         name = svc["metadata"]["name"]
         return Refused(refusal or f'no endpoints available for service "{name}"')
-    counters = _turns.setdefault(store, {})
-    key = (svc["metadata"]["namespace"], svc["metadata"]["name"], sport.get("port"))
-    turn = counters.get(key, 0)
-    counters[key] = turn + 1
-    ip, target, pod = ready[turn % len(ready)]
-    if pod is None or listening_container(pod, target) is None:
+    ip, target, pod = _proxy(store).choose(store, svc, sport, ready, client_ip)
+    if pod is None or listening_container(pod, target, store) is None:
         return Refused(refusal or refused(ip, target))
     return Backend(pod, target, f"{ip}:{target}", service=svc)
 
 
-_turns: "weakref.WeakKeyDictionary[Store, dict[tuple, int]]" = weakref.WeakKeyDictionary()
+AFFINITY_TIMEOUT = 10800  # seconds: sessionAffinityConfig.clientIP.timeoutSeconds' default
+
+
+class _Proxy:
+    """kube-proxy's state for one cluster: a generator per Service port (seeded by the cluster's
+    seed and the port's identity, so one Service's choices never depend on another's traffic) and
+    the ClientIP affinity table (client -> endpoint IP and when it was last heard from)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rngs: dict[tuple, random.Random] = {}
+        self.affinity: dict[tuple, dict[str, tuple[str, float]]] = {}
+
+    def choose(self, store: "Store", svc: Obj, sport: Obj, ready: list[tuple[str, int, Obj | None]],
+               client_ip: str) -> tuple[str, int, Obj | None]:
+        meta, spec = svc["metadata"], svc.get("spec") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""), sport.get("port"))
+        sticky = spec.get("sessionAffinity") == "ClientIP"
+        if sticky:
+            timeout = float((((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds"))
+                            or AFFINITY_TIMEOUT)
+            now = store.clock.time()
+            table = self.affinity.setdefault(key, {})
+            held = table.get(client_ip)
+            if held is not None and now - held[1] <= timeout:
+                chosen = next((e for e in ready if e[0] == held[0]), None)
+                if chosen is not None:
+                    table[client_ip] = (chosen[0], now)
+                    return chosen
+        rng = self.rngs.get(key)
+        if rng is None:
+            rng = self.rngs[key] = random.Random("kube-proxy/" + "/".join(str(k) for k in (self.seed, *key)))
+        chosen = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
+        if sticky:
+            table[client_ip] = (chosen[0], now)
+        return chosen
+
+
+_proxies: "weakref.WeakKeyDictionary[Store, _Proxy]" = weakref.WeakKeyDictionary()
+
+
+def set_seed(store: "Store", seed: int) -> None:
+    """Seed kube-proxy's choices for the cluster of ``store`` (the controller manager calls it with
+    the cluster's seed; choices start afresh)."""
+    _proxies[store] = _Proxy(seed)
+
+
+def _proxy(store: "Store") -> _Proxy:
+    proxy = _proxies.get(store)
+    if proxy is None:
+        proxy = _proxies[store] = _Proxy(0)
+    return proxy
 
 
 def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int, Obj | None]]:
     """(IP, target port, pod or None) of each ready endpoint of ``svc`` for service port ``sport``,
-    from its EndpointSlices (as kube-proxy reads them), else from its Endpoints."""
+    from its EndpointSlices (as kube-proxy reads them), else from its Endpoints. (Kept until the
+    store next changes: a client loop's requests read them many times a second.)"""
     ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
     pname = sport.get("name") or ""
+    index = _index(store)
+    key = (ns, name, pname)
+    found = index.ready.get(key)
+    if found is None:
+        found = index.ready[key] = _ready_endpoints(store, ns, name, pname)
+    return found
+
+
+def _ready_endpoints(store: "Store", ns: str, name: str, pname: str) -> list[tuple[str, int, Obj | None]]:
     slices, _ = store.list(resources.get("discovery.k8s.io/endpointslices"), ns,
                            lambda s: (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name)
     out: list[tuple[str, int, Obj | None]] = []
@@ -144,7 +216,8 @@ def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int
             if target is None:
                 continue
             for ep in s.get("endpoints") or []:
-                if (ep.get("conditions") or {}).get("ready") is False:
+                conditions = ep.get("conditions") or {}
+                if conditions.get("ready") is False or conditions.get("terminating"):
                     continue
                 for ip in ep.get("addresses") or []:
                     out.append((ip, int(target), _ref_pod(store, ep.get("targetRef"), ip)))
@@ -157,6 +230,30 @@ def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int
         for addr in subset.get("addresses") or []:
             out.append((addr["ip"], int(target), _ref_pod(store, addr.get("targetRef"), addr["ip"])))
     return out
+
+
+class _Index:
+    """Look-ups by address, valid for one resourceVersion of the store (built when first asked):
+    a Service's requests ask them for every connection, and a cluster under load rarely changes."""
+
+    def __init__(self, rv: int) -> None:
+        self.rv = rv
+        self.pods: dict[str, Obj] | None = None
+        self.cluster_ips: dict[str, Obj] | None = None
+        self.external_ips: dict[str, Obj] | None = None
+        self.nodes: dict[str, Obj] | None = None
+        self.ready: dict[tuple[str, str, str], list[tuple[str, int, Obj | None]]] = {}
+
+
+_indexes: "weakref.WeakKeyDictionary[Store, _Index]" = weakref.WeakKeyDictionary()
+
+
+def _index(store: "Store") -> _Index:
+    rv = store.resource_version
+    index = _indexes.get(store)
+    if index is None or index.rv != rv:
+        index = _indexes[store] = _Index(rv)
+    return index
 
 
 def _ref_pod(store: "Store", ref: Obj | None, ip: str) -> Obj | None:
@@ -173,14 +270,46 @@ def _services(store: "Store") -> list[Obj]:
 
 def pod_by_ip(store: "Store", ip: str) -> Obj | None:
     """The live (not Succeeded/Failed) pod with that IP, not a host-network one."""
-    for pod in store.list(resources.get("/pods"), None, lambda p: (p.get("status") or {}).get("podIP") == ip)[0]:
-        if pod["status"].get("phase") not in ("Succeeded", "Failed") and not (pod.get("spec") or {}).get("hostNetwork"):
-            return pod
-    return None
+    index = _index(store)
+    if index.pods is None:
+        pods: dict[str, Obj] = {}
+        for pod in store.list(resources.get("/pods"))[0]:
+            status = pod.get("status") or {}
+            if status.get("podIP") and status.get("phase") not in ("Succeeded", "Failed") \
+                    and not (pod.get("spec") or {}).get("hostNetwork"):
+                pods.setdefault(status["podIP"], pod)
+        index.pods = pods
+    return index.pods.get(ip)
 
 
 def service_by_cluster_ip(store: "Store", ip: str) -> Obj | None:
-    return next((s for s in _services(store) if ip in ((s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")])), None)
+    index = _index(store)
+    if index.cluster_ips is None:
+        found: dict[str, Obj] = {}
+        for s in _services(store):
+            spec = s.get("spec") or {}
+            for address in spec.get("clusterIPs") or [spec.get("clusterIP")]:
+                if address:
+                    found.setdefault(address, s)
+        index.cluster_ips = found
+    return index.cluster_ips.get(ip)
+
+
+def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
+    """The Service whose LoadBalancer ingress (``status.loadBalancer.ingress[].ip``, written by a
+    cloud controller) or ``spec.externalIPs`` holds ``ip``: kube-proxy routes those like its ClusterIP."""
+    index = _index(store)
+    if index.external_ips is None:
+        found: dict[str, Obj] = {}
+        for s in _services(store):
+            if (s.get("spec") or {}).get("type") == "LoadBalancer":
+                for ingress in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+                    if ingress.get("ip"):
+                        found.setdefault(ingress["ip"], s)
+            for address in (s.get("spec") or {}).get("externalIPs") or []:
+                found.setdefault(address, s)
+        index.external_ips = found
+    return index.external_ips.get(ip)
 
 
 def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
@@ -191,10 +320,15 @@ def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
 
 
 def node_by_ip(store: "Store", ip: str) -> Obj | None:
-    for node in store.list(resources.get("/nodes"))[0]:
-        if any(a.get("address") == ip for a in (node.get("status") or {}).get("addresses") or []):
-            return node
-    return None
+    index = _index(store)
+    if index.nodes is None:
+        found: dict[str, Obj] = {}
+        for node in store.list(resources.get("/nodes"))[0]:
+            for a in (node.get("status") or {}).get("addresses") or []:
+                if a.get("address"):
+                    found.setdefault(a["address"], node)
+        index.nodes = found
+    return index.nodes.get(ip)
 
 
 def pod_ip(pod: Obj) -> str:

@@ -208,7 +208,9 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
     container = listening_container(pod, port, store)
     if container is None:
         raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port))
-    return answer_of(store, pod, container, port, method, path, headers, body, client)
+    answer = answer_of(store, pod, container, port, method, path, headers, body, client)
+    requestlog.served(store, pod["metadata"].get("uid", ""), container.get("name", ""), store.clock.time(), answer.cpu)  # its load
+    return answer
 
 
 def answer_of(store: "Store", pod: Obj, container: Obj, port: int, method: str, path: str, headers: dict[str, str],

@@ -6,7 +6,7 @@ Why a public face over three modules: each caller needs the same answers, and th
 will grow them, but they are three jobs:
 
 - :mod:`.backends`: *who is listening at this address and port* (:func:`resolve`: a pod IP, a
-  Service's ClusterIP through a ready endpoint in turn, a NodePort on any node, a node's kubelet
+  Service's ClusterIP through a ready endpoint (kube-proxy's random choice), a NodePort on any node, a node's kubelet
   port, else :class:`Refused` with the dialer's wording), and which ports a container listens on;
 - :mod:`.http_answers`: *what that server says to this HTTP request* (:func:`http_request`), from
   the ``responses:`` of its image in ``data/images.yaml`` with the pod's facts filled in, or from

@@ -4,13 +4,14 @@ The order is part of determinism: within one instant, the owner index sees every
 the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete
 (namespaces, garbage) and the one that fills new namespaces (ServiceAccount, root CA), the
 workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet,
-StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle,
-metrics-server and the HPA.
+StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle, the traffic
+engine (client loops' requests), metrics-server (which reads what they served) and the HPA.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import backends
 from ..clock import SimClock
 from ..store import Store
 from . import Manager
@@ -31,6 +32,7 @@ from .owners import OwnerIndex
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
 from .statefulset import StatefulSetController
+from .traffic import TrafficEngine
 
 if TYPE_CHECKING:
     from ..api import Api
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr = Manager(store, api, clock, seed)
+    backends.set_seed(store, seed)  # kube-proxy's endpoint choices follow the cluster's seed
     mgr.index = mgr.add(OwnerIndex(mgr))
     mgr.recorder = mgr.add(EventRecorder(mgr))
     mgr.add(NodeIpam(mgr))
@@ -54,14 +57,18 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.add(EndpointsController(mgr))
     mgr.add(CloudController(mgr))
     mgr.nodes = mgr.add(NodeLifecycle(mgr))
+    traffic = mgr.add(TrafficEngine(mgr))  # client loops' requests, before metrics-server reads them
     mgr.metrics = mgr.add(MetricsServer(mgr))
     mgr.add(HPAController(mgr))
     api.controllers_running = True
     default = api.log_source
 
-    def logs(pod, container):
+    def window(pod, container):  # the log, and the bytes a client loop's bounded log has dropped
         text = mgr.kubelet.logs(pod, container)
-        return default(pod, container) if text is None else text
-    api.log_source = logs
+        text = default(pod, container) if text is None else text
+        client = traffic.output(pod["metadata"].get("uid", ""), container)
+        return (text + client[0], client[1]) if client is not None else (text, 0)
+    api.log_source = lambda pod, container: window(pod, container)[0]
+    api.log_window = window
     api.manager = mgr  # exec/attach: the kubelet hears when an attached main process ends
     return mgr
