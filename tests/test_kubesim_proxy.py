@@ -62,11 +62,11 @@ def test_pod_ip_answers_on_the_port_its_image_serves_and_refuses_others(cluster)
     assert serving.resolve(cluster.store, ip, 81) == serving.Refused(f"dial tcp {ip}:81: connect: connection refused")
 
 
-def test_cluster_ip_takes_ready_endpoints_in_turn_and_nodeport_works_on_every_node(cluster):
+def test_cluster_ip_takes_ready_endpoints_at_random_and_nodeport_works_on_every_node(cluster):
     svc = service(cluster, "web")
     ips = {p["status"]["podIP"] for p in pods_of(cluster, "web")}
-    seen = [serving.resolve(cluster.store, svc["spec"]["clusterIP"], 80).address for _ in range(4)]
-    assert {a.split(":")[0] for a in seen} == ips and seen[0] != seen[1], seen
+    seen = [serving.resolve(cluster.store, svc["spec"]["clusterIP"], 80).address for _ in range(20)]
+    assert {a.split(":")[0] for a in seen} == ips, seen  # kube-proxy's random choice reaches both
     node_port = svc["spec"]["ports"][0]["nodePort"]
     for node in cluster.store.list(resources.get("/nodes"))[0]:
         node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")

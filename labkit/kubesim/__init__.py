@@ -53,6 +53,7 @@ import yaml
 from . import kindstate, resources
 from .api import Api
 from .clock import Clock, SimClock
+from .control import ClockControl
 from .controllers import Manager
 from .controllers.all import build as build_controllers
 from .server import HttpServer
@@ -191,13 +192,15 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
         raise ValueError("workers must be 0 or more")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
-    if not speed > 0:
-        raise ValueError("speed must be more than 0 (1 follows real time, 10 runs ten times faster)")
     own_clock = clock is None
     if clock is None:
-        clock = SimClock(realtime=realtime)
+        clock = SimClock(realtime=realtime, speed=speed)  # raises ValueError for a speed out of range
     elif isinstance(clock, SimClock):
         clock.realtime = realtime and clock.realtime
+        if speed != 1.0:
+            clock.set_speed(speed)
+    elif speed != 1.0:
+        raise ValueError("speed needs the emulator's own clock (a SimClock); this clock runs as it is")
     store = Store(clock, seed)
     load_state(store, name, workers, seed, clock.now())
     cp_ip = next(a["address"] for a in store.get(resources.get("/nodes"), "", f"{name}-control-plane")["status"]["addresses"]
@@ -209,6 +212,8 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     if controllers and isinstance(clock, SimClock):
         manager = build_controllers(store, api, clock, seed)
         manager.start(realtime=clock.realtime)
+    if isinstance(clock, SimClock):
+        api.clock_control = ClockControl(clock, manager)  # /apis/kubesim.labkit.dev: time from a terminal
     server = HttpServer(api, host, port).start()
     context = f"kubesim-{name}"
     own_dir = None

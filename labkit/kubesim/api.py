@@ -10,7 +10,8 @@ job: ``routing`` (URLs, dispatch, version conversion), ``decoding`` (request bod
 (get, list, watch), ``writes`` (create, update, patch, scale), ``apply`` (server-side apply and
 managed fields), ``deletion`` (delete, finalizers, propagation), ``podlogs`` (pods/log),
 ``remotecommand`` (exec and attach), ``portforward``, ``proxy`` (the proxy subresources) and
-``addresses.Allocator`` (ClusterIPs and NodePorts). What differs between resources is data
+``addresses.Allocator`` (ClusterIPs and NodePorts), and ``control`` (the emulator's own clock,
+served as the API group ``kubesim.labkit.dev``). What differs between resources is data
 (data/resources.yaml, read by ``resources``) or a named strategy (``strategies``).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Callable
 
 from . import addresses, defaults
 from .apply import Apply, fieldset
+from .control import ClockControl
 from .decoding import Decoder
 from .deletion import Deletion
 from .podlogs import LOG_LINES, Logs, default_logs
@@ -49,3 +51,4 @@ class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Logs, RemoteCommand, 
         self.stopping = False
         self.controllers_running = False  # set by the controller manager: deletion then goes through it
         self.virtual: dict[str, Callable[[str | None], list[Obj]]] = {}  # store key -> provider (metrics)
+        self.clock_control: ClockControl | None = None  # kubesim.labkit.dev/v1alpha1 clocks, set by start()

@@ -12,13 +12,21 @@ face of both is :mod:`.serving`. (Not :mod:`.addresses`: that one hands out the 
 Rules, as on a real cluster:
 - only a Running pod whose (running) container serves the port answers; anything else is refused
   with the dialer's wording, ``dial tcp IP:PORT: connect: connection refused``;
-- a ClusterIP's port, or a NodePort on any node's IP, goes to one *ready* endpoint of the Service
-  (its EndpointSlices as the endpoints controller writes them, else its Endpoints), taken in turn
-  (round robin per Service), then to that pod's target port; a Service with no ready endpoint
-  refuses (kube-proxy rejects such traffic).
+- a ClusterIP's port, a LoadBalancer's ingress IP (``status.loadBalancer.ingress[].ip``, which a
+  cloud controller writes) or an ``externalIP`` on the Service's port, or a NodePort on any node's
+  IP, goes to one *ready* endpoint of the Service (its EndpointSlices as the endpoints controller
+  writes them, else its Endpoints; a terminating or not-ready endpoint gets nothing), then to that
+  pod's target port; a Service with no ready endpoint refuses (kube-proxy rejects such traffic);
+- which endpoint: kube-proxy's choice, uniformly at random (iptables' ``statistic --mode random``),
+  from a generator per Service port seeded by the cluster's seed (:func:`set_seed`): the same seed
+  and the same requests make the same choices; with ``sessionAffinity: ClientIP`` a client IP
+  keeps its endpoint while that endpoint stays ready and the client was heard from within
+  ``sessionAffinityConfig.clientIP.timeoutSeconds`` (default 10800), as kube-proxy's ``recent``
+  match does.
 """
 from __future__ import annotations
 
+import random
 import re
 import weakref
 from dataclasses import dataclass
@@ -90,7 +98,13 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
         sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
         if sport is None:
             return Refused(refused(host, port))
-        return _through_service(store, svc, sport, refused(host, port))
+        return _through_service(store, svc, sport, refused(host, port), client_ip)
+    svc = service_by_external_ip(store, host)
+    if svc is not None:
+        sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
+        if sport is None:
+            return Refused(refused(host, port))
+        return _through_service(store, svc, sport, refused(host, port), client_ip)
     node = node_by_ip(store, host)
     if node is not None:
         if port == KUBELET_PORT:
@@ -100,34 +114,82 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
                 continue
             for sport in svc["spec"].get("ports") or []:
                 if sport.get("nodePort") == port:
-                    return _through_service(store, svc, sport, refused(host, port))
+                    return _through_service(store, svc, sport, refused(host, port), client_ip)
         return Refused(refused(host, port))
     return Refused(f"dial tcp {host}:{port}: connect: no route to host")
 
 
-def service_backend(store: "Store", svc: Obj, sport: Obj) -> Backend | Refused:
-    """The endpoint a connection to Service ``svc`` on its port ``sport`` goes to (round robin
-    over ready endpoints), as kube-proxy picks it; Refused (with the pod's address) when the
-    chosen pod does not listen, or ``no endpoints`` when none is ready."""
-    return _through_service(store, svc, sport, "")
+def service_backend(store: "Store", svc: Obj, sport: Obj, client_ip: str = "") -> Backend | Refused:
+    """The endpoint a connection to Service ``svc`` on its port ``sport`` goes to (kube-proxy's
+    random choice over ready endpoints, or the client's affinity), as kube-proxy picks it; Refused
+    (with the pod's address) when the chosen pod does not listen, or ``no endpoints`` when none is
+    ready. ``client_ip`` "" is the API server's own address (the proxy subresource)."""
+    return _through_service(store, svc, sport, "", client_ip)
 
 
-def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str) -> Backend | Refused:
+def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str, client_ip: str = "") -> Backend | Refused:
     ready = ready_endpoints(store, svc, sport)
     if not ready:
         name = svc["metadata"]["name"]
         return Refused(refusal or f'no endpoints available for service "{name}"')
-    counters = _turns.setdefault(store, {})
-    key = (svc["metadata"]["namespace"], svc["metadata"]["name"], sport.get("port"))
-    turn = counters.get(key, 0)
-    counters[key] = turn + 1
-    ip, target, pod = ready[turn % len(ready)]
+    ip, target, pod = _proxy(store).choose(store, svc, sport, ready, client_ip)
     if pod is None or listening_container(pod, target) is None:
         return Refused(refusal or refused(ip, target))
     return Backend(pod, target, f"{ip}:{target}", service=svc)
 
 
-_turns: "weakref.WeakKeyDictionary[Store, dict[tuple, int]]" = weakref.WeakKeyDictionary()
+AFFINITY_TIMEOUT = 10800  # seconds: sessionAffinityConfig.clientIP.timeoutSeconds' default
+
+
+class _Proxy:
+    """kube-proxy's state for one cluster: a generator per Service port (seeded by the cluster's
+    seed and the port's identity, so one Service's choices never depend on another's traffic) and
+    the ClientIP affinity table (client -> endpoint IP and when it was last heard from)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rngs: dict[tuple, random.Random] = {}
+        self.affinity: dict[tuple, dict[str, tuple[str, float]]] = {}
+
+    def choose(self, store: "Store", svc: Obj, sport: Obj, ready: list[tuple[str, int, Obj | None]],
+               client_ip: str) -> tuple[str, int, Obj | None]:
+        meta, spec = svc["metadata"], svc.get("spec") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""), sport.get("port"))
+        sticky = spec.get("sessionAffinity") == "ClientIP"
+        if sticky:
+            timeout = float((((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds"))
+                            or AFFINITY_TIMEOUT)
+            now = store.clock.time()
+            table = self.affinity.setdefault(key, {})
+            held = table.get(client_ip)
+            if held is not None and now - held[1] <= timeout:
+                chosen = next((e for e in ready if e[0] == held[0]), None)
+                if chosen is not None:
+                    table[client_ip] = (chosen[0], now)
+                    return chosen
+        rng = self.rngs.get(key)
+        if rng is None:
+            rng = self.rngs[key] = random.Random("kube-proxy/" + "/".join(str(k) for k in (self.seed, *key)))
+        chosen = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
+        if sticky:
+            table[client_ip] = (chosen[0], now)
+        return chosen
+
+
+_proxies: "weakref.WeakKeyDictionary[Store, _Proxy]" = weakref.WeakKeyDictionary()
+
+
+def set_seed(store: "Store", seed: int) -> None:
+    """Seed kube-proxy's choices for the cluster of ``store`` (the controller manager calls it with
+    the cluster's seed; choices start afresh)."""
+    _proxies[store] = _Proxy(seed)
+
+
+def _proxy(store: "Store") -> _Proxy:
+    proxy = _proxies.get(store)
+    if proxy is None:
+        proxy = _proxies[store] = _Proxy(0)
+    return proxy
 
 
 def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int, Obj | None]]:
@@ -144,7 +206,8 @@ def ready_endpoints(store: "Store", svc: Obj, sport: Obj) -> list[tuple[str, int
             if target is None:
                 continue
             for ep in s.get("endpoints") or []:
-                if (ep.get("conditions") or {}).get("ready") is False:
+                conditions = ep.get("conditions") or {}
+                if conditions.get("ready") is False or conditions.get("terminating"):
                     continue
                 for ip in ep.get("addresses") or []:
                     out.append((ip, int(target), _ref_pod(store, ep.get("targetRef"), ip)))
@@ -181,6 +244,18 @@ def pod_by_ip(store: "Store", ip: str) -> Obj | None:
 
 def service_by_cluster_ip(store: "Store", ip: str) -> Obj | None:
     return next((s for s in _services(store) if ip in ((s.get("spec") or {}).get("clusterIPs") or [(s.get("spec") or {}).get("clusterIP")])), None)
+
+
+def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
+    """The Service whose LoadBalancer ingress (``status.loadBalancer.ingress[].ip``, written by a
+    cloud controller) or ``spec.externalIPs`` holds ``ip``: kube-proxy routes those like its ClusterIP."""
+    for s in _services(store):
+        if s.get("spec", {}).get("type") == "LoadBalancer" and any(
+                i.get("ip") == ip for i in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []):
+            return s
+        if ip in ((s.get("spec") or {}).get("externalIPs") or []):
+            return s
+    return None
 
 
 def node_by_ip(store: "Store", ip: str) -> Obj | None:
@@ -229,13 +304,21 @@ def echo_ports(container: Obj) -> set[int]:
     return ports
 
 
-def listening_container(pod: Obj, port: int) -> Obj | None:
-    """The container of a Running ``pod`` that is running and listens on ``port``, else None."""
+def listening_container(pod: Obj, port: int, store: "Store | None" = None) -> Obj | None:
+    """The container of a Running ``pod`` that is running and listens on ``port``, else None.
+
+    Its ports are its process's (an image's subcommand may move them: ``agnhost serve-hostname``
+    listens on 9376). With ``store`` (for the clock), a server with ``startupSeconds`` in the
+    catalogue listens only that long after its process started (gunicorn booting the web service)."""
     status = pod.get("status") or {}
     if status.get("phase") != "Running":
         return None
     running = {cs.get("name") for cs in status.get("containerStatuses") or [] if (cs.get("state") or {}).get("running")}
     for c in (pod.get("spec") or {}).get("containers") or []:
-        if c.get("name") in running and (port in serves(c) or port in echo_ports(c)):
+        if c.get("name") in running and (port in images.server_ports(c, serves(c)) or port in echo_ports(c)):
+            if store is not None and images.startup_seconds(c) > 0:
+                from .http_answers import container_age  # late: http_answers imports this module
+                if container_age(store, pod, c) < images.startup_seconds(c) - 1e-9:
+                    return None
             return c
     return None

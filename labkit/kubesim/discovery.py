@@ -3,7 +3,9 @@
 Why both forms: kubectl (client-go) asks for *aggregated* discovery (one
 ``APIGroupDiscoveryList`` for ``/api`` and one for ``/apis``) and falls back to the legacy
 documents; the Python client's dynamic client reads only the legacy ones. All of them are
-derived from the resource table, so they can never disagree.
+derived from the resource table, so they can never disagree. ``extra`` resources are served
+outside the store (the emulator's own ``kubesim.labkit.dev`` clock, ``control.py``): described
+the same way, so kubectl sees one more API group.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .resources import Resource
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
              "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
-             "proxy": ["create", "delete", "get", "patch", "update"]}
+             "proxy": ["create", "delete", "get", "patch", "update"], "advance": ["create"]}
 # the options kind a connect subresource answers with, as the real discovery documents lists them
 SUB_KINDS = {"exec": "PodExecOptions", "attach": "PodAttachOptions", "portforward": "PodPortForwardOptions"}
 
@@ -46,10 +48,23 @@ def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
     return res.group, res.version, res.kind
 
 
-def resource_list(group: str, version: str) -> dict[str, Any]:
+def _served(extra: tuple[Resource, ...]) -> tuple[Resource, ...]:
+    return resources.load() + tuple(extra)
+
+
+def _group_versions(extra: tuple[Resource, ...]) -> dict[str, list[str]]:
+    out = resources.group_versions()
+    for res in extra:
+        versions = out.setdefault(res.group, [])
+        if res.version not in versions:
+            versions.append(res.version)
+    return out
+
+
+def resource_list(group: str, version: str, extra: tuple[Resource, ...] = ()) -> dict[str, Any]:
     """Legacy ``APIResourceList`` for one group version."""
     out = []
-    for res in resources.load():
+    for res in _served(extra):
         if res.group != group or res.version != version:
             continue
         entry: dict[str, Any] = {"name": res.plural, "singularName": res.singular, "namespaced": res.namespaced,
@@ -81,28 +96,28 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
     return {"name": name, "versions": gvs, "preferredVersion": gvs[0]}
 
 
-def api_group(name: str) -> dict[str, Any] | None:
-    versions = resources.group_versions().get(name)
+def api_group(name: str, extra: tuple[Resource, ...] = ()) -> dict[str, Any] | None:
+    versions = _group_versions(extra).get(name)
     if not versions or not name:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
 
 
-def api_group_list() -> dict[str, Any]:
-    groups = [_group(g, v) for g, v in resources.group_versions().items() if g]
+def api_group_list(extra: tuple[Resource, ...] = ()) -> dict[str, Any]:
+    groups = [_group(g, v) for g, v in _group_versions(extra).items() if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def aggregated(core: bool) -> dict[str, Any]:
+def aggregated(core: bool, extra: tuple[Resource, ...] = ()) -> dict[str, Any]:
     """``APIGroupDiscoveryList`` for ``/api`` (core=True) or ``/apis``."""
     items = []
-    for group, versions in resources.group_versions().items():
+    for group, versions in _group_versions(extra).items():
         if (group == "") != core:
             continue
         entries = []
         for version in versions:
             rs = []
-            for res in resources.load():
+            for res in _served(extra):
                 if res.group != group or res.version != version:
                     continue
                 entry: dict[str, Any] = {

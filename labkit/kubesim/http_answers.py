@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from . import images, requestlog
+from urllib.parse import parse_qs
+
+from . import appserver, images, requestlog
 from .backends import ConnectionClosed, ConnectionRefused, listening_container, pod_ip, refused, serves
 from .clock import parse as parse_time
 
@@ -40,8 +42,11 @@ class HttpAnswer:
     cpu: float = 0.0  # core-seconds the server spent on this request (the load model's cost per request)
 
 
-def responses_of(image: str) -> Obj:
-    """The ``responses:`` of ``image``'s catalogue entry (``{}`` when it has none or is unknown)."""
+def responses_of(image: str | Obj) -> Obj:
+    """The ``responses:`` of ``image``'s catalogue entry (``{}`` when it has none or is unknown);
+    given a container, of the server its command chooses (agnhost's subcommands)."""
+    if isinstance(image, dict):
+        return images.server(image).get("responses") or {}
     return images.lookup(image).entry.get("responses") or {}
 
 
@@ -57,7 +62,8 @@ def _version(responses: Obj, image: str) -> str:
 
 _FIELD = re.compile(r"\{(hostname|pod_ip|pod_name|namespace|node|version|path|method|host_ip|now|isonow|jsnow|age|jsage|query|host|"
                     r"requests|status|length|client|clfdate|user_agent|"
-                    r"request_uri|request_headers|request_body|service_account|env:[A-Za-z_][A-Za-z0-9_]*(?::[^}]*)?)\}")
+                    r"request_uri|request_headers|request_body|service_account|client_port|"
+                    r"arg:[A-Za-z_][A-Za-z0-9_]*|env:[A-Za-z_][A-Za-z0-9_]*(?::[^}]*)?)\}")
 
 
 def _go_time(store: "Store") -> str:
@@ -73,6 +79,8 @@ def _fill(text: str, values: dict[str, str], env: dict[str, str]) -> str:
         if key.startswith("env:"):
             _, name, *default = key.split(":", 2)
             return env.get(name, default[0] if default else "")
+        if key.startswith("arg:"):  # a query argument, decoded (netexec's /echo?msg=...)
+            return (parse_qs(values.get("query", "")).get(key[4:]) or [""])[0]
         return values.get(key, m.group(0))
     return _FIELD.sub(one, text)
 
@@ -93,6 +101,20 @@ def _go_float(x: float) -> str:
     """A float64 as Go's ``%v`` prints it (shortest form, no ``.0``): the liveness server's ``error: 11``."""
     text = repr(float(x))
     return text[:-2] if text.endswith(".0") else text
+
+
+def container_started(store: "Store", pod: Obj, container: Obj) -> float | None:
+    """When the container's current process started (sim seconds since the epoch), or None."""
+    from .controllers.kubelet import started_at  # late: the kubelet imports what imports this module
+    exact = started_at(store, pod, container.get("name", ""))
+    if exact is not None:
+        return exact
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == container.get("name"):
+            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            if started:
+                return parse_time(started).timestamp()
+    return None
 
 
 def container_age(store: "Store", pod: Obj, container: Obj) -> float:
@@ -125,16 +147,43 @@ def probe_status(container: Obj, port: int, path: str, age: float) -> int | None
     """The status an HTTP GET of ``path`` on ``port`` gets from ``container`` when it is ``age``
     seconds old, from its image's ``responses``; None when the catalogue has none (the caller
     falls back on the ``serves`` paths). The kubelet's httpGet probes ask this."""
-    responses = responses_of(container.get("image", ""))
+    responses = responses_of(container)
     if not responses:
         return None
     return int(_choose(responses, path.split("?", 1)[0] or "/", age).get("status", 200))
 
 
+def planned_answer(container: Obj, port: int, path: str, age: float) -> HttpAnswer:
+    """The status and cost (no body, nothing logged) of a GET of ``path`` to ``container``'s
+    catalogue server when it is ``age`` seconds old: what the kubelet's probe plans read ahead.
+    Raises :class:`ConnectionClosed` for a port that is not HTTP (redis)."""
+    entry = images.server(container)
+    responses = entry.get("responses") or {}
+    plain = path.split("?", 1)[0] or "/"
+    if not responses:
+        known = images.server_ports(container, serves(container)).get(port, ())
+        if not known:
+            raise ConnectionClosed("EOF")
+        responses = {**GENERIC, "paths": {p: {} for p in known}}
+    answer = _choose(responses, plain, age)
+    status = int(answer.get("status", 200))
+    return HttpAnswer(status, REASONS.get(status, "Unknown"), cpu=images.request_cpu(entry, answer))
+
+
+def answers_anytime(container: Obj) -> bool:
+    """Whether the container's server may answer differently at any moment (the course web
+    service's ``/readyz`` reads files a shell can remove): its probes cannot be planned ahead,
+    the kubelet asks it at every period."""
+    return appserver.app_entry(container.get("image", "")) is not None
+
+
 def changes_with_age(container: Obj) -> bool:
-    """Whether some answer of the container's server changes as it ages (an ``after:``): the
-    kubelet then re-reads its readiness probe at every period instead of once."""
-    responses = responses_of(container.get("image", ""))
+    """Whether some answer of the container's server changes as it ages (an ``after:``) or at
+    any time (:func:`answers_anytime`): the kubelet then re-reads its readiness probe at every
+    period instead of once."""
+    if answers_anytime(container):
+        return True
+    responses = responses_of(container)
     answers = list((responses.get("paths") or {}).values()) + [responses.get("otherwise") or {}]
     return any("after" in a for a in answers)
 
@@ -149,18 +198,31 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
     ``client`` is the caller's address, for the server's access log (:mod:`.requestlog`).
     A plain function on purpose: traffic (load, per-request CPU) can grow it; each answer is logged
     in :mod:`.requestlog` when the image writes an access log."""
-    container = listening_container(pod, port)
+    container = listening_container(pod, port, store)
     if container is None:
         raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port))
+    return answer_of(store, pod, container, port, method, path, headers, body, client)
+
+
+def answer_of(store: "Store", pod: Obj, container: Obj, port: int, method: str, path: str, headers: dict[str, str],
+              body: bytes, client: str = "127.0.0.1", age: float | None = None) -> HttpAnswer:
+    """What ``container``'s server (which listens on ``port``: the caller checked) answers: the
+    course web service's own app (:mod:`.appserver`), else its catalogue ``responses``. ``age``:
+    answer as the server is at that age (the kubelet's planned probes), not logged."""
     image = container.get("image", "")
-    responses = responses_of(image)
-    known = serves(container).get(port, ())
+    if appserver.app_entry(image) is not None:
+        at = None if age is None else (container_started(store, pod, container) or store.clock.time()) + age
+        return appserver.answer(store, pod, container, port, method, path, headers, body, client, at=at)
+    entry = images.server(container)
+    responses = entry.get("responses") or {}
+    known = images.server_ports(container, serves(container)).get(port, ())
     plain = path.split("?", 1)[0] or "/"
     if not responses:
         if not known:
             raise ConnectionClosed("EOF")
         responses = {**GENERIC, "paths": {p: {"type": "text/plain; charset=utf-8", "body": ""} for p in known}}
-    age = container_age(store, pod, container)
+    logged_request = age is None
+    age = container_age(store, pod, container) if age is None else age
     answer = _choose(responses, plain, age)
     meta, spec = pod["metadata"], pod.get("spec") or {}
     lower = {k.lower(): v for k, v in headers.items()}
@@ -174,7 +236,8 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
               "host": host, "request_uri": f"http://{host}{path}",
               "request_headers": "".join(f"\t{k}={v}\n" for k, v in sorted(lower.items())),
               "request_body": body.decode("utf-8", "replace") if body else "-no body in request-",
-              "service_account": spec.get("serviceAccountName") or "default"}
+              "service_account": spec.get("serviceAccountName") or "default", "client": client,
+              "client_port": str(32768 + sum(map(ord, f"{client}{store.clock.time()}")) * 7919 % 28232)}
     env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e and "name" in e}
     status = int(answer.get("status", 200))
     if method.upper() not in [m.upper() for m in answer.get("methods", responses.get("methods", ["GET", "HEAD", "POST"]))]:
@@ -188,7 +251,7 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
     if answer.get("type"):
         out["Content-Type"] = answer["type"]
     out["Content-Length"] = str(len(data))
-    if responses.get("log"):
+    if responses.get("log") and logged_request:
         uid, name = meta.get("uid", ""), container.get("name", "")
         logged = {**values, "requests": str(requestlog.count(store, uid, name, store.clock.time() - age)), "status": str(status),
                   "length": str(len(data)), "client": client, "clfdate": requestlog.clf_date(store.clock.now()),
@@ -196,7 +259,7 @@ def http_request(store: "Store", pod: Obj, port: int, method: str, path: str, he
         requestlog.record(store, uid, name, store.clock.time(), _fill(str(responses["log"]), logged, env))
     if method.upper() == "HEAD":
         data = b""
-    return HttpAnswer(status, REASONS.get(status, "Unknown"), out, data)
+    return HttpAnswer(status, REASONS.get(status, "Unknown"), out, data, cpu=images.request_cpu(entry, answer))
 
 
 # a server the catalogue says speaks HTTP but whose answers nobody wrote down: Go's net/http wording

@@ -109,3 +109,69 @@ def lookup(image: str) -> ImageInfo:
 def pull_seconds(info: ImageInfo) -> float:
     p = data()["pull"]
     return min(p["maxSeconds"], p["fixedSeconds"] + info.size / p["bytesPerSecond"])
+
+
+# ---- the server a container runs (an image may hold several: agnhost's subcommands) ---------
+def _subcommand(entry: dict[str, Any], argv: tuple[str, ...]) -> str:
+    """The first word of ``argv`` that names one of the entry's ``subcommands`` (``agnhost liveness``,
+    ``/agnhost netexec --http-port=8080``), else ""."""
+    subs = entry.get("subcommands") or {}
+    for word in argv:
+        if word in subs:
+            return word
+        if not word.startswith("-") and word.rsplit("/", 1)[-1] != entry.get("process", "").rsplit("/", 1)[-1]:
+            return ""
+    return ""
+
+
+@lru_cache(maxsize=1024)
+def _server(image: str, argv: tuple[str, ...]) -> dict[str, Any]:
+    entry = lookup(image).entry
+    name = _subcommand(entry, argv)
+    if not name:
+        return entry
+    sub = dict(entry["subcommands"][name] or {})
+    flag = sub.get("portFlag")   # netexec --http-port=N: its one HTTP port moves there
+    if flag:
+        port = next((a.split("=", 1)[1] for a in argv if a.startswith(flag + "=")), None)
+        if port is None and flag in argv and argv.index(flag) + 1 < len(argv):
+            port = argv[argv.index(flag) + 1]
+        if port is not None and str(port).isdigit():
+            old = next(iter(sub.get("serves") or {}), None)
+            sub["serves"] = {int(port): (sub.get("serves") or {}).get(old, [])}
+    return {**entry, **sub, "subcommand": name}
+
+
+def server(container: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue entry of the server a container's process is: the image's entry, or, for an
+    image with ``subcommands:`` (agnhost), the one its ``command``/``args`` choose, merged over it
+    (its own ``serves``, ``responses``, ``grpc``, ``startupSeconds``, ``cpu``)."""
+    argv = tuple(str(a) for a in (container.get("command") or []) + (container.get("args") or []))
+    return _server(container.get("image", "") or "", argv)
+
+
+def server_ports(container: dict[str, Any], program_serves: dict[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
+    """The ports the container listens on: what its process serves (``program_serves``, from
+    :mod:`.programs`), moved to the subcommand's ports when the image's server is chosen by one."""
+    if not program_serves:
+        return program_serves
+    entry = server(container)
+    if "subcommand" not in entry:
+        return program_serves
+    return {int(p): tuple(paths) for p, paths in (entry.get("serves") or {}).items()}
+
+
+def startup_seconds(container: dict[str, Any]) -> float:
+    """How long after its process started the container's server begins to listen (``startupSeconds``)."""
+    return float(server(container).get("startupSeconds", 0) or 0)
+
+
+def request_cpu(entry: dict[str, Any], answer: dict[str, Any] | None = None) -> float:
+    """Core-seconds one request costs: the answer's own ``cpu`` (seconds), else the image's
+    ``cpu.perRps`` (millicore-seconds per request, the load model's unit) over 1000."""
+    if answer is not None and answer.get("cpu") is not None:
+        return float(answer["cpu"])
+    per = ((entry.get("cpu") or {}).get("perRps"))
+    if per is None:
+        per = data()["defaults"]["cpu"]["perRps"]
+    return float(per) / 1000.0

@@ -85,10 +85,13 @@ class Target:
 class Router:
     """``handle(request)``: parse the URL, pick the verb, answer every failure with a Status."""
 
+    clock_control: Any = None  # control.ClockControl when the emulator serves its clock
+
     # ---- entry point -------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
-        # objects' timestamps only: /version's buildDate and the OpenAPI documents never move
-        shift = self.wallclock.shift() if req.path.startswith(("/api/", "/apis/")) else 0
+        # objects' timestamps only: /version's buildDate and the OpenAPI documents never move, and
+        # the emulator's own clock (control.py) says the simulated time as it is
+        shift = self.wallclock.shift() if req.path.startswith(("/api/", "/apis/")) and not self._controls(req.path) else 0
         if not shift:
             return self._answer(req)
         if "json" in req.headers.get("content-type", "json"):
@@ -127,8 +130,8 @@ class Router:
             return json_response(discovery.api_versions(self.address))
         if path == "/apis":
             if "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept.replace(" ", "") + ";":
-                return json_response(discovery.aggregated(core=False), content_type=discovery.AGGREGATED)
-            return json_response(discovery.api_group_list())
+                return json_response(discovery.aggregated(core=False, extra=self._extra()), content_type=discovery.AGGREGATED)
+            return json_response(discovery.api_group_list(extra=self._extra()))
         if path == "/openapi/v2":
             return Response(200, openapi.v2_protobuf(), openapi.V2_PROTOBUF)
         if path == "/openapi/v3":
@@ -145,6 +148,8 @@ class Router:
             if parts[1] != "v1":
                 raise errors.path_not_found()
         elif parts[0] == "apis" and len(parts) >= 2:
+            if self._controls(path):
+                return self.clock_control.handle(req, parts[2:])
             if len(parts) == 2:
                 found = discovery.api_group(parts[1])
                 if found is None:
@@ -161,6 +166,13 @@ class Router:
             return json_response(discovery.resource_list(group, version))
         target = self._target(group, version, rest)
         return self._dispatch(req, target)
+
+    def _controls(self, path: str) -> bool:
+        """Whether ``path`` is the emulator's own API group (``control.py``), when it serves one."""
+        return self.clock_control is not None and self.clock_control.serves(path)
+
+    def _extra(self) -> tuple[Resource, ...]:
+        return self.clock_control.resources if self.clock_control is not None else ()
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
         watch_path = False

@@ -6,10 +6,11 @@ Why a public face over three modules: each caller needs the same answers, and th
 will grow them, but they are three jobs:
 
 - :mod:`.backends`: *who is listening at this address and port* (:func:`resolve`: a pod IP, a
-  Service's ClusterIP through a ready endpoint in turn, a NodePort on any node, a node's kubelet
+  Service's ClusterIP through a ready endpoint (kube-proxy's random choice), a NodePort on any node, a node's kubelet
   port, else :class:`Refused` with the dialer's wording), and which ports a container listens on;
 - :mod:`.http_answers`: *what that server says to this HTTP request* (:func:`http_request`), from
-  the ``responses:`` of its image in ``data/images.yaml`` with the pod's facts filled in;
+  the ``responses:`` of its image in ``data/images.yaml`` with the pod's facts filled in, or from
+  the course web service's own app (:mod:`.appserver`); the kubelet's probes ask the same;
 - :mod:`.conversation`: the same over a byte stream (:class:`Conversation`: HTTP requests cut off
   the stream, an echo server, a server that closes).
 
@@ -21,10 +22,10 @@ from .backends import (KUBELET_PORT, Backend, ConnectionClosed, ConnectionRefuse
                        listening_container, node_by_ip, pod_by_ip, pod_ip, ready_endpoints, refused, resolve,
                        service_backend, service_by_cluster_ip, serves)
 from .conversation import Conversation
-from .http_answers import (GENERIC, REASONS, HttpAnswer, changes_with_age, container_age, http_request, probe_status,
-                           responses_of)
+from .http_answers import (GENERIC, REASONS, HttpAnswer, answer_of, answers_anytime, changes_with_age, container_age,
+                           http_request, planned_answer, probe_status, responses_of)
 
 __all__ = ["GENERIC", "KUBELET_PORT", "REASONS", "Backend", "ConnectionClosed", "ConnectionRefused", "Conversation",
-           "HttpAnswer", "Refused", "changes_with_age", "container_age", "echo_ports", "http_request",
+           "HttpAnswer", "Refused", "answer_of", "answers_anytime", "changes_with_age", "planned_answer", "container_age", "echo_ports", "http_request",
            "listening_container", "node_by_ip", "pod_by_ip", "pod_ip", "probe_status", "ready_endpoints", "refused",
            "resolve", "responses_of", "service_backend", "service_by_cluster_ip", "serves"]

@@ -200,3 +200,27 @@ def test_python_dash_m_webapp_bad_port_says_what_to_fix() -> None:
     assert result.returncode == 2
     assert "PORT" in result.stderr and "eighty" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_platform_hooks_replace_host_facts() -> None:
+    """The emulator's hooks: its environment, hostname, files and CPU instead of the host's."""
+    burned: list[int] = []
+    app = create_app(
+        environ={"APP_GREETING": "from a ConfigMap", "APP_READY_FILE": "/tmp/ready"},
+        hostname=lambda: "web-7d4b9c-x2x1z",
+        file_exists=lambda path: False,
+        burn=lambda ms: burned.append(ms) or float(ms),
+    )
+    test = app.test_client()
+    body = test.get("/").get_json()
+    assert (body["greeting"], body["hostname"]) == ("from a ConfigMap", "web-7d4b9c-x2x1z")
+    assert test.get("/readyz").status_code == 503
+    work = test.get("/work?ms=250").get_json()
+    assert burned == [250] and work["elapsed_ms"] == 250.0 and work["hostname"] == "web-7d4b9c-x2x1z"
+
+
+def test_environ_hook_ignores_the_host_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_GREETING", "from the host")
+    assert create_app(environ={}).test_client().get("/").get_json()["greeting"] == "Hello from the course web service"
+    with pytest.raises(ConfigError, match="PORT"):
+        create_app(environ={"PORT": "abc"})

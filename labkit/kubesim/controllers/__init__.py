@@ -9,7 +9,9 @@ a fixed order under one lock, so that:
   was due, in milliseconds, and always in the same order: with a frozen clock, the same seed and
   the same actions give the same cluster, byte for byte;
 - when the clock follows real time, a background thread ticks every ~100 ms (and at once after
-  an API write), so ``kubectl create deployment`` shows Running pods within about a second.
+  an API write, and when the next timer falls due: on a clock running ``speed`` times faster a
+  timer still fires at its instant), so ``kubectl create deployment`` shows Running pods within
+  about a second.
 
 Each controller lives in its own module and has ``watches`` (store keys whose events it wants),
 ``on_event(event)`` (which keys to sync) and ``sync(key)`` (make the world match the spec).
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 Key = Hashable
 MAX_ROUNDS = 200_000
+TICK = 0.1  # wall seconds between the real-time ticker's rounds, at most
+MIN_TICK = 0.001  # and at least (a timer due now waits this long, not a busy loop)
 
 
 class Controller:
@@ -281,15 +285,28 @@ class Manager:
                 self.clock.release()
 
     def _run(self) -> None:
+        wait = TICK
         while not self._stopping:
-            self._wake.wait(0.1)
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stopping:
                 return
             try:
                 self.settle()
+                wait = self._until_next()
             except Exception:  # the ticker must survive anything
-                pass
+                wait = TICK
+
+    def _until_next(self) -> float:
+        """Wall seconds until the next timer falls due (at most one tick): on a clock that runs
+        ``speed`` times faster, a 0.1 s tick would be 10 s of cluster life at speed 100, and a
+        timer would fire late by up to that; waking for the timer itself keeps it on time."""
+        with self.lock:
+            due = self.next_due()
+            if due is None:
+                return TICK
+            left = (due - self.clock.time()) / self.clock.speed
+        return min(TICK, max(MIN_TICK, left))
 
     # ---- writes as controllers make them ------------------------------------------------------
     def create(self, key: str, obj: Obj) -> Obj:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import backends
 from ..clock import SimClock
 from ..store import Store
 from . import Manager
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr = Manager(store, api, clock, seed)
+    backends.set_seed(store, seed)  # kube-proxy's endpoint choices follow the cluster's seed
     mgr.index = mgr.add(OwnerIndex(mgr))
     mgr.recorder = mgr.add(EventRecorder(mgr))
     mgr.add(NodeIpam(mgr))

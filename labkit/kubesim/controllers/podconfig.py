@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import images, resources
+from .. import appserver, images, resources
 from ..programs import Program, simulate
 
 Obj = dict[str, Any]
@@ -116,7 +116,10 @@ def program_at_start(store: Any, pod: Obj, container: Obj, info: images.ImageInf
         return program
     command = _environment.expand_command(container["command"], view.kubelet_env) if container.get("command") is not None else None
     args = _environment.expand_command(container["args"], view.kubelet_env) if container.get("args") is not None else None
-    return simulate(info, command, args, dict(view.env), stdin=bool(container.get("stdin")))
+    program = simulate(info, command, args, dict(view.env), stdin=bool(container.get("stdin")))
+    # an app the emulator runs for real (the course web service) may refuse this environment at
+    # start (webapp.app.ConfigError): then the process is gunicorn failing to boot (appserver.py)
+    return appserver.start_failure(info, dict(view.env), program)
 
 
 def run_oneshot(store: Any, pod: Obj, container: str, program: Program, at: float) -> None:

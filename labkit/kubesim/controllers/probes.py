@@ -26,7 +26,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .. import serving
+from .. import images, quantity, serving
 from ..programs import Program
 from ..stages import COUNTS, lifecycle
 
@@ -41,6 +41,20 @@ if TYPE_CHECKING:  # only for type hints: the kubelet's records of pods and cont
 
 Obj = dict[str, Any]
 HORIZON = 86400.0   # how far ahead a plan looks (seconds after the container started)
+PROBE_AGENT = "kube-probe/1.32"   # the prober's User-Agent (kube-probe/<major>.<minor> of the kubelet)
+
+
+def latency(cpu: float, container: Obj) -> float:
+    """Seconds a request costing ``cpu`` core-seconds takes: one thread, at most the container's
+    CPU limit (issue 14's shared rule), plus a millisecond."""
+    limit = ((container.get("resources") or {}).get("limits") or {}).get("cpu")
+    cores = 1.0
+    if limit is not None:
+        try:
+            cores = min(1.0, quantity.milli(str(limit)) / 1000.0)
+        except Exception:
+            cores = 1.0
+    return cpu / max(cores, 1e-3) + 0.001
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,6 @@ class Prober:
         """(passes, failure message) of ``probe`` ``t`` seconds after the container started."""
         if not run.known:
             return True, ""
-        prog = run.program
         if "exec" in probe:
             return self._exec(pr, run, (probe["exec"] or {}).get("command") or [], t)
         for kind in ("httpGet", "tcpSocket", "grpc"):
@@ -107,22 +120,94 @@ class Prober:
                 port = spec.get("port")
                 if isinstance(port, str):
                     port = next((p.get("containerPort") for p in run.spec.get("ports") or [] if p.get("name") == port), port)
-                serves = prog.serves
-                path = spec.get("path", "/")
-                target = f"{pr.ip}:{port}"
-                if port not in serves and not (kind == "tcpSocket" and port in serving.echo_ports(run.spec)):
-                    msg = (f'Get "http://{target}{path}": dial tcp {target}: connect: connection refused' if kind == "httpGet"
-                           else f"dial tcp {target}: connect: connection refused")
-                    return False, msg
-                if kind == "httpGet":
-                    # what the image's server answers at that age (the liveness server's /healthz
-                    # turns 500 after 10 s), else the paths the catalogue says it serves
-                    code = serving.probe_status(run.spec, port, path, t)
-                    if code is None and serves[port] and path not in serves[port]:
-                        code = 404
-                    if code is not None and not 200 <= code < 400:
-                        return False, f"HTTP probe failed with statuscode: {code}"
-                return True, ""
+                return getattr(self, "_" + kind.lower())(probe, spec, pr, run, port, t)
+        return True, ""
+
+    # ---- the three network probes ask the container's server (the same answers as any client)
+    def _listens(self, run: kubelet.Run, port: Any, t: float, tcp: bool = False) -> bool:
+        """Whether the container's server listens on ``port`` ``t`` seconds after it started
+        (its process serves it, and its ``startupSeconds`` have passed)."""
+        ports = images.server_ports(run.spec, run.program.serves)
+        if port not in ports and not (tcp and port in serving.echo_ports(run.spec)):
+            return False
+        return t >= images.startup_seconds(run.spec) - 1e-9
+
+    def _httpget(self, probe: Obj, spec: Obj, pr: kubelet.PodRun, run: kubelet.Run, port: Any, t: float) -> tuple[bool, str]:
+        """GET the path as the kubelet's prober does (``User-Agent: kube-probe/1.32``): 2xx and 3xx
+        pass; the kubelet's messages for a status, a refused connection, a timeout, a non-HTTP server."""
+        path = spec.get("path", "/") or "/"
+        if not path.startswith("/"):
+            path = "/" + path
+        host = spec.get("host") or pr.ip
+        url = f'{(spec.get("scheme") or "HTTP").lower()}://{host}:{port}{path}'
+        target = f"{host}:{port}"
+        if not self._listens(run, port, t):
+            return False, f'Get "{url}": dial tcp {target}: connect: connection refused'
+        pod = self.mgr.find("/pods", *pr.key)
+        if pod is None or str(spec.get("scheme", "HTTP")).upper() == "HTTPS":
+            return True, ""
+        headers = {"Host": target, "User-Agent": PROBE_AGENT, "Accept": "*/*", "Connection": "close"}
+        for h in spec.get("httpHeaders") or []:
+            if h.get("name"):
+                headers[h["name"]] = str(h.get("value", ""))
+        try:
+            answer = self._ask(pod, pr, run, port, path, headers, t)
+        except serving.ConnectionClosed:
+            return False, f'Get "{url}": EOF'
+        except serving.ConnectionRefused:
+            return False, f'Get "{url}": dial tcp {target}: connect: connection refused'
+        timeout = float(probe.get("timeoutSeconds", 1) or 1)
+        if latency(answer.cpu, run.spec) > timeout:
+            return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+        if not 200 <= answer.status < 400:
+            return False, f"HTTP probe failed with statuscode: {answer.status}"
+        return True, ""
+
+    def _ask(self, pod: Obj, pr: kubelet.PodRun, run: kubelet.Run, port: int, path: str, headers: dict[str, str],
+             t: float) -> serving.HttpAnswer:
+        """The server's answer to the probe at ``t``: a real request (counted and logged, from the
+        node's address) when ``t`` is the probe being made now; for a plan ahead, the answer as
+        the server is then (a server whose answers can change at any time is asked as it is now)."""
+        now = self.mgr.now() - (run.started or 0.0)
+        memo = run.__dict__.setdefault("probe_answers", {})
+        client = pr.host_ip or pr.ip
+        if abs(t - now) < 0.5:
+            key = ("now", port, path, round(t, 3))
+            if key not in memo:
+                memo.clear()  # only the latest real probe (and what was planned from it) is kept
+                memo[key] = serving.answer_of(self.store, pod, run.spec, port, "GET", path, headers, b"", client=client)
+            return memo[key]
+        if serving.answers_anytime(run.spec):
+            if t < now:   # a plan made again (a file changed) reads the files as they were then
+                return serving.answer_of(self.store, pod, run.spec, port, "GET", path, headers, b"", client=client, age=t)
+            key = ("ahead", port, path, round(now, 3))
+            if key not in memo:   # ahead: as it answers now (what changes it re-plans: Prober.forget)
+                memo[key] = serving.answer_of(self.store, pod, run.spec, port, "GET", path, headers, b"", client=client,
+                                              age=now)
+            return memo[key]
+        return serving.planned_answer(run.spec, port, path, t)
+
+    def _tcpsocket(self, probe: Obj, spec: Obj, pr: kubelet.PodRun, run: kubelet.Run, port: Any, t: float) -> tuple[bool, str]:
+        """A TCP connect: whoever listens passes (redis, postgres, an HTTP server alike)."""
+        target = f"{spec.get('host') or pr.ip}:{port}"
+        if not self._listens(run, port, t, tcp=True):
+            return False, f"dial tcp {target}: connect: connection refused"
+        return True, ""
+
+    def _grpc(self, probe: Obj, spec: Obj, pr: kubelet.PodRun, run: kubelet.Run, port: Any, t: float) -> tuple[bool, str]:
+        """grpc.health.v1.Health/Check of ``service`` (pkg/probe/grpc's wording): a server without
+        the health service on that port never completes the connection (the kubelet dials with a
+        block until its timeout)."""
+        target = f"{pr.ip}:{port}"
+        timeout = int(float(probe.get("timeoutSeconds", 1) or 1))
+        health = (images.server(run.spec).get("grpc") or {}).get(port)
+        if not self._listens(run, port, t) or health is None:
+            return False, f'timeout: failed to connect service "{target}" within {timeout}s: context deadline exceeded'
+        status = health.get(spec.get("service") or "")
+        if status is None:
+            return False, "error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"
+        if status != "SERVING":
+            return False, f'service unhealthy (responded with "{status}")'
         return True, ""
 
     def _exec(self, pr: kubelet.PodRun, run: kubelet.Run, cmd: list[str], t: float) -> tuple[bool, str]:
@@ -276,6 +361,8 @@ class Prober:
             return False, run.started + first
         last = first + int((elapsed - first + 1e-9) // period) * period
         ok = self.result(probe, pr, run, last)[0]
+        # re-probed at every period: exec (files change), and an HTTP server whose answers change
+        # with its age or at any time (the real request then shows in its access log)
         again = "exec" in probe or ("httpGet" in probe and serving.changes_with_age(run.spec))
         return ok, (run.started + last + period if again else None)
 

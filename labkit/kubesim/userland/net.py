@@ -68,7 +68,8 @@ def connect(sh: Shell, host: str, port: int) -> tuple[str, Any, str]:
     ip = _address(sh, host)
     if ip is None:
         return "", None, "resolve"
-    backend = serving.resolve(sh.store, ip, port, sh.view.namespace)
+    own = sh.view.pod_ip
+    backend = serving.resolve(sh.store, ip, port, sh.view.namespace, client_ip=own)
     if isinstance(backend, serving.Refused):
         return ip, None, "unreachable" if "no route" in backend.message else "refused"
     return ip, backend, ""

@@ -124,6 +124,10 @@ def _date(sh: Shell, argv: list[str], io: IO) -> int:
 
 
 def _sleep(sh: Shell, argv: list[str], io: IO) -> int:
+    """Waits on the simulated clock: while it follows real time, ``sleep 10`` ends when 10 simulated
+    seconds have passed (1 real second at ``--speed 10``, at once when the clock is advanced past it),
+    so a client loop's pace agrees with the cluster's. On a frozen clock (``realtime=False``) nothing
+    would ever wake it, so it waits wall seconds, as before."""
     total = 0.0
     for arg in argv[1:]:
         m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)", arg)
@@ -137,9 +141,17 @@ def _sleep(sh: Shell, argv: list[str], io: IO) -> int:
     if len(argv) < 2:
         _err(sh, io, "sleep: missing operand" if not sh.view.family.busybox else "Usage: sleep [N]...")
         return 1
-    deadline = time.monotonic() + total
+    clock = getattr(sh.store, "clock", None)
+    simulated = clock is not None and getattr(clock, "realtime", False)
+    if simulated:
+        deadline = clock.time() + total
+    else:
+        deadline = time.monotonic() + total
     while True:
-        left = deadline - time.monotonic()
+        if simulated:
+            left = (deadline - clock.time()) / getattr(clock, "speed", 1.0)  # real seconds at today's speed
+        else:
+            left = deadline - time.monotonic()
         if left <= 0:
             return 0
         if sh.terminal is not None:
