@@ -18,8 +18,10 @@ stateful sets, jobs, endpoints, garbage collection, namespaces, node lifecycle, 
 HPA) run on a ``SimClock`` that follows real time (``realtime=True``, the default: a background
 thread ticks) or stands still until ``advance()`` (``realtime=False``: fully deterministic).
 
-Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``),
-``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
+Modules: ``store`` (objects, resourceVersions, watch history, listeners), ``clock`` (``SimClock``,
+its ``speed``), ``wallclock`` (timestamps served moved onto the wall clock, so client-side ages read true),
+``control`` (the clock as the API group ``kubesim.labkit.dev``: read, speed up, advance from kubectl),
+``ctl`` (``python -m labkit.kubesim ctl status|advance 5m|speed 10``, its small client),
 ``resources`` (the served resource table, data/resources.yaml), ``kindstate`` (initial state,
 data/kind-cluster.yaml), ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
@@ -185,7 +187,8 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     ``profile``: ``"kind"`` (a fresh kind cluster: no cloud controller, a LoadBalancer stays
     pending) or ``"gke"`` (GKE-like nodes and a cloud controller that gives LoadBalancers an
     external IP). ``speed``: how many simulated seconds pass per real second while the clock
-    follows real time (``--speed 10`` on the command line).
+    follows real time (``--speed 10`` on the command line; 0 < speed <= 1000; changed later
+    through the clock's API, ``control.py``).
     """
     began = time.perf_counter()
     if workers < 0:

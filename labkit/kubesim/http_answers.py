@@ -259,7 +259,9 @@ def answer_of(store: "Store", pod: Obj, container: Obj, port: int, method: str, 
         requestlog.record(store, uid, name, store.clock.time(), _fill(str(responses["log"]), logged, env))
     if method.upper() == "HEAD":
         data = b""
-    return HttpAnswer(status, REASONS.get(status, "Unknown"), out, data, cpu=images.request_cpu(entry, answer))
+    result = HttpAnswer(status, REASONS.get(status, "Unknown"), out, data, cpu=images.request_cpu(entry, answer))
+    requestlog.served(store, meta.get("uid", ""), container.get("name", ""), store.clock.time(), result.cpu)  # the load it makes
+    return result
 
 
 # a server the catalogue says speaks HTTP but whose answers nobody wrote down: Go's net/http wording

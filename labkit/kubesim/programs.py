@@ -8,6 +8,12 @@ files and ports exist at a given second (probes). This module reads the common s
 (``echo``, ``sleep``, ``touch``, ``rm``, ``exit``, ``true``/``false``, ``date``, ``while true``
 loops, ``&&`` and ``;``) into such a timeline; anything else is taken to be a server that runs
 until stopped. It never runs anything.
+
+A loop that calls ``wget`` or ``curl`` (kubernetes.io's HPA load generator, ``while sleep 0.01; do
+wget -q -O- http://php-apache; done``; ``while true; do curl -s URL; sleep 1; done``) is a *client
+loop*: its process runs until stopped, and what it does over time is the traffic engine's
+(``controllers/traffic.py``: the loop's body run through the container's shell, its sleeps as
+think time, its output to the container's log); here it is only recognised (``Program.client``).
 """
 from __future__ import annotations
 
@@ -40,6 +46,8 @@ class Program:
     serves: dict[int, tuple[str, ...]] = field(default_factory=dict)
     handles_sigterm: bool = True           # PID 1 shells ignore SIGTERM: deletion waits for the grace period
     oneshot: tuple[str, ...] = ()          # a one-shot command (ONESHOT): its output is the shell's, at start
+    client: str | None = None              # a client loop's whole script (the traffic engine runs its loop)
+    client_start: float = 0.0              # when the loop starts (after the statements before it)
 
     def file_exists(self, path: str, at: float) -> bool:
         present = False
@@ -136,6 +144,25 @@ def simulate(image: ImageInfo, command: list[str] | None, args: list[str] | None
     return _script(" ".join(shlex.quote(a) for a in argv), image, env, single=True)
 
 
+_CLIENTS = re.compile(r"(?:^|[\s;|&(`]|do\s)(?:/usr/bin/|/bin/)?(wget|curl)\s")
+
+
+def _calls_server(statements: list[str]) -> bool:
+    """Whether a loop (its statements up to its ``done``) calls ``wget`` or ``curl``: a client loop."""
+    depth = 0
+    for stmt in statements:
+        if _CLIENTS.search(" " + stmt + " "):
+            return True
+        first = stmt.split(None, 1)[0] if stmt.split() else ""
+        if first in ("while", "until", "for"):
+            depth += 1
+        elif first == "done":
+            depth -= 1
+            if depth <= 0:
+                return False
+    return False
+
+
 def _script(script: str, image: ImageInfo, env: dict[str, str], single: bool = False) -> Program:
     prog = Program(handles_sigterm=False)
     t = 0.0
@@ -148,6 +175,9 @@ def _script(script: str, image: ImageInfo, env: dict[str, str], single: bool = F
         if not words:
             continue
         cmd = words[0].rsplit("/", 1)[-1]
+        if cmd in ("while", "until") and not single and _calls_server(statements[i - 1:]):
+            prog.client, prog.client_start, prog.runs_for = script, t, None
+            return prog
         if cmd in ("while", "until") and words[1:2] in (["true"], [":"], ["[", "1"]):
             body: list[str] = []
             period = 1.0

@@ -8,13 +8,22 @@ bootcamp prints ``Running On: POD | Total Requests: N | App Uptime: S seconds | 
 nginx prints its combined access log), with the placeholders of the answer plus ``{requests}``,
 ``{status}``, ``{length}``, ``{client}``, ``{clfdate}`` and ``{user_agent}``. Nothing is kept for a
 container that has no ``log:``: an idle or unlogged cluster pays nothing.
+
+It also counts the requests each server answered (:func:`served`, called where ``http_request``
+answers) with what each cost, so that requests from the host (port-forward, the proxy
+subresources, ``kubectl exec ... wget``) load the pod that served them: metrics-server reads
+:func:`load` over its window. The traffic engine's own sampled requests are not counted here
+(:func:`uncounted`): it accounts for its client loops' whole rate itself.
 """
 from __future__ import annotations
 
+import collections
+import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 MAX_LINES = 5000  # per container: a long load test keeps its latest lines, as a rotated log would
 
@@ -57,3 +66,44 @@ def lines_since(store: Any, uid: str, container: str, since: float, until: float
 def clf_date(moment: datetime) -> str:
     """The Common Log Format's date, as nginx and httpd write it: 01/Dec/2026:12:00:00 +0000."""
     return moment.astimezone(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+# ---- requests served, for the load model ---------------------------------------------------------
+WINDOW = 60.0  # seconds of served requests kept per container (metrics-server reads the last 15 s)
+_SERVED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], collections.deque[tuple[float, float]]]]" = \
+    weakref.WeakKeyDictionary()
+_LOCAL = threading.local()
+
+
+def served(store: Any, uid: str, container: str, at: float, cpu: float) -> None:
+    """One request answered by ``container`` of the pod ``uid`` at ``at``, costing ``cpu`` core-seconds."""
+    if getattr(_LOCAL, "uncounted", 0):
+        return
+    log = _SERVED.setdefault(store, {}).setdefault((uid, container), collections.deque())
+    log.append((at, cpu))
+    while log and log[0][0] < at - WINDOW:
+        log.popleft()
+
+
+def load(store: Any, uid: str, container: str, since: float, until: float) -> tuple[int, float]:
+    """(requests, core-seconds) the container answered in (since, until]: what it served the host."""
+    log = (_SERVED.get(store) or {}).get((uid, container))
+    if not log:
+        return 0, 0.0
+    inside = [cpu for at, cpu in log if since < at <= until]
+    return len(inside), sum(inside)
+
+
+def counting(store: Any) -> bool:
+    """Whether any request was counted in this cluster (metrics-server skips the look-ups otherwise)."""
+    return bool(_SERVED.get(store))
+
+
+@contextmanager
+def uncounted() -> Iterator[None]:
+    """Requests answered in this thread meanwhile are not counted (the traffic engine's samples)."""
+    _LOCAL.uncounted = getattr(_LOCAL, "uncounted", 0) + 1
+    try:
+        yield
+    finally:
+        _LOCAL.uncounted -= 1

@@ -205,6 +205,8 @@ class Manager:
         if due is not None and due <= when:
             return  # an earlier timer will sync it; that sync re-arms what it still needs
         self._timer_due[tk] = when
+        if not self._timers or when < self._timers[0][0]:
+            self._wake.set()  # the ticker may be waiting for a later one: let it recompute its wait
         heapq.heappush(self._timers, (when, next(self._seq), index, key))
 
     def _fire_due(self, until: float) -> bool:

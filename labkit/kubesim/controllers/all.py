@@ -4,8 +4,8 @@ The order is part of determinism: within one instant, the owner index sees every
 the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete
 (namespaces, garbage) and the one that fills new namespaces (ServiceAccount, root CA), the
 workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet,
-StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle,
-metrics-server and the HPA.
+StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle, the traffic
+engine (client loops' requests), metrics-server (which reads what they served) and the HPA.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from .owners import OwnerIndex
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
 from .statefulset import StatefulSetController
+from .traffic import TrafficEngine
 
 if TYPE_CHECKING:
     from ..api import Api
@@ -54,6 +55,7 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.kubelet = mgr.add(Kubelet(mgr))
     mgr.add(EndpointsController(mgr))
     mgr.nodes = mgr.add(NodeLifecycle(mgr))
+    traffic = mgr.add(TrafficEngine(mgr))  # client loops' requests, before metrics-server reads them
     mgr.metrics = mgr.add(MetricsServer(mgr))
     mgr.add(HPAController(mgr))
     api.controllers_running = True
@@ -61,7 +63,14 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
 
     def logs(pod, container):
         text = mgr.kubelet.logs(pod, container)
-        return default(pod, container) if text is None else text
+        text = default(pod, container) if text is None else text
+        client = traffic.output(pod["metadata"].get("uid", ""), container)
+        return text + client[0] if client is not None else text
+
+    def dropped(pod, container):  # what a client loop's log no longer holds (its oldest bytes)
+        client = traffic.output(pod["metadata"].get("uid", ""), container)
+        return client[1] if client is not None else 0
     api.log_source = logs
+    api.log_dropped = dropped
     api.manager = mgr  # exec/attach: the kubelet hears when an attached main process ends
     return mgr

@@ -1,10 +1,17 @@
 """The load model and metrics-server: pod and node usage, served on metrics.k8s.io/v1beta1.
 
-Why a load model: an HPA lesson needs pods that get busier when traffic rises. Python sets the
-load of a workload (``sim.set_load("web", rps=120)``): requests per second are shared evenly by
-the workload's ready pods, as a Service spreads them, and each pod's CPU and memory follow its
-image's costs (``data/images.yaml``: idle + per request per second), capped by its CPU limit.
-``cpu=`` / ``memory=`` set a pod's usage directly instead.
+Why a load model: an HPA lesson needs pods that get busier when traffic rises. The load comes
+from three places, added up per container:
+- client loops in pods (``while sleep 0.01; do wget -q -O- http://php-apache; done``): the
+  traffic engine (``traffic.py``) says how many requests each container served over the window
+  and what they cost (``HttpAnswer.cpu``, core-seconds each);
+- requests from the host (port-forward, the proxy subresources, ``kubectl exec ... wget``),
+  counted where the server answers (``requestlog.load``);
+- Python (``sim.set_load("web", rps=120)``): requests per second shared evenly by the workload's
+  ready pods, as a Service spreads them, each costing the image's ``cpu.perRps``
+  (``data/images.yaml``); ``cpu=`` / ``memory=`` set a pod's usage directly instead.
+A container's CPU is its image's idle use plus that work, capped by its CPU limit; its memory is
+idle plus ``memory.perRps`` per request per second.
 
 Like metrics-server (``--metric-resolution=15s``), usage is sampled every 15 s; a pod has metrics
 once it has been running for a full sample window. ``kubectl top`` and the HPA read the samples
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import images, quantity
+from .. import images, quantity, requestlog
 from ..clock import stamp
 from ..objects import label_match, ready_since
 from . import Controller
@@ -102,6 +109,9 @@ class MetricsServer(Controller):
         samples: dict[tuple[str, str], Sample] = {}
         nodes: dict[str, list[float]] = {}
         share_cache: dict[tuple[str, str], tuple[Load | None, int]] = {}
+        traffic = next((c for c in self.mgr.controllers if c.name == "traffic"), None)
+        served = traffic is not None and bool(getattr(traffic, "served", None))
+        hosted = requestlog.counting(self.store)
         for pod in self.mgr.list("/pods"):
             status = pod.get("status") or {}
             if status.get("phase") != "Running":
@@ -126,6 +136,10 @@ class MetricsServer(Controller):
                 info = images.lookup(c.get("image", ""))
                 rps = (load.rps / sharing) if (load and ready and index == 0) else 0.0
                 cpu = info.cpu_idle + info.cpu_per_rps * rps
+                if served or hosted:   # requests clients and the host sent it, over the window
+                    n, seconds = self._served(traffic if served else None, pod["metadata"]["uid"], c["name"], now, info)
+                    rps += n / RESOLUTION
+                    cpu += seconds / RESOLUTION * 1000.0
                 mem = info.mem_idle + info.mem_per_rps * rps
                 if load and index == 0 and load.cpu is not None:
                     cpu = load.cpu
@@ -151,6 +165,15 @@ class MetricsServer(Controller):
             self.node_samples[name] = Sample(now, [("", cpu + NODE_OVERHEAD[0], mem + NODE_OVERHEAD[1])])
         self.last_scrape = now
         self.after(RESOLUTION, "scrape")
+
+    def _served(self, traffic, uid: str, container: str, now: float, info: images.ImageInfo) -> tuple[float, float]:
+        """(requests, core-seconds) the container served in the last window, to client loops and to
+        the host (a request whose answer names no cost costs the image's ``cpu.perRps``)."""
+        n, seconds = traffic.load(uid, container, now - RESOLUTION, now) if traffic is not None else (0.0, 0.0)
+        hn, hs = requestlog.load(self.store, uid, container, now - RESOLUTION, now)
+        if hn and not hs:
+            hs = hn * info.cpu_per_rps / 1000.0
+        return n + hn, seconds + hs
 
     def usage(self, namespace: str, pod: str, resource: str) -> tuple[int | None, float | None]:
         """(usage in milli-units, sample time) of a pod for ``cpu`` or ``memory`` (bytes * 1000)."""

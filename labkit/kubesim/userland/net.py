@@ -5,6 +5,10 @@ busybox wget, curl 8 and nc print success and failure.
 
 Why not a real socket: the servers of the emulated cluster are data (what each image answers),
 and the addresses exist only inside the emulator.
+
+A view may carry ``observe(backend, answer)``: the traffic engine (``controllers/traffic.py``) sets
+it on a client loop's container to learn which pod answered each request and what it cost
+(``answer`` None when the connection failed); an exec's view has none.
 """
 from __future__ import annotations
 
@@ -80,21 +84,26 @@ def http(sh: Shell, url: str, method: str = "GET", headers: dict[str, str] | Non
     from .. import serving
     scheme, host, port, path = _target(url)
     ip, backend, error = connect(sh, host, port)
-    if error:
-        return Outcome(ip=ip, error=error)
-    if scheme == "https":
-        return Outcome(ip=ip, error="tls")
-    if backend.pod is None:
-        return Outcome(ip=ip, error="closed")
+    observe = getattr(sh.view, "observe", None)
+    if error or scheme == "https" or backend.pod is None:
+        if observe is not None:
+            observe(backend, None)
+        return Outcome(ip=ip, error=error or ("tls" if scheme == "https" else "closed"))
     hdrs = {"Host": host if port == PORTS.get(scheme) else f"{host}:{port}", **(headers or {})}
     try:
         own = backend.pod["metadata"].get("uid") == sh.view.pod["metadata"].get("uid")
         client = "127.0.0.1" if own else (sh.view.pod.get("status") or {}).get("podIP", "")
         answer = serving.http_request(sh.store, backend.pod, backend.port, method, path, hdrs, body, client=client)
     except serving.ConnectionClosed:
-        return Outcome(ip=ip, error="closed")
+        answer = None
+        outcome = Outcome(ip=ip, error="closed")
     except serving.ConnectionRefused as refused:
-        return Outcome(ip=ip, error="refused", detail=refused.message)
+        answer = None
+        outcome = Outcome(ip=ip, error="refused", detail=refused.message)
+    if observe is not None:
+        observe(backend, answer)
+    if answer is None:
+        return outcome
     return Outcome(ip=ip, status=answer.status, reason=answer.reason, headers=dict(answer.headers), body=answer.body)
 
 
