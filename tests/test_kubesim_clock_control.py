@@ -247,13 +247,17 @@ def test_kubectl_sees_the_clock_api(fast):
     assert "now: \"20" in fast.kubectl("get", "clock", "cluster", "-o", "yaml").stdout
 
 
-def test_patch_changes_the_speed_and_ctl_prints_it(fast):
+def test_patch_or_apply_changes_the_speed_and_ctl_prints_it(fast, tmp_path):
     out = fast.kubectl("patch", "clock", "cluster", "--type", "merge", "-p", '{"spec":{"speed":10}}').stdout
     assert "clock.kubesim.labkit.dev/cluster patched" in out
     assert fast.clock()["spec"]["speed"] == 10
     status = fast.ctl("status")
     assert status.returncode == 0 and status.stdout.startswith("clock: 20") and \
         status.stdout.rstrip().endswith("speed 10x, following real time"), status
+    manifest = tmp_path / "clock.yaml"
+    manifest.write_text("apiVersion: kubesim.labkit.dev/v1alpha1\nkind: Clock\nmetadata: {name: cluster}\nspec: {speed: 30}\n")
+    fast.kubectl("apply", "--server-side", "-f", str(manifest))
+    assert fast.clock()["spec"]["speed"] == 30
     changed = fast.ctl("speed", "20")
     assert changed.returncode == 0 and "speed 20x" in changed.stdout
     assert fast.clock()["spec"]["speed"] == 20

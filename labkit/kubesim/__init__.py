@@ -36,10 +36,10 @@ container's command does over time), ``quantity``, ``naming`` (generated names: 
 suffix rules), ``objects`` (object builders and checks shared by the initial state and the
 controllers), ``stages`` (the kubelet's lifecycle rules, data/lifecycle.yaml, checked at load), ``serving``
 (what answers an address inside the cluster, the face of ``backends``: who listens at an address,
-``http_answers``: what a server says, data/images.yaml ``responses:``, and ``conversation``: a
-connection as bytes), and ``controllers/`` (one module per controller; the kubelet's two helpers
-beside it: ``probes``, what its probes answer and when, and ``podconfig``, what a container's config
-lets start). The HPA algorithm is ``labkit.autoscaling``.
+``http_answers``: what a server says, data/images.yaml ``responses:``, ``appserver``: the course
+web service's own Flask app answering in-process, and ``conversation``: a connection as bytes),
+and ``controllers/`` (one module per controller; the kubelet's two helpers beside it: ``probes``,
+what its probes answer and when, and ``podconfig``, what a container's config lets start). The HPA algorithm is ``labkit.autoscaling``.
 """
 from __future__ import annotations
 

@@ -136,10 +136,13 @@ class ClockControl:
         return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": columns,
                 "rows": rows}
 
-    def _answer(self, req: Request, obj: Obj, code: int = 200) -> Response:
+    def _answer(self, req: Request, obj: Obj, list_kind: str = "") -> Response:
+        """The Clock (or a ClockList of it), or the Table kubectl asks for (``as=Table``)."""
         if TABLE in req.headers.get("accept", "").replace(" ", ""):
-            return json_response(self._table([obj], req.query.get("includeObject", "Metadata")), code)
-        return json_response(obj, code)
+            return json_response(self._table([obj], req.query.get("includeObject", "Metadata")))
+        if list_kind:
+            return json_response({"apiVersion": API_VERSION, "kind": list_kind, "metadata": {}, "items": [obj]})
+        return json_response(obj)
 
     # ---- routing ------------------------------------------------------------------------
     def handle(self, req: Request, rest: list[str]) -> Response:
@@ -161,10 +164,7 @@ class ClockControl:
         if len(rest) == 1:
             if req.method != "GET":
                 raise errors.method_not_allowed()
-            obj = self.clock_object()
-            if TABLE in req.headers.get("accept", "").replace(" ", ""):
-                return json_response(self._table([obj], req.query.get("includeObject", "Metadata")))
-            return json_response({"apiVersion": API_VERSION, "kind": "ClockList", "metadata": {}, "items": [obj]})
+            return self._answer(req, self.clock_object(), list_kind="ClockList")
         name = rest[1]
         if name != NAME:
             raise ApiError(404, "NotFound", f'clocks.{GROUP} "{name}" not found: the emulator has one clock, '
@@ -201,7 +201,8 @@ class ClockControl:
         return errors.invalid(GROUP, "Clock", NAME, [errors.field_invalid(field, value, why)])
 
     def change(self, req: Request) -> Response:
-        """PATCH (merge, JSON or strategic merge: a Clock has no lists, they agree) or PUT of spec.speed."""
+        """PATCH (merge, JSON, strategic merge or server-side apply: a Clock has no lists, so all but
+        JSON patch mean the same) or PUT of spec.speed."""
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         current = self.clock_object()
         body = self._body(req, SPEED_EXAMPLE)
@@ -217,7 +218,8 @@ class ClockControl:
             except patch.PatchError as exc:
                 raise ApiError(422, "Invalid", f"{exc}; e.g. [{{\"op\": \"replace\", \"path\": \"/spec/speed\", \"value\": 10}}]",
                                {"name": NAME, "group": GROUP, "kind": "clocks"}) from None
-        elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json",
+                       "application/apply-patch+yaml"):  # server-side apply of a Clock: its spec.speed
             if not isinstance(body, dict):
                 raise errors.bad_request(f"a merge patch is an object, e.g. {SPEED_EXAMPLE}")
             new = patch.json_merge(current, body)

@@ -32,7 +32,7 @@ class Conversation:
     MAX_HEAD = 64 * 1024
 
     def __init__(self, store: "Store", pod: Obj, port: int):
-        container = listening_container(pod, port)
+        container = listening_container(pod, port, store)
         if container is None:
             raise ConnectionRefused(refused(pod_ip(pod) or "<none>", port))
         self.store, self.pod, self.port = store, pod, port

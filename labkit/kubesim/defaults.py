@@ -37,6 +37,8 @@ def _container(c: Obj) -> None:
             if isinstance(p.get("httpGet"), dict):
                 p["httpGet"].setdefault("path", "/")
                 p["httpGet"].setdefault("scheme", "HTTP")
+            if isinstance(p.get("grpc"), dict):   # SetDefaults_Probe: kubectl describe reads it
+                p["grpc"].setdefault("service", "")
 
 
 def pod_spec(spec: Obj) -> None:

@@ -7,7 +7,10 @@ controllers' programs, or the few lines here for kind's system pods) says it.
 (polling ``log_source``, in the request's own thread: no thread of its own), and ends when the
 container stops running, the pod goes, the client goes away or the server stops. A line's time
 (``timestamps``, ``sinceSeconds``, ``sinceTime``) is when it was seen while following, else the
-container's start: the programs' timelines do not reach this module.
+container's start: the programs' timelines do not reach this module. Without ``timestamps`` a
+line still being written is sent as it comes (a client loop's ``OK!OK!OK!`` has no newline).
+``log_dropped`` says how many bytes a bounded log (a client loop's, newest kept) no longer holds,
+so that following keeps its place when the front of the log goes.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ Obj = dict[str, Any]
 
 class Logs:
     """The ``log`` subresource for :class:`~.api.Api`."""
+
+    def log_dropped(self, pod: Obj, container: str) -> int:
+        """Bytes dropped from the front of the container's log (``controllers.all`` replaces this)."""
+        return 0
 
     def logs(self, req: Request, t: Target) -> Response:
         pod = self.store.get(t.res, t.namespace or "", t.name or "")
@@ -68,7 +75,8 @@ class Logs:
         first = "".join(_stamp(started) + line if stamps else line for line in lines).encode()
         if not (req.flag("follow") and state.get("running")):
             return Response(200, first[:limit] if limit is not None else first, "text/plain")
-        return Response(200, b"", "text/plain", {}, self._follow(t, name, first, len(text), stamps, limit))
+        sent = self.log_dropped(pod, name) + len(text)
+        return Response(200, b"", "text/plain", {}, self._follow(t, name, first, sent, stamps, limit))
 
     def _follow(self, t: Target, container: str, first: bytes, sent: int, stamps: bool,
                 limit: int | None) -> Iterator[bytes]:
@@ -90,16 +98,16 @@ class Logs:
             except errors.ApiError:
                 return
             text = self.log_source(pod, container)
-            if len(text) < sent:  # a new run of the container: the one followed has ended
+            dropped = self.log_dropped(pod, container)
+            if dropped + len(text) < sent:  # a new run of the container: the one followed has ended
                 return
-            fresh, sent = pending + text[sent:], len(text)
-            whole, _, pending = fresh.rpartition("\n")
-            if whole:
-                when = _stamp(self.store.clock.time())
-                chunk = "".join(when + line + "\n" if stamps else line + "\n" for line in whole.split("\n"))
-                yield cut(chunk.encode())
-            else:
-                yield b""  # lets the HTTP layer notice a client that went away
+            fresh, sent = pending + text[max(0, sent - dropped):], dropped + len(text)
+            if stamps:  # whole lines, each with the time it was seen
+                whole, _, pending = fresh.rpartition("\n")
+                chunk = "".join(_stamp(self.store.clock.time()) + line + "\n" for line in whole.split("\n")) if whole else ""
+            else:       # bytes as they are written, a line being written included
+                chunk, pending = fresh, ""
+            yield cut(chunk.encode())  # b"" lets the HTTP layer notice a client that went away
             status = next((s for s in (pod.get("status") or {}).get("containerStatuses") or []
                            if s.get("name") == container), {})
             if not (status.get("state") or {}).get("running"):

@@ -103,6 +103,15 @@ class Stdin:
             del self._buf[:size]
             return data
 
+    def interrupted(self) -> bool:
+        """Whether a ^C waits in the pipe (a terminal's interrupt): taken out, with what came before."""
+        with self._cond:
+            at = self._buf.find(b"\x03")
+            if at < 0:
+                return False
+            del self._buf[: at + 1]
+            return True
+
     def readline(self, limit: int = -1) -> bytes:
         with self._cond:
             while b"\n" not in self._buf and not self._eof and (limit < 0 or len(self._buf) < limit):
@@ -397,7 +406,8 @@ class RemoteCommand:
             argv = list(view.command()) if hasattr(view, "command") else []
         argv = argv or ["sh"]
         if not reads_stdin(argv):
-            self._attach_output(namespace, name, container, session, streams, replay=True)
+            self._attach_output(namespace, name, container, session, streams, replay=True,
+                                interruptible=streams.tty and session.stdin is not None)
             return success_status()
         key = (namespace, name, container)
         attached = self._sessions()
@@ -429,9 +439,11 @@ class RemoteCommand:
             settle()
 
     def _attach_output(self, namespace: str, name: str, container: str, session: Any,
-                       streams: Streams, replay: bool) -> None:
+                       streams: Streams, replay: bool, interruptible: bool = False) -> None:
         """What the process prints (from now on, or with ``replay`` from its start), until it
-        ends, the client goes or the server stops: a container without stdin, as a real attach."""
+        ends, the client goes or the server stops: a container without stdin, as a real attach.
+        ``interruptible``: the session is the process's terminal (``kubectl run -i --tty``), so a
+        ^C typed there ends the process (SIGINT: the load generator's loop stops, exit code 130)."""
         import time
         pods = self._pods()
         try:
@@ -439,17 +451,25 @@ class RemoteCommand:
         except errors.ApiError:
             return
         write = session.out(STDOUT) if streams.stdout else session.out(STDERR) if streams.stderr else None
-        sent = 0 if replay else len(self.log_source(pod, container))
+        dropped = getattr(self, "log_dropped", lambda p, c: 0)
+        # ``sent``: where the output shown so far ends, counting what a bounded log has dropped
+        sent = dropped(pod, container) if replay else dropped(pod, container) + len(self.log_source(pod, container))
+        stopped = False
         while not session.gone and not getattr(self, "stopping", False):
             time.sleep(0.1)
+            if interruptible and not stopped and session.stdin.interrupted():
+                stopped = True
+                self._process_ended(namespace, name, container, 130)
             try:
                 pod = self.store.get(pods, namespace, name)
             except errors.ApiError:
                 return
             text = self.log_source(pod, container)
-            if len(text) > sent and write is not None:
-                data = text[sent:].encode()
+            gone = dropped(pod, container)
+            end = gone + len(text)
+            if end > sent and write is not None:
+                data = text[max(0, sent - gone):].encode()
                 write(data.replace(b"\n", b"\r\n") if streams.tty else data)  # a terminal's output
-            sent = len(text) if len(text) >= sent else 0
+            sent = end if end >= sent else 0
             if not self._running(pod, container):
                 return

@@ -26,6 +26,7 @@ from .http_answers import (GENERIC, REASONS, HttpAnswer, answer_of, answers_anyt
                            http_request, planned_answer, probe_status, responses_of)
 
 __all__ = ["GENERIC", "KUBELET_PORT", "REASONS", "Backend", "ConnectionClosed", "ConnectionRefused", "Conversation",
-           "HttpAnswer", "Refused", "answer_of", "answers_anytime", "changes_with_age", "planned_answer", "container_age", "echo_ports", "http_request",
+           "HttpAnswer", "Refused", "answer_of", "answers_anytime", "changes_with_age", "planned_answer",
+           "container_age", "echo_ports", "http_request",
            "listening_container", "node_by_ip", "pod_by_ip", "pod_ip", "probe_status", "ready_endpoints", "refused",
            "resolve", "responses_of", "service_backend", "service_by_cluster_ip", "serves"]

@@ -8,9 +8,10 @@ Liveness, Readiness and Startup Probes"), asked by both:
 - a probe's result ``t`` seconds after the container started (:meth:`Prober.result`): ``exec``
   (the command read as the container's shell runs it: ``cat``/``test``/``ls`` of a file that
   follows the process's timeline, what a learner's ``kubectl exec`` wrote, the image's and
-  volumes' files), ``httpGet`` (what the image's server answers at that age,
-  :func:`..serving.probe_status`), ``tcpSocket`` (a port the process listens on), with the
-  kubelet's failure messages;
+  volumes' files), ``httpGet`` (a GET with ``User-Agent: kube-probe/1.32`` to the container's
+  server, :func:`..serving.answer_of`: the same answers any client gets), ``tcpSocket`` (a port
+  the server listens on, after its ``startupSeconds``), ``grpc`` (its gRPC health service), with
+  the kubelet's failure messages;
 - the schedule (``initialDelaySeconds``, then every ``periodSeconds``) and each container
   instance's :class:`Plan`: when ``failureThreshold`` failures in a row kill it (liveness, or a
   startup probe that never succeeds), when the startup probe first succeeds (liveness and
@@ -19,6 +20,9 @@ Liveness, Readiness and Startup Probes"), asked by both:
 
 The process's timeline is known in advance, so a plan is computed once per container instance, up
 to a horizon, and dropped (:meth:`Prober.forget`) when a shell changes the container's files.
+Catalogue servers are planned from their answers at each age (no request is made, nothing logged);
+a server whose answers can change at any time (the course web service's ``/readyz`` reads files) is
+planned as it answers now, and the probe made now is a real request (:meth:`Prober._ask`).
 """
 from __future__ import annotations
 
@@ -361,8 +365,9 @@ class Prober:
             return False, run.started + first
         last = first + int((elapsed - first + 1e-9) // period) * period
         ok = self.result(probe, pr, run, last)[0]
-        # re-probed at every period: exec (files change), and an HTTP server whose answers change
-        # with its age or at any time (the real request then shows in its access log)
-        again = "exec" in probe or ("httpGet" in probe and serving.changes_with_age(run.spec))
+        # re-probed at every period: exec (files change) and httpGet (a real request each time: it
+        # shows in the server's access log, and answers may change with age or at any time);
+        # tcpSocket and grpc answers follow only the process, known ahead
+        again = "exec" in probe or "httpGet" in probe
         return ok, (run.started + last + period if again else None)
 

@@ -1,0 +1,343 @@
+"""Traffic inside the emulator: client loops in pods load their Services' pods, kube-proxy's choice
+of endpoint, and load from the host (issue 14, items 2 and 3).
+
+Each test starts its own frozen emulator (``realtime=False``) and moves its clock with
+``advance``; what a learner would type runs through real kubectl. The HPA walkthrough's manifest
+and commands are kubernetes.io's, as published ("HorizontalPodAutoscaler Walkthrough").
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from kubernetes import config, utils
+
+from conftest import skip_unless_ci
+from labkit import kubesim
+from labkit.kubesim import images, requestlog, resources, serving
+
+# https://k8s.io/examples/application/php-apache.yaml, as published
+PHP_APACHE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: php-apache
+spec:
+  selector:
+    matchLabels:
+      run: php-apache
+  template:
+    metadata:
+      labels:
+        run: php-apache
+    spec:
+      containers:
+      - name: php-apache
+        image: registry.k8s.io/hpa-example
+        ports:
+        - containerPort: 80
+        resources:
+          limits:
+            cpu: 500m
+          requests:
+            cpu: 200m
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: php-apache
+  labels:
+    run: php-apache
+spec:
+  ports:
+  - port: 80
+  selector:
+    run: php-apache
+"""
+LOAD_GENERATOR = "while sleep 0.01; do wget -q -O- http://php-apache; done"
+
+
+@pytest.fixture
+def kube(tmp_path: Path):
+    if shutil.which("kubectl") is None:
+        skip_unless_ci("kubectl is not installed on this machine")
+    sim = kubesim.start(tmp_path / "kubeconfig", seed=0, realtime=False)
+    env = dict(os.environ, KUBECONFIG=sim.kubeconfig, KUBECACHEDIR=str(tmp_path / "cache"))
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+        if done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr}")
+        return done.stdout
+    run.sim = sim  # type: ignore[attr-defined]
+    yield run
+    sim.stop()
+
+
+def pods(sim, label: str, value: str) -> list[dict]:
+    return sorted(sim.store.list(resources.get("/pods"), "default",
+                                 lambda p: (p["metadata"].get("labels") or {}).get(label) == value)[0],
+                  key=lambda p: p["metadata"]["name"])
+
+
+def replicas(kube) -> int:
+    return int(kube("get", "hpa", "php-apache", "-o", "jsonpath={.status.currentReplicas}") or 0)
+
+
+def cost_of(sim, pod: dict) -> float:
+    """Core-seconds one GET / costs the pod, as its server says (not counted as load)."""
+    with requestlog.uncounted():
+        answer = serving.http_request(sim.store, pod, 80, "GET", "/", {}, b"")
+    container = pod["spec"]["containers"][0]["image"]
+    return answer.cpu or images.lookup(container).cpu_per_rps / 1000
+
+
+def millicores(text: str) -> int:
+    return int(text.rstrip("m")) if text.endswith("m") else int(float(text) * 1000)
+
+
+# ---- the HPA walkthrough, from a pod -----------------------------------------------------------
+def test_the_walkthroughs_load_generator_drives_the_hpa_up_and_its_deletion_lets_it_return_to_one(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=PHP_APACHE)
+    sim.advance(30)
+    pod = pods(sim, "run", "php-apache")[0]
+    kube("autoscale", "deployment", "php-apache", "--cpu-percent=50", "--min=1", "--max=10")
+    kube("run", "load-generator", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c", LOAD_GENERATOR)
+    sim.advance(25)   # the generator starts, and metrics-server has a full 15 s window of its load
+    # the expected CPU, by the shared rule: one request at a time, think 10 ms, latency = cost / 0.5
+    # core (the limit) + 1 ms; the pod then burns cost x rate, never more than its 500m limit
+    cost = cost_of(sim, pod)
+    rate = 1 / (0.01 + cost / 0.5 + 0.001)
+    expected = min(500.0, 1 + 1000 * cost * rate)
+    top = kube("top", "pod", "--no-headers")
+    row = next(line.split() for line in top.splitlines() if line.startswith(pod["metadata"]["name"]))
+    assert abs(millicores(row[1]) - expected) <= 0.1 * expected and millicores(row[1]) > 200, top  # above its 200m request
+    sim.advance(180)
+    grown = replicas(kube)
+    assert grown >= 3, kube("get", "hpa")
+    assert re.search(r"cpu: (\d+)%/50%", kube("get", "hpa")), kube("get", "hpa")
+    logs = kube("logs", "load-generator")
+    assert logs.startswith("OK!OK!OK!") and set(logs.split("OK!")) == {""}, logs[:200]
+    kube("delete", "pod", "load-generator", "--wait=false")
+    sim.advance(60)
+    usage = kube("get", "hpa", "php-apache", "-o", "jsonpath={.status.currentMetrics[0].resource.current.averageUtilization}")
+    assert int(usage or 0) <= 5   # the load went with the generator
+    sim.advance(150)
+    assert replicas(kube) == grown   # the 5-minute downscale stabilization window holds the replicas
+    sim.advance(240)
+    assert replicas(kube) == 1, kube("get", "hpa")
+
+
+def test_a_client_loop_log_streams_through_kubectl_logs_follow(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=PHP_APACHE)
+    sim.advance(30)
+    kube("run", "load-generator", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://php-apache; echo; sleep 1; done")
+    sim.advance(10)
+    before = kube("logs", "load-generator")
+    assert before.splitlines()[:3] == ["OK!"] * 3
+    # roughly one line a second (think 1 s + a request's latency)
+    assert 7 <= len(before.splitlines()) <= 10, before
+    env = dict(os.environ, KUBECONFIG=sim.kubeconfig)
+    follow = subprocess.Popen(["kubectl", "logs", "-f", "load-generator"], stdout=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(30, follow.kill)   # a missing line fails the test instead of hanging it
+    watchdog.start()
+    try:
+        first = follow.stdout.readline()
+        sim.advance(5)   # about 5 more lines, streamed as the clock reaches them
+        lines = [first] + [follow.stdout.readline() for _ in range(len(before.splitlines()) + 2)]
+    finally:
+        watchdog.cancel()
+        follow.kill()
+        follow.wait()
+    assert lines == ["OK!\n"] * len(lines)
+
+
+# ---- a Service spreads requests, as kube-proxy does ---------------------------------------------
+HELLO = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - {name: hello, image: "us-docker.pkg.dev/google-samples/containers/gke/hello-app:1.0"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def hostnames(text: str) -> list[str]:
+    return re.findall(r"Hostname: (\S+)", text)
+
+
+def test_a_service_answers_from_all_three_replicas_and_client_ip_affinity_sticks(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=HELLO)
+    sim.advance(30)
+    names = {p["metadata"]["name"] for p in pods(sim, "app", "hello")}
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://hello; sleep 1; done")
+    sim.advance(30)
+    seen = hostnames(kube("logs", "client"))
+    assert len(seen) >= 25 and set(seen) == names, seen
+    # through the API server's proxy too (a notebook's requests.get)
+    base = f"{sim.url}/api/v1/namespaces/default/services/hello:80/proxy/"
+    proxied = {hostnames(requests.get(base, timeout=10).text)[0] for _ in range(30)}
+    assert proxied == names
+    kube("patch", "service", "hello", "-p", '{"spec":{"sessionAffinity":"ClientIP"}}')
+    kube("run", "sticky", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://hello; sleep 1; done")
+    sim.advance(30)
+    stuck = hostnames(kube("logs", "sticky"))
+    assert len(stuck) >= 25 and len(set(stuck)) == 1, stuck
+    # the endpoint it sticks to goes: the client gets another one, and sticks to that
+    kube("delete", "pod", stuck[0], "--wait=false")
+    sim.advance(30)
+    after = hostnames(kube("logs", "sticky"))[len(stuck) + 2:]
+    assert after and len(set(after)) == 1 and after[0] != stuck[0], after
+
+
+NGINX_READY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+        readinessProbe:
+          exec: {command: [cat, /tmp/ready]}
+          periodSeconds: 2
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"""
+
+
+def test_a_pod_that_is_not_ready_gets_no_traffic(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=NGINX_READY)
+    sim.advance(20)
+    web = [p["metadata"]["name"] for p in pods(sim, "app", "web")]
+    for name in web[:2]:
+        kube("exec", name, "--", "touch", "/tmp/ready")
+    sim.advance(10)
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O /dev/null http://web && echo ok || echo failed; sleep 0.5; done")
+    sim.advance(30)
+    client_ip = pods(sim, "run", "client")[0]["status"]["podIP"]
+    served = [kube("logs", name).count(client_ip + " - - ") for name in web]
+    assert served[0] > 5 and served[1] > 5 and served[2] == 0, served
+    out = kube("logs", "client").split()
+    assert out.count("ok") >= 50 and "failed" not in out, out[:20]
+
+
+def test_a_rolling_update_seen_from_a_client_has_no_failed_request(kube):
+    sim = kube.sim
+    kube("create", "deployment", "web", "--image=nginx:1.27", "--replicas=3")
+    kube("expose", "deployment", "web", "--port=80")
+    sim.advance(30)
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O /dev/null http://web && echo ok || echo failed; sleep 0.2; done")
+    sim.advance(10)
+    old = {p["metadata"]["name"] for p in pods(sim, "app", "web")}
+    kube("set", "image", "deployment/web", "nginx=nginx:1.28")
+    sim.advance(90)
+    new = pods(sim, "app", "web")
+    assert len(new) == 3 and not old & {p["metadata"]["name"] for p in new}
+    assert {p["spec"]["containers"][0]["image"] for p in new} == {"nginx:1.28"}
+    out = kube("logs", "client").split()
+    assert out.count("ok") >= 400 and out.count("failed") == 0, [w for w in out if w != "ok"][:10]
+
+
+def test_deleting_a_client_pod_removes_its_load_at_once(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=PHP_APACHE)
+    sim.advance(30)
+    kube("run", "load-generator", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c", LOAD_GENERATOR)
+    sim.advance(20)
+    engine = sim.manager.get("traffic")
+    pod = pods(sim, "run", "php-apache")[0]
+    now = sim.store.clock.time()
+    assert engine.load(pod["metadata"]["uid"], "php-apache", now - 2, now)[0] > 10
+    kube("delete", "pod", "load-generator", "--wait=false")   # the shell ignores SIGTERM: it is terminating
+    sim.advance(5)
+    now = sim.store.clock.time()
+    assert engine.load(pod["metadata"]["uid"], "php-apache", now - 4, now)[0] == 0
+
+
+# ---- kube-proxy's choice is the seed's ------------------------------------------------------------
+def choices(seed: int, tmp: Path) -> list[int]:
+    sim = kubesim.start(tmp / f"kubeconfig-{seed}", seed=seed, realtime=False)
+    try:
+        _apply(sim, HELLO)
+        sim.advance(30)
+        svc = sim.store.get(resources.get("/services"), "default", "hello")
+        ips = sorted(p["status"]["podIP"] for p in pods(sim, "app", "hello"))
+        return [ips.index(serving.resolve(sim.store, svc["spec"]["clusterIP"], 80).address.split(":")[0]) for _ in range(30)]
+    finally:
+        sim.stop()
+
+
+def _apply(sim, text: str) -> None:
+    api = config.new_client_from_config(sim.kubeconfig)
+    try:
+        for doc in yaml.safe_load_all(text):
+            utils.create_from_dict(api, doc)
+    finally:
+        api.close()
+
+
+def test_the_same_seed_makes_the_same_choices(tmp_path):
+    first, again, other = choices(3, tmp_path), choices(3, tmp_path), choices(4, tmp_path)
+    assert first == again and set(first) == {0, 1, 2}
+    assert other != first
+
+
+# ---- requests from the host count -----------------------------------------------------------------
+def test_requests_from_the_host_load_the_pod_that_served_them(kube):
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=PHP_APACHE)
+    sim.advance(31)
+    pod = pods(sim, "run", "php-apache")[0]
+    base = f"{sim.url}/api/v1/namespaces/default/services/php-apache:80/proxy/"
+    for _ in range(60):
+        assert requests.get(base, timeout=10).text == "OK!"
+    kube("run", "shell", "--image=busybox:1.28", "--restart=Never", "--", "sleep", "3600")
+    sim.advance(5)
+    for _ in range(30):
+        assert kube("exec", "shell", "--", "wget", "-q", "-O-", "http://php-apache") == "OK!"
+    sim.advance(15)
+    metrics = sim.manager.metrics
+    cpu, _ = metrics.usage("default", pod["metadata"]["name"], "cpu")
+    cost = cost_of(sim, pod)
+    # 90 requests in the 15 s window: 6 per second, each `cost` core-seconds, on top of 1m idle
+    assert cpu == min(500, round(1 + 90 / 15 * cost * 1000)), cpu
