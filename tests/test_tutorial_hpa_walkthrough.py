@@ -312,7 +312,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
         if transcript:
             Path(transcript).write_text("".join(
                 f"### {o.step['id']}{' FAILED' if o.problems else ''}\n"
-                + "".join(f"$ {o.typed}\n{r.output}\n" for r in o.runs) + "\n" for o in outcomes.values()))
+                + "".join(f"$ {o.typed}\n{r.output}\n[exit {r.code}]\n" for r in o.runs) + "\n" for o in outcomes.values()))
     return outcomes
 
 
