@@ -172,6 +172,7 @@ class Server:
                 raise AssertionError(f"the server did not start: {self.proc.communicate(timeout=5)}")
             time.sleep(0.05)
         self.banner = self.proc.stdout.readline()
+        self.started = time.monotonic()
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.env, timeout=60)
@@ -241,7 +242,11 @@ def test_kubectl_sees_the_clock_api(fast):
     assert table[0].split() == ["NAME", "NOW", "SPEED", "REALTIME", "AGE"]
     name, now, speed, realtime, _age = table[1].split()
     assert (name, realtime) == ("cluster", "true") and float(speed) == 20 and now.endswith("Z")
+    time.sleep(max(0.0, fast.started + 1.0 - time.monotonic()))
     clock = fast.clock()
+    # status.now is the simulated time as it is, not moved onto the wall clock as objects' stamps are:
+    # after a second or more at 20x it is 19 s or more ahead of the wall clock
+    assert parse(clock["status"]["now"]).timestamp() - time.time() >= 10
     assert clock["apiVersion"] == "kubesim.labkit.dev/v1alpha1" and clock["kind"] == "Clock"
     assert clock["spec"]["speed"] == 20 and clock["status"]["realtime"] is True
     assert "now: \"20" in fast.kubectl("get", "clock", "cluster", "-o", "yaml").stdout
