@@ -188,7 +188,11 @@ class Learner:
         bin_dir = where / "bin"
         bin_dir.mkdir()
         (bin_dir / "kubectl").symlink_to(KUBECTL)
-        (bin_dir / "python").symlink_to(sys.executable)   # `python -m labkit.kubesim ctl ...`, as typed
+        # `python -m labkit.kubesim ctl ...`, as typed: this interpreter (a script, not a symlink: a
+        # symlinked venv python outside its venv's bin/ finds no pyvenv.cfg and loses the venv's packages)
+        shim = bin_dir / "python"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        shim.chmod(0o755)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
         self.env.update(KUBECONFIG=str(kubeconfig), KUBECACHEDIR=str(where / "kubecache"), HOME=str(where),
                         PATH=f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", TERM="xterm")
