@@ -99,12 +99,6 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
         if sport is None:
             return Refused(refused(host, port))
         return _through_service(store, svc, sport, refused(host, port), client_ip)
-    svc = service_by_external_ip(store, host)
-    if svc is not None:
-        sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
-        if sport is None:
-            return Refused(refused(host, port))
-        return _through_service(store, svc, sport, refused(host, port), client_ip)
     node = node_by_ip(store, host)
     if node is not None:
         if port == KUBELET_PORT:
@@ -310,13 +304,6 @@ def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
                 found.setdefault(address, s)
         index.external_ips = found
     return index.external_ips.get(ip)
-
-
-def service_by_external_ip(store: "Store", ip: str) -> Obj | None:
-    """The LoadBalancer Service whose ``status.loadBalancer.ingress[].ip`` is ``ip`` (the cloud
-    controller's external IP answers on the Service's ports, as kube-proxy routes it)."""
-    return next((s for s in _services(store) if (s.get("spec") or {}).get("type") == "LoadBalancer" and any(
-        i.get("ip") == ip for i in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])), None)
 
 
 def node_by_ip(store: "Store", ip: str) -> Obj | None:
