@@ -295,7 +295,7 @@ spec:
 """)
     sim.advance(35)
     node_ip = _pod(sim, "nginx")["status"]["hostIP"]
-    probes = [line for line in kubectl("logs", "nginx").splitlines() if "kube-probe/1.32" in line]
+    probes = [line for line in kubectl("logs", "nginx").splitlines() if "kube-probe/1.36" in line]
     assert len(probes) >= 3 and all(re.match(re.escape(node_ip) + r' - - \[.*\] "GET / HTTP/1.1" 200 615 ', line)
                                     for line in probes), probes
     assert _ready(sim, "redis")

@@ -8,7 +8,7 @@ Liveness, Readiness and Startup Probes"), asked by both:
 - a probe's result ``t`` seconds after the container started (:meth:`Prober.result`): ``exec``
   (the command read as the container's shell runs it: ``cat``/``test``/``ls`` of a file that
   follows the process's timeline, what a learner's ``kubectl exec`` wrote, the image's and
-  volumes' files), ``httpGet`` (a GET with ``User-Agent: kube-probe/1.32`` to the container's
+  volumes' files), ``httpGet`` (a GET with ``User-Agent: kube-probe/1.36`` to the container's
   server, :func:`..serving.answer_of`: the same answers any client gets), ``tcpSocket`` (a port
   the server listens on, after its ``startupSeconds``), ``grpc`` (its gRPC health service), with
   the kubelet's failure messages;
@@ -30,22 +30,20 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .. import images, quantity, serving
+from .. import images, kindstate, quantity, serving
 from ..programs import Program
 from ..stages import COUNTS, lifecycle
 
-try:  # the container's userland (issue 13): what a shell wrote, the image's and volumes' files
-    from ..userland import overlay
-    from ..userland.view import file_exists as userland_file_exists
-except ImportError:  # pragma: no cover - depends on the tree
-    overlay = userland_file_exists = None
+from ..userland import overlay  # the container's userland: what a shell wrote
+from ..userland.view import file_exists as userland_file_exists  # the image's and volumes' files
 
 if TYPE_CHECKING:  # only for type hints: the kubelet's records of pods and containers
     from . import Manager, kubelet
 
 Obj = dict[str, Any]
 HORIZON = 86400.0   # how far ahead a plan looks (seconds after the container started)
-PROBE_AGENT = "kube-probe/1.32"   # the prober's User-Agent (kube-probe/<major>.<minor> of the kubelet)
+# the prober's User-Agent: kube-probe/<major>.<minor> of the kubelet (the nodes' version, kind-cluster.yaml)
+PROBE_AGENT = "kube-probe/" + ".".join(kindstate.kubernetes_version().lstrip("v").split(".")[:2])
 
 
 def latency(cpu: float, container: Obj) -> float:
@@ -137,7 +135,7 @@ class Prober:
         return t >= images.startup_seconds(run.spec) - 1e-9
 
     def _httpget(self, probe: Obj, spec: Obj, pr: kubelet.PodRun, run: kubelet.Run, port: Any, t: float) -> tuple[bool, str]:
-        """GET the path as the kubelet's prober does (``User-Agent: kube-probe/1.32``): 2xx and 3xx
+        """GET the path as the kubelet's prober does (``User-Agent: kube-probe/1.36``): 2xx and 3xx
         pass; the kubelet's messages for a status, a refused connection, a timeout, a non-HTTP server."""
         path = spec.get("path", "/") or "/"
         if not path.startswith("/"):
@@ -257,15 +255,13 @@ class Prober:
         return run.base_files[path]
 
     def _layer(self, pr: kubelet.PodRun, run: kubelet.Run):
-        if overlay is None or not run.cid:
+        if not run.cid:
             return None
         pod = self.mgr.find("/pods", *pr.key)
         return overlay.layer(self.store, pod, run.name) if pod is not None else None
 
     def _base_file(self, pr: kubelet.PodRun, run: kubelet.Run, path: str) -> bool:
         """A file of the image or a volume (``cat /etc/config/key``), as the userland builds it."""
-        if userland_file_exists is None:
-            return False
         pod = self.mgr.find("/pods", *pr.key)
         try:
             return pod is not None and bool(userland_file_exists(self.store, pod, run.name, path, run.started or 0.0,

@@ -12,8 +12,8 @@ How, on a short tick (``TICK``, only while some client loop runs: an idle cluste
   container's own shell (:mod:`..userland`): each ``wget``/``curl`` really resolves the name (DNS),
   goes through the Service (kube-proxy's random ready endpoint, :mod:`..backends`) and gets the
   server's answer (``serving.http_request``: its status, body and ``cpu``); its ``sleep`` does not
-  block: it is the loop's think time (the shell's ``sleep`` is wrapped once, here, for views that
-  carry ``think_time``, so nested ``sh -c`` and ``$(...)`` count too);
+  block: it is the loop's think time (the shell's ``sleep`` adds to ``think_time`` when the view
+  carries one, so nested ``sh -c`` and ``$(...)`` count too);
 - an iteration lasts its think time plus each request's latency (the shared rule: ``cpu /
   min(1, the CPU limit in cores)`` + 1 ms, one request is one thread); the loop is closed, so
   its rate is 1 / that; iterations beyond the sample repeat the sampled ones (their output and
@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import collections
 import math
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import images, quantity, requestlog
+from .. import images, quantity, requestlog, userland  # userland: the shell that runs a loop's body
 from ..store import Event
+from ..userland import syntax
+from ..userland.shell import IO, Shell, ShellExit
+from ..userland.terminal import Input
 from . import Controller
 
 Obj = dict[str, Any]
@@ -47,16 +49,6 @@ SAMPLE = 8            # iterations of each loop really run per tick; the rest re
 MIN_ITERATION = 0.001  # seconds: a loop with no sleep and no request still takes a moment
 MAX_LOG = 2 * 2**20   # bytes of a client's output kept (the newest), as a rotated container log
 WINDOW = 60.0         # seconds of served-request history kept per backend container
-SLEEP = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
-UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-try:  # the container userland (the shell that runs a loop's body)
-    from .. import userland
-    from ..userland import commands, syntax
-    from ..userland.shell import IO, Shell, ShellExit
-    from ..userland.terminal import Input
-except ImportError:  # pragma: no cover - depends on the tree
-    userland = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -99,34 +91,6 @@ class ClientLoop:
     requests: list[Request] = field(default_factory=list)   # the requests of the iteration under way
     ended: bool = False
     sleeping: bool = False      # slept forever (``sleep infinity``): no more iterations
-
-
-def _thinking(original: Any) -> Any:
-    """The shell's ``sleep``, except in a client loop's container (its view carries ``think_time``):
-    there it adds to the loop's think time and returns at once, in nested shells and ``$(...)``
-    too, so the engine never blocks (nor waits on a clock it holds)."""
-    def sleep(sh: Any, argv: list[str], io: Any) -> int:
-        if getattr(sh.view, "think_time", None) is None:
-            return original(sh, argv, io)
-        total = 0.0
-        for arg in argv[1:]:
-            if arg in ("infinity", "inf"):
-                total = math.inf
-                continue
-            m = SLEEP.fullmatch(arg)
-            if not m:
-                return original(sh, argv, io)   # the real sleep words the error (and does not wait)
-            total += float(m.group(1)) * UNITS[m.group(2)]
-        if len(argv) < 2:
-            return original(sh, argv, io)
-        sh.view.think_time += total
-        return 0
-    sleep.thinking = True  # type: ignore[attr-defined]
-    return sleep
-
-
-if userland is not None and not getattr(commands.TABLE["sleep"], "thinking", False):
-    commands.TABLE["sleep"] = _thinking(commands.TABLE["sleep"])
 
 
 class TrafficEngine(Controller):
@@ -189,8 +153,6 @@ class TrafficEngine(Controller):
             self.forget(uid)   # the pod is gone: so is its log
 
     def _start(self, pod: Obj, run: Any, at: float) -> ClientLoop | None:
-        if userland is None:
-            return None
         try:
             items = syntax.parse(run.program.client)
         except syntax.ShellSyntaxError:

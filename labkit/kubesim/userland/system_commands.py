@@ -127,7 +127,9 @@ def _sleep(sh: Shell, argv: list[str], io: IO) -> int:
     """Waits on the simulated clock: while it follows real time, ``sleep 10`` ends when 10 simulated
     seconds have passed (1 real second at ``--speed 10``, at once when the clock is advanced past it),
     so a client loop's pace agrees with the cluster's. On a frozen clock (``realtime=False``) nothing
-    would ever wake it, so it waits wall seconds, as before."""
+    would ever wake it, so it waits wall seconds, as before. In a client loop's container (its view
+    carries ``think_time``, set by the traffic engine) it adds to the loop's think time and returns
+    at once, in nested shells and ``$(...)`` too: the engine runs iterations, it never waits."""
     total = 0.0
     for arg in argv[1:]:
         m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)", arg)
@@ -141,6 +143,10 @@ def _sleep(sh: Shell, argv: list[str], io: IO) -> int:
     if len(argv) < 2:
         _err(sh, io, "sleep: missing operand" if not sh.view.family.busybox else "Usage: sleep [N]...")
         return 1
+    think = getattr(sh.view, "think_time", None)
+    if think is not None:
+        sh.view.think_time = think + total
+        return 0
     clock = getattr(sh.store, "clock", None)
     simulated = clock is not None and getattr(clock, "realtime", False)
     if simulated:
