@@ -45,7 +45,7 @@ import yaml
 
 from . import addresses, defaults, kindstate
 from .kindstate import _Cluster, _Seeded
-from .objects import image_id, running_status
+from .objects import running_status
 
 Obj = dict[str, Any]
 DATA = Path(__file__).parent / "data" / "gke-cluster.yaml"
@@ -142,23 +142,11 @@ def _node(c: _GkeCluster, index: int, node: str) -> Obj:
     annotations = dict(nd["annotations"], **{
         "container.googleapis.com/instance_id": instance_id,
         "csi.volume.kubernetes.io/nodeid": f'{{"pd.csi.storage.gke.io":"projects/{c.project}/zones/{c.zone}/instances/{node}"}}'})
-    images = c.d["images"]
-    obj = {"apiVersion": "v1", "kind": "Node",
-           "metadata": {"name": node, "uid": c.rnd.uid(), "creationTimestamp": c.ts(age),
-                        "labels": dict(sorted(nd["labels"].items())), "annotations": dict(sorted(annotations.items()))},
-           "spec": spec,
-           "status": {"addresses": [{"address": c.node_ip[node], "type": "InternalIP"},
-                                    {"address": c.external_ip[node], "type": "ExternalIP"},
-                                    {"address": f"{node}.{c.zone}.c.{c.project}.internal", "type": "InternalDNS"},
-                                    {"address": node, "type": "Hostname"}],
-                      "allocatable": dict(nd["allocatable"]), "capacity": dict(nd["capacity"]),
-                      "conditions": conditions,
-                      "daemonEndpoints": {"kubeletEndpoint": {"Port": nd["kubeletPort"]}},
-                      "images": [{"names": [image_id(images[k]), images[k]], "sizeBytes": 20_000_000 + 1_000_000 * i}
-                                 for i, k in enumerate(sorted(images))],
-                      "nodeInfo": info}}
-    c.node_uid[node] = obj["metadata"]["uid"]
-    return obj
+    addresses = [{"address": c.node_ip[node], "type": "InternalIP"}, {"address": c.external_ip[node], "type": "ExternalIP"},
+                 {"address": f"{node}.{c.zone}.c.{c.project}.internal", "type": "InternalDNS"},
+                 {"address": node, "type": "Hostname"}]
+    return kindstate.node_object(c, nd, node, age, nd["labels"], annotations, spec, addresses, nd["allocatable"],
+                                 conditions, info)
 
 
 def _static_pods(c: _GkeCluster) -> list[Obj]:

@@ -155,14 +155,22 @@ def _node(c: _Cluster, index: int, node: str) -> Obj:
                        lastTransitionTime=c.ts(age - (nd["readyAfter"] if cond["type"] == "Ready" else 0)))
                   for cond in nd["conditions"]]
     info = dict(nd["nodeInfo"], bootID=c.rnd.uid(), machineID=c.rnd.hex(32), systemUUID=c.rnd.uid())
+    addresses = [{"address": c.node_ip[node], "type": "InternalIP"}, {"address": node, "type": "Hostname"}]
+    return node_object(c, nd, node, age, labels, nd["annotations"], spec, addresses, nd["capacity"], conditions, info)
+
+
+def node_object(c: Any, nd: Obj, node: str, age: float, labels: Obj, annotations: Obj, spec: Obj,
+                addresses: list[Obj], allocatable: Obj, conditions: list[Obj], info: Obj) -> Obj:
+    """A Node as the kubelet registers it, from the profile's node data ``nd`` and what the
+    profile decided (its uid is the next draw); kind's and the GKE-like profile's nodes differ in
+    those facts only."""
     images = c.d["images"]
     obj = {"apiVersion": "v1", "kind": "Node",
            "metadata": {"name": node, "uid": c.rnd.uid(), "creationTimestamp": c.ts(age),
-                        "labels": dict(sorted(labels.items())), "annotations": dict(sorted(nd["annotations"].items()))},
+                        "labels": dict(sorted(labels.items())), "annotations": dict(sorted(annotations.items()))},
            "spec": spec,
-           "status": {"addresses": [{"address": c.node_ip[node], "type": "InternalIP"},
-                                    {"address": node, "type": "Hostname"}],
-                      "allocatable": dict(nd["capacity"]), "capacity": dict(nd["capacity"]),
+           "status": {"addresses": addresses,
+                      "allocatable": dict(allocatable), "capacity": dict(nd["capacity"]),
                       "conditions": conditions,
                       "daemonEndpoints": {"kubeletEndpoint": {"Port": nd["kubeletPort"]}},
                       "images": [{"names": [image_id(images[k]), images[k]], "sizeBytes": 20_000_000 + 1_000_000 * i}
