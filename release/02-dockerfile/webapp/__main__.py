@@ -13,9 +13,9 @@ import sys
 def main() -> int:
     """Serve on 0.0.0.0:$PORT; a configuration mistake prints what to fix, not a traceback."""
     try:
-        # Imported here, not at the top: importing webapp.app already builds the
-        # module-level app from the environment, and a bad variable (its ConfigError
-        # is a ValueError) must reach the friendly message below.
+        # Imported here, not at the top, so that any error while building the app
+        # from the environment (a bad variable's ConfigError is a ValueError) reaches
+        # the friendly message below.
         from webapp.app import create_app, load_settings
 
         settings = load_settings()

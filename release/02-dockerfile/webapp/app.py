@@ -12,6 +12,16 @@ Endpoints
 ``GET /healthz``   liveness: the process is up
 ``GET /readyz``    readiness: 503 while ``$APP_READY_FILE`` is set and that file is missing
 ``GET /work?ms=N`` burns about N ms of CPU (at most 1000) so autoscaling has load to see
+
+Platform hooks
+--------------
+:func:`create_app` takes four keyword-only hooks for a host that runs the app somewhere other
+than a real machine (the course's Kubernetes emulator answers pods of this image with this very
+app, in-process): ``environ`` (the environment to read instead of ``os.environ``), ``hostname``
+(instead of ``socket.gethostname()``), ``file_exists`` (instead of ``os.path.exists``, for
+``APP_READY_FILE``) and ``burn`` (instead of spinning the CPU for ``/work``: it gets the
+milliseconds to burn and returns the milliseconds taken). Left out, the app behaves exactly as
+it does under gunicorn.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import flask
@@ -67,13 +77,16 @@ def _parse_port(raw: str) -> int:
     return port
 
 
-def load_settings(config: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    config: Mapping[str, str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read the settings from the environment, with ``config`` taking precedence.
 
     ``config`` exists so tests (and notebooks) can try settings without changing the
-    process environment. Raises :class:`ConfigError` naming the bad variable.
+    process environment; ``environ`` replaces ``os.environ`` (a container's environment
+    in the emulator). Raises :class:`ConfigError` naming the bad variable.
     """
-    source: dict[str, str] = dict(os.environ)
+    source: dict[str, str] = dict(os.environ if environ is None else environ)
     if config:
         source.update(config)
     for name in ("APP_GREETING", "APP_ENV", "APP_VERSION", "PORT", "APP_READY_FILE"):
@@ -109,13 +122,25 @@ def _burn_cpu(ms: int) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def create_app(config: Mapping[str, str] | None = None) -> flask.Flask:
+def create_app(
+    config: Mapping[str, str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    hostname: Callable[[], str] | None = None,
+    file_exists: Callable[[str], bool] | None = None,
+    burn: Callable[[int], float] | None = None,
+) -> flask.Flask:
     """Build the web service; settings come from the environment (``config`` overrides).
 
     A factory rather than only a global app so tests can build apps with different
     settings side by side; the module-level ``app`` below is what gunicorn serves.
+    The keyword-only hooks (module docstring, "Platform hooks") let a host that is not a
+    real machine give the app its hostname, files and CPU; the defaults are the real ones.
     """
-    settings = load_settings(config)
+    settings = load_settings(config, environ=environ)
+    host_name = hostname or socket.gethostname
+    exists = file_exists or os.path.exists
+    spin = burn or _burn_cpu
     app = flask.Flask(__name__)
     app.config["SETTINGS"] = settings
 
@@ -123,7 +148,7 @@ def create_app(config: Mapping[str, str] | None = None) -> flask.Flask:
     def index() -> flask.Response:
         return flask.jsonify(
             greeting=settings.greeting,
-            hostname=socket.gethostname(),
+            hostname=host_name(),
             version=settings.version,
             env=settings.env,
         )
@@ -134,7 +159,7 @@ def create_app(config: Mapping[str, str] | None = None) -> flask.Flask:
 
     @app.get("/readyz")
     def readyz() -> tuple[flask.Response, int]:
-        if settings.ready_file and not os.path.exists(settings.ready_file):
+        if settings.ready_file and not exists(settings.ready_file):
             return (
                 flask.jsonify(
                     status="not ready",
@@ -160,14 +185,14 @@ def create_app(config: Mapping[str, str] | None = None) -> flask.Flask:
                 400,
             )
         ms = min(requested, MAX_WORK_MS)
-        elapsed = _burn_cpu(ms)
+        elapsed = spin(ms)
         return (
             flask.jsonify(
                 requested_ms=requested,
                 worked_ms=ms,
                 capped=requested > MAX_WORK_MS,
                 elapsed_ms=round(elapsed, 3),
-                hostname=socket.gethostname(),
+                hostname=host_name(),
             ),
             200,
         )
@@ -175,4 +200,17 @@ def create_app(config: Mapping[str, str] | None = None) -> flask.Flask:
     return app
 
 
-app = create_app()
+_app: flask.Flask | None = None
+
+
+def __getattr__(name: str) -> flask.Flask:
+    """``app``, what gunicorn serves (``gunicorn webapp.app:app``), built from the environment the
+    first time it is asked for, not at import: a program that only imports ``create_app`` (the
+    course's Kubernetes emulator, which gives each pod its own environment) does not depend on the
+    host's variables. A bad variable still stops gunicorn's worker with the :class:`ConfigError`."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
