@@ -7,6 +7,7 @@ and commands are kubernetes.io's, as published ("HorizontalPodAutoscaler Walkthr
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -450,3 +451,89 @@ def test_kubectl_run_tty_streams_the_generators_output_and_ctrl_c_ends_it(tmp_pa
         assert "NotFound" in gone.stderr
     finally:
         sim.stop()
+
+
+# ---- the course's own web service behind a Service (the issue's "Done when", with the real app) ----
+COURSE_WEB = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {APP_GREETING: "Hello from a ConfigMap"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: course-webapp:lesson
+        imagePullPolicy: IfNotPresent
+        ports: [{containerPort: 8080}]
+        envFrom: [{configMapRef: {name: web-config}}]
+        env: [{name: APP_READY_FILE, value: /tmp/ready}]
+        readinessProbe: {httpGet: {path: /readyz, port: 8080}, periodSeconds: 2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def _answered_by(log: str) -> list[str]:
+    """The ``hostname`` of each JSON answer a client loop printed (one per line), "failed" for a failure."""
+    out = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            out.append(json.loads(line)["hostname"])
+        elif line.strip() == "failed":
+            out.append("failed")
+    return out
+
+
+def test_the_course_web_service_behind_a_service_spreads_drops_a_pod_that_is_not_ready_and_rolls_without_failures(kube):
+    """Three replicas of the course's own app (answered by webapp.app in-process): all three answer,
+    with the ConfigMap's greeting; a pod whose /readyz fails gets no traffic; a rolling update with
+    the default strategy is seen from a client as zero failed requests."""
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=COURSE_WEB)
+    sim.advance(20)
+    web = [p["metadata"]["name"] for p in pods(sim, "app", "web")]
+    assert len(web) == 3
+    for name in web:  # /readyz is 503 until APP_READY_FILE exists
+        kube("exec", name, "--", "touch", "/tmp/ready")
+    sim.advance(5)
+    kube("run", "client", "--image=busybox:1.28", "--restart=Never", "--", "/bin/sh", "-c",
+         "while true; do wget -q -O- http://web || echo failed; echo; sleep 0.2; done")
+    sim.advance(20)
+    first = kube("logs", "client")
+    answered = _answered_by(first)
+    assert set(answered) == set(web), f"all three pods should answer through the Service: {sorted(set(answered))}"
+    greeting = json.loads(next(line for line in first.splitlines() if line.startswith("{")))["greeting"]
+    assert greeting == "Hello from a ConfigMap"
+
+    kube("exec", web[0], "--", "rm", "/tmp/ready")   # its readiness probe fails from now on
+    sim.advance(10)
+    ready = kube("get", "pod", web[0], "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+    assert ready == "False"
+    before = len(kube("logs", "client").splitlines())
+    sim.advance(20)
+    later = _answered_by("\n".join(kube("logs", "client").splitlines()[before:]))
+    assert later and web[0] not in later and "failed" not in later, sorted(set(later))
+
+    # a rolling update (a new template: no ready file is needed any more), default strategy
+    kube("set", "env", "deployment/web", "APP_READY_FILE-", "APP_VERSION=2.0.0")
+    before = len(kube("logs", "client").splitlines())
+    sim.advance(120)
+    now = [p["metadata"]["name"] for p in pods(sim, "app", "web")]
+    assert len(now) == 3 and not set(now) & set(web), now
+    during = _answered_by("\n".join(kube("logs", "client").splitlines()[before:]))
+    assert during.count("failed") == 0 and len(during) > 100, [a for a in during if a == "failed"][:3]
+    assert set(during[-20:]) <= set(now), "after the rollout only the new pods answer"
