@@ -132,12 +132,7 @@ def _node(c: _GkeCluster, index: int, node: str) -> Obj:
     age = nd["ages"]["worker"] - index * nd["workerStagger"]
     cidr = c.pod_cidr[node]
     spec: Obj = {"podCIDR": cidr, "podCIDRs": [cidr], "providerID": f"gce://{c.project}/{c.zone}/{node}"}
-    low, high = nd["heartbeat"]
-    heartbeat = c.ts(low + c.rnd.rng.randint(0, high - low))
-    conditions = [dict(cond, lastHeartbeatTime=heartbeat,
-                       lastTransitionTime=c.ts(age - (nd["readyAfter"] if cond["type"] == "Ready" else 0)))
-                  for cond in nd["conditions"]]
-    info = dict(nd["nodeInfo"], bootID=c.rnd.uid(), machineID=c.rnd.hex(32), systemUUID=c.rnd.uid())
+    conditions, info = kindstate.node_status_draws(c, nd, age)
     instance_id = str(c.rnd.rng.randint(10 ** 18, 10 ** 19 - 1))
     annotations = dict(nd["annotations"], **{
         "container.googleapis.com/instance_id": instance_id,

@@ -149,14 +149,21 @@ def _node(c: _Cluster, index: int, node: str) -> Obj:
     if index == 0:
         labels.update(nd["controlPlane"]["labels"])
         spec["taints"] = copy.deepcopy(nd["controlPlane"]["taints"])
+    conditions, info = node_status_draws(c, nd, age)
+    addresses = [{"address": c.node_ip[node], "type": "InternalIP"}, {"address": node, "type": "Hostname"}]
+    return node_object(c, nd, node, age, labels, nd["annotations"], spec, addresses, nd["capacity"], conditions, info)
+
+
+def node_status_draws(c: Any, nd: Obj, age: float) -> tuple[list[Obj], Obj]:
+    """A node's conditions (one heartbeat; Ready since ``readyAfter``) and its nodeInfo with the
+    machine's ids, drawn in this order from the cluster's random source (both profiles)."""
     low, high = nd["heartbeat"]
     heartbeat = c.ts(low + c.rnd.rng.randint(0, high - low))
     conditions = [dict(cond, lastHeartbeatTime=heartbeat,
                        lastTransitionTime=c.ts(age - (nd["readyAfter"] if cond["type"] == "Ready" else 0)))
                   for cond in nd["conditions"]]
     info = dict(nd["nodeInfo"], bootID=c.rnd.uid(), machineID=c.rnd.hex(32), systemUUID=c.rnd.uid())
-    addresses = [{"address": c.node_ip[node], "type": "InternalIP"}, {"address": node, "type": "Hostname"}]
-    return node_object(c, nd, node, age, labels, nd["annotations"], spec, addresses, nd["capacity"], conditions, info)
+    return conditions, info
 
 
 def node_object(c: Any, nd: Obj, node: str, age: float, labels: Obj, annotations: Obj, spec: Obj,
