@@ -49,7 +49,8 @@ def _limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: the number of cores)")
     parser.add_argument("--timeout", type=float, default=defaults.timeout,
-                        help=f"wall-clock seconds per submission, all cells together (default {defaults.timeout:g})")
+                        help="wall-clock seconds per submission, all cells together (default: nbgrader's per-cell "
+                             "limit, Execute.timeout, times the notebook's code cells, so never less than nbgrader allows)")
     parser.add_argument("--memory", type=int, default=defaults.memory_mb, help=f"MB per kernel (default {defaults.memory_mb})")
     parser.add_argument("--processes", type=int, default=defaults.processes,
                         help=f"processes and threads per kernel (default {defaults.processes})")

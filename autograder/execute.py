@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -277,31 +277,47 @@ def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: st
     return NotebookResult(status, output, flags, reasons, time.monotonic() - started)
 
 
+def submission_budget(limits: Limits, config: Config, notebooks: list[nbformat.NotebookNode]) -> float:
+    """Seconds for the whole submission: `limits.timeout`, or nbgrader's per-cell limit
+    (`Execute.timeout`) times the code cells, plus a start-up margin, when it is None."""
+    if limits.timeout is not None:
+        return float(limits.timeout)
+    per_cell = Execute(config=config).timeout
+    if not per_cell:
+        return 24 * 3600.0
+    cells = sum(1 for nb in notebooks for cell in nb.cells if cell.cell_type == "code")
+    return float(per_cell) * max(1, cells) + 30.0
+
+
 def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limits) -> dict:
     """Every notebook of one learner's submission. Never raises for anything the learner did."""
     started = time.monotonic()
-    deadline = started + limits.timeout
     submission_dir = Path(task["submission_dir"])
     extra_files = [(Path(a), Path(b)) for a, b in task["extra_files"]]
-    results = {}
+    results: dict[str, NotebookResult] = {}
+    sanitized: dict[str, tuple[nbformat.NotebookNode, list[str]]] = {}
     for notebook in task["notebooks"]:
         path = submission_dir / f"{notebook}.ipynb"
         if not path.exists():
             results[notebook] = NotebookResult("missing", reasons=[f"no {notebook}.ipynb in the submission"])
             continue
         try:
-            sanitized, flags = sanitize(path, task["student"], task["assignment"], notebook,
-                                        task["snapshot_url"], config)
+            sanitized[notebook] = sanitize(path, task["student"], task["assignment"], notebook,
+                                           task["snapshot_url"], config)
         except Exception as error:  # malformed JSON, empty file, broken metadata
             results[notebook] = NotebookResult("unreadable", reasons=[
                 f"{notebook}.ipynb could not be read as a notebook: {type(error).__name__}: {str(error)[:300]}"])
-            continue
+    budget = submission_budget(limits, config, [nb for nb, _ in sanitized.values()])
+    deadline = started + budget
+    runnable = [name for name in task["notebooks"] if name in sanitized]
+    for notebook in runnable:
+        nb, flags = sanitized[notebook]
         if time.monotonic() >= deadline:
-            results[notebook] = NotebookResult("failed", reasons=[f"ran out of time: the submission's budget is {limits.timeout:g} s"])
+            results[notebook] = NotebookResult("failed", reasons=[f"ran out of time: the submission's budget is {budget:g} s"])
             continue
-        last = notebook == task["notebooks"][-1]
-        result = run_notebook(pool, sanitized, task["student"], task["assignment"], notebook, submission_dir,
-                              extra_files, config, limits, deadline, task.get("ignore", []),
+        last = notebook == runnable[-1]
+        result = run_notebook(pool, nb, task["student"], task["assignment"], notebook, submission_dir,
+                              extra_files, config, replace(limits, timeout=budget), deadline, task.get("ignore", []),
                               prestart=not last or task.get("more", True))
         result.flags = flags + result.flags
         results[notebook] = result
@@ -309,7 +325,7 @@ def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limit
         "student": task["student"],
         "assignment": task["assignment"],
         "digest": task["digest"],
-        "notebooks": {name: r.as_dict() for name, r in results.items()},
+        "notebooks": {name: results[name].as_dict() for name in task["notebooks"] if name in results},
         "seconds": round(time.monotonic() - started, 3),
     }
 

@@ -39,9 +39,14 @@ GRADER_IMAGE_UID = 1000  # the `grader` user in autograder/Dockerfile
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use. `timeout` is wall clock for the whole submission."""
+    """What one submission may use. `timeout` is wall clock for the whole submission.
 
-    timeout: float = 120.0
+    `timeout=None` (the default) derives the budget from nbgrader's own per-cell limit
+    (`Execute.timeout` x the notebook's code cells, see `execute.submission_budget`), so
+    the budget never cuts short a submission that nbgrader would have run to the end.
+    """
+
+    timeout: float | None = None
     memory_mb: int = 2048
     processes: int = 256
     file_size_mb: int = 256
@@ -50,6 +55,11 @@ class Limits:
     def as_dict(self) -> dict:
         return {"timeout": self.timeout, "memory_mb": self.memory_mb, "processes": self.processes,
                 "file_size_mb": self.file_size_mb, "output_mb": self.output_mb}
+
+
+def _cpu_seconds(limits: Limits) -> int:
+    """The CPU-time rlimit: the budget and a margin (a day when the budget is derived per notebook)."""
+    return int(limits.timeout) + 30 if limits.timeout else 24 * 3600
 
 
 @dataclass
@@ -204,7 +214,7 @@ class ProcessIsolation(Isolation):
             "--rlimit", f"as={lim.memory_mb * 1024 * 1024}",
             "--rlimit", f"nproc={nproc}",
             "--rlimit", f"fsize={lim.file_size_mb * 1024 * 1024}",
-            "--rlimit", f"cpu={int(lim.timeout) + 30}",
+            "--rlimit", f"cpu={_cpu_seconds(lim)}",
             "--rlimit", "core=0",
             "--",
         ]
@@ -238,7 +248,7 @@ class DockerIsolation(Isolation):
             "--memory", f"{lim.memory_mb}m", "--memory-swap", f"{lim.memory_mb}m",
             "--pids-limit", str(lim.processes),
             "--ulimit", f"fsize={lim.file_size_mb * 1024 * 1024}",
-            "--ulimit", f"cpu={int(lim.timeout) + 30}",
+            "--ulimit", f"cpu={_cpu_seconds(lim)}",
             "--read-only", "--tmpfs", "/tmp:size=64m",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--user", f"{GRADER_IMAGE_UID}:{GRADER_IMAGE_UID}",
