@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "NotPlain", "decode", "describe_type", "encode", "module_source"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "NotPlain", "article", "decode", "describe_type", "encode", "module_source"]
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
@@ -49,12 +49,18 @@ _HINTS = {"tuple": "list(...)", "set": "sorted(...) or list(...)", "frozenset": 
 class NotPlain(ValueError):
     """A value (or a text) that is not plain data as the codec defines it; the message says where."""
 
-    def __init__(self, message: str, path: str = "", type_name: str | None = None, hint: str = ""):
+    def __init__(self, message: str, path: str = "", type_name: str | None = None, hint: str = "", reason: str = ""):
         super().__init__(message)
         self.message = message
         self.path = path
-        self.type_name = type_name
+        self.type_name = type_name  # set when a value of a type that does not cross was found
         self.hint = hint
+        self.reason = reason  # set when a plain value was still refused: too deep, too large, an int too long
+
+
+def article(word: str) -> str:
+    """``a tuple``, ``an object``: messages read as sentences."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def describe_type(value: Any) -> str:
@@ -83,13 +89,14 @@ def _hint(value: Any) -> str:
 
 
 def _path(path: list) -> str:
-    return "".join(f"[{step!r}]" for step in path)
+    """``["pods"][3]``: as the contract writes it (str keys in double quotes)."""
+    return "".join(f"[{json.dumps(step, ensure_ascii=False) if type(step) is str else repr(step)}]" for step in path)
 
 
 def _refuse(path: list, value: Any, name: str) -> NotPlain:
     type_name = describe_type(value)
     where = f"{name}{_path(path)}"
-    return NotPlain(f"{where} is a {type_name}, not plain data ({PLAIN_TYPES})", _path(path), type_name, _hint(value))
+    return NotPlain(f"{where} is {article(type_name)}, not plain data ({PLAIN_TYPES})", _path(path), type_name, _hint(value))
 
 
 def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name: str = "the value",
@@ -106,12 +113,12 @@ def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name:
         if cls in _SCALARS:
             size[0] += len(item) + 2 if cls is str else 1
             if size[0] > limit:
-                raise NotPlain(f"{name} is larger than {limit} bytes when encoded", _path(path))
+                raise NotPlain(f"{name} is larger than {limit} bytes when encoded", _path(path), reason=f"more than {limit} bytes")
             return item
         if cls is list or cls is dict:
             if depth >= MAX_DEPTH:
                 raise NotPlain(f"{name}{_path(path)} is nested deeper than {MAX_DEPTH} levels (lists and dicts inside "
-                               "one another)", _path(path), cls.__name__)
+                               "one another)", _path(path), reason=f"lists or dicts nested deeper than {MAX_DEPTH} levels")
             size[0] += 8
             if cls is list:
                 return {"L": [walk(x, path + [i], depth + 1) for i, x in enumerate(item)]}
@@ -119,8 +126,8 @@ def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name:
             for key, x in item.items():
                 if type(key) not in _SCALARS:
                     error = _refuse(path, key, name)
-                    raise NotPlain(f"{name}{_path(path)} has a key that is a {error.type_name} ({PLAIN_TYPES} only "
-                                   "as keys: None, bool, int, float or str)", _path(path), error.type_name, error.hint)
+                    raise NotPlain(f"{name}{_path(path)} has a key that is {article(error.type_name)} (keys must be None, bool, "
+                                   "int, float or str)", _path(path), error.type_name, error.hint)
                 size[0] += 4
                 pairs.append([walk(key, path, depth + 1), walk(x, path + [key], depth + 1)])
             return {"D": pairs}
@@ -135,9 +142,9 @@ def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name:
     try:
         text = json.dumps(tree, allow_nan=True, separators=(",", ":"))
     except ValueError as error:  # an int longer than Python's int-to-str digit limit
-        raise NotPlain(f"{name} holds an int too long to write ({error})", "", "int", "") from None
+        raise NotPlain(f"{name} holds an int too long to write ({error})", reason="an int with too many digits") from None
     if len(text) > limit:
-        raise NotPlain(f"{name} is larger than {limit} bytes when encoded ({len(text)} bytes)")
+        raise NotPlain(f"{name} is larger than {limit} bytes when encoded ({len(text)} bytes)", reason=f"more than {limit} bytes")
     return text
 
 

@@ -11,10 +11,14 @@ import collections
 import enum
 import json
 import math
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
+from jupyter_client.manager import KernelManager
 
-from autograder import plain
+from autograder import plain, sandbox_agent
 
 
 # -- the codec ---------------------------------------------------------------------------------------------------
@@ -68,13 +72,13 @@ def test_anything_else_is_refused_naming_its_type_and_how_to_fix_it(value, type_
     with pytest.raises(plain.NotPlain) as caught:
         plain.encode(value, name="result")
     assert (caught.value.type_name, caught.value.hint, caught.value.path) == (type_name, hint, "")
-    assert str(caught.value).startswith(f"result is a {type_name}, not plain data")
+    assert str(caught.value).startswith(f"result is {plain.article(type_name)}, not plain data")
 
 
 def test_the_refusal_names_the_path_to_the_offending_value():
     with pytest.raises(plain.NotPlain) as caught:
         plain.encode({"pods": [1, 2, 3, (4,)]}, name="result")
-    assert caught.value.path == "['pods'][3]" and str(caught.value).startswith("result['pods'][3] is a tuple")
+    assert caught.value.path == '["pods"][3]' and str(caught.value).startswith('result["pods"][3] is a tuple')
     with pytest.raises(plain.NotPlain, match=r"has a key that is a tuple"):
         plain.encode({(1, 2): 3})
 
@@ -148,7 +152,7 @@ def test_api_objects_cross_only_through_the_callables_given():
     seen = []
     assert plain.decode(text, api=lambda m: seen.append(m) or "built") == {"core": "built"}
     assert seen == [marker]
-    with pytest.raises(plain.NotPlain, match="is a object"):
+    with pytest.raises(plain.NotPlain, match="is an object"):
         plain.encode(object(), api=lambda obj: None)
 
 
@@ -163,3 +167,172 @@ def test_module_source_registers_a_module_and_leaves_no_name_behind():
         assert set(namespace) == {"__builtins__"}
     finally:
         sys.modules.pop("_autograder_test_module", None)
+
+
+# -- the agents in real kernels --------------------------------------------------------------------------------------
+
+ANSWER_MIME = "application/vnd.autograder.answer+json"
+
+
+class Kernel:
+    """A real ipykernel, run as the worker runs one: code in, outputs (nbformat-like dicts) out."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]):
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(cwd=str(cwd), env=env)
+        self.kc = self.km.blocking_client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def run(self, code: str, silent: bool = False, timeout: float = 60) -> list[dict]:
+        outputs: list[dict] = []
+
+        def hook(msg: dict) -> None:
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                if outputs and outputs[-1].get("name") == content["name"]:
+                    outputs[-1]["text"] += content["text"]
+                else:
+                    outputs.append({"output_type": "stream", "name": content["name"], "text": content["text"]})
+            elif kind in ("display_data", "execute_result"):
+                outputs.append({"output_type": kind, "data": content["data"]})
+            elif kind == "error":
+                outputs.append({"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],
+                                "traceback": "\n".join(content["traceback"])})
+
+        self.kc.execute_interactive(code, silent=silent, store_history=not silent, output_hook=hook, timeout=timeout)
+        return outputs
+
+    def value(self, expression: str):
+        """An expression's value, read back through its repr (test helper only)."""
+        import ast
+
+        outputs = self.run(f"print(repr({expression}))")
+        assert [o["output_type"] for o in outputs] == ["stream"], outputs
+        return ast.literal_eval(outputs[0]["text"])
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def _kernel_env(**extra: str) -> dict[str, str]:
+    """The venv's interpreter with nothing of this worktree importable: the agents must work from their text alone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    env.update(PYTHONSAFEPATH="1", **extra)
+    return env
+
+
+def answer_of(outputs: list[dict]) -> tuple[dict, list[dict]]:
+    """What the worker does with a sandbox request's outputs: the last answer, and the rest as the call's output."""
+    answers = [o for o in outputs if o["output_type"] == "display_data" and ANSWER_MIME in o["data"]]
+    assert answers, outputs
+    rest = [o for o in outputs if not (o["output_type"] == "display_data" and ANSWER_MIME in o["data"])]
+    return json.loads(answers[-1]["data"][ANSWER_MIME]), rest
+
+
+@pytest.fixture(scope="module")
+def short_dir():
+    """Unix socket paths must stay under 108 bytes: pytest's tmp paths can be longer."""
+    with tempfile.TemporaryDirectory(prefix="agents-", dir="/tmp") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="module")
+def sandbox(short_dir):
+    work = short_dir / "work"
+    work.mkdir()
+    kernel = Kernel(work, _kernel_env())
+    assert kernel.run(sandbox_agent.bootstrap(), silent=True) == []
+    yield kernel
+    kernel.stop()
+
+
+def ask_manifest(sandbox: Kernel) -> dict:
+    answer, rest = answer_of(sandbox.run('__import__("_autograder_agent").manifest()', silent=True))
+    assert rest == []
+    return answer
+
+
+def ask_call(sandbox: Kernel, name: str, payload: str) -> tuple[dict, list[dict]]:
+    return answer_of(sandbox.run(f'__import__("_autograder_agent").call({name!r}, {payload!r})', silent=True))
+
+
+def test_the_sandbox_bootstrap_registers_both_modules_and_leaves_the_namespace_alone(sandbox):
+    assert ask_manifest(sandbox) == {"names": {}}
+    assert sandbox.value("[k for k in get_ipython().user_ns if k not in get_ipython().user_ns_hidden]") == []
+    assert sandbox.value('__import__("_autograder_agent").plain is __import__("sys").modules["_autograder_plain"]') is True
+
+
+def test_the_manifest_lists_functions_plain_data_and_what_cannot_cross(sandbox):
+    sandbox.run("import os, collections\n"
+                "def m_fn(x):\n    return x\n"
+                "class MClass:\n    pass\n"
+                "m_data = {'a': [1, 2.5, None], 3: True}\n"
+                "m_tuple = (1, 2)\n"
+                "m_nested = [1, (2,)]\n"
+                "m_ordered = collections.OrderedDict()\n"
+                "m_big = 'x' * (1024 * 1024 + 1)\n"
+                "_m_private = 1\n")
+    names = ask_manifest(sandbox)["names"]
+    m = {k: v for k, v in names.items() if k.startswith("m_") or k in ("MClass", "os", "collections", "_m_private")}
+    assert m == {
+        "m_fn": {"kind": "callable"}, "MClass": {"kind": "callable"},
+        "m_data": {"kind": "data", "value": plain.encode({"a": [1, 2.5, None], 3: True})},
+        "m_tuple": {"kind": "other", "type": "tuple"},
+        "m_nested": {"kind": "other", "type": "list whose [1] is a tuple"},
+        "m_ordered": {"kind": "other", "type": "collections.OrderedDict"},
+        "m_big": {"kind": "other", "type": "str (too large)"},
+    }
+
+
+def test_a_call_answers_plain_data_and_its_output_stays_separate(sandbox):
+    sandbox.run("import sys\n"
+                "def c_add(a, b=0):\n    print('adding'); print('careful', file=sys.stderr)\n    return {'sum': a + b, 'args': [a, b]}\n")
+    answer, rest = ask_call(sandbox, "c_add", plain.encode([[2], {"b": 3}]))
+    assert plain.decode(answer["ok"]) == {"sum": 5, "args": [2, 3]}
+    assert rest == [{"output_type": "stream", "name": "stdout", "text": "adding\n"},
+                    {"output_type": "stream", "name": "stderr", "text": "careful\n"}]
+
+
+def test_a_call_reports_what_the_function_raised(sandbox):
+    sandbox.run("class CourseError(Exception):\n    pass\n"
+                "class ValueError2(ValueError):\n    pass\n"
+                "def r_value(n):\n    raise ValueError(f'bad {n}')\n"
+                "def r_own():\n    raise CourseError('mine')\n"
+                "def r_exit():\n    raise SystemExit(3)\n")
+    answer, _ = ask_call(sandbox, "r_value", plain.encode([[7], {}]))
+    raised = answer["raised"]
+    assert (raised["type"], raised["builtin"], raised["message"]) == ("ValueError", True, "bad 7")
+    assert "r_value" in raised["traceback"] and "raise ValueError" in raised["traceback"]
+    assert "_answer" not in raised["traceback"], "the traceback shows the learner's frames only"
+    assert ask_call(sandbox, "r_own", plain.encode([[], {}]))[0]["raised"]["builtin"] is False
+    assert ask_call(sandbox, "r_exit", plain.encode([[], {}]))[0]["raised"]["type"] == "SystemExit"
+    assert ask_call(sandbox, "nowhere", plain.encode([[], {}]))[0] == {"missing": "nowhere is not defined in your notebook"}
+
+
+def test_an_answer_that_is_not_plain_data_says_what_to_return(sandbox):
+    sandbox.run("import collections\n"
+                "def n_pair(a, b):\n    return (a, b)\n"
+                "def n_deep():\n    return {'pods': [1, {2}]}\n"
+                "def n_ordered():\n    return collections.OrderedDict(a=1)\n")
+    assert ask_call(sandbox, "n_pair", plain.encode([[1, "x"], {}]))[0] == {
+        "not_plain": "n_pair(1, 'x') returned a tuple: return plain data (None, bool, int, float, str, list or dict), e.g. list(...)"}
+    assert ask_call(sandbox, "n_deep", plain.encode([[], {}]))[0] == {
+        "not_plain": 'n_deep() returned a dict whose ["pods"][1] is a set: return plain data (None, bool, int, float, str, list or dict), '
+                     "e.g. sorted(...) or list(...)"}
+    assert ask_call(sandbox, "n_ordered", plain.encode([[], {}]))[0]["not_plain"].startswith(
+        "n_ordered() returned a collections.OrderedDict: return plain data")
+
+
+def test_the_contracts_numpy_example(sandbox):
+    pytest.importorskip("numpy")
+    sandbox.run("import numpy\ndef how_many_fit(a, b, c):\n    return numpy.int64(a * b * c)\n")
+    assert ask_call(sandbox, "how_many_fit", plain.encode([[16, 2, 1536], {}]))[0] == {
+        "not_plain": "how_many_fit(16, 2, 1536) returned a numpy.int64: return plain data (None, bool, int, float, str, list or dict), "
+                     "e.g. int(...)"}
+
+
+def test_a_payload_the_sandbox_cannot_read_is_the_graders_error_not_the_learners(sandbox):
+    raised = ask_call(sandbox, "c_add", '{"L": [1]}')[0]["raised"]
+    assert raised["type"] == "RuntimeError" and raised["message"].startswith("the grader sent a call")

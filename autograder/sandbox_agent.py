@@ -1,0 +1,260 @@
+"""The sandbox agent: what the worker asks the learner's kernel, and how the kernel answers.
+
+Why an agent: the hidden tests run in a trusted evaluator (issue 15), so the learner's kernel only
+ever answers two questions, "which names do you have?" (``manifest``) and "call this one with these
+arguments" (``call``), and only plain data comes back. Nothing here is trusted by the grader: learner
+code shares this process and may replace any of it; the worker treats every answer as untrusted and
+the evaluator re-checks what it decodes.
+
+**Loading (the worker):** right after the sandbox kernel starts, execute the text returned by
+``autograder.sandbox_agent.bootstrap()`` as one execute request with ``silent=True,
+store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
+``_autograder_plain`` and this file's text as module ``_autograder_agent`` (each via
+``plain.module_source``); it leaves no name in the user namespace. Then ask with these codes (also
+silent, one request each; ``__import__`` returns the registered module without any file lookup)::
+
+    __import__("_autograder_agent").manifest()
+    __import__("_autograder_agent").call(NAME, PAYLOAD)       # NAME, PAYLOAD: Python str literals (repr)
+
+Each call publishes exactly one display_data whose bundle is ``{ANSWER_MIME: json.dumps(answer)}``;
+the worker takes the last such output of the request; the request's other outputs are the call's.
+
+Answers (issue 15 wire format), and the choices where it is silent:
+- ``manifest()`` -> ``{"names": {name: {"kind": "callable"} | {"kind": "data", "value": codec text} |
+  {"kind": "other", "type": str}}}``. Left out: names starting with ``_``, ``In Out get_ipython exit
+  quit``, modules, and names IPython itself put there (``user_ns_hidden``, unchanged). Classes are
+  callables. For data that is not plain the type says where: ``"list whose [3] is a numpy.int64"``.
+- ``call(name, payload)`` -> ``{"ok": codec text}`` | ``{"raised": {"type", "builtin", "message",
+  "traceback"}}`` | ``{"not_plain": message}`` | ``{"missing": message}``. ``builtin`` is true when the
+  exception's class is the builtins module's class of that name (a learner's own ``ValueError``
+  class is not). ``message`` is ``str(exc)``; ``traceback`` is the learner's frames only. A payload
+  the agent cannot read is answered ``raised`` RuntimeError "the grader sent a call ..." (a grader
+  bug, never a learner's). The call text in messages shows API arguments by their usual names
+  (``core`` for a CoreV1Api, ``apps``, ``api_client``).
+- Tunnels: a ``{"API": cls, "socket": path}`` marker becomes ``kubernetes.client.<cls>`` on an
+  ``ApiClient`` whose host is ``http://127.0.0.1:PORT``, a port this agent serves (one per socket
+  path, for the kernel's life) and forwards, connection by connection, to the Unix socket ``path``.
+"""
+from __future__ import annotations
+
+import builtins
+import json
+import re
+import socket
+import sys
+import threading
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+plain = sys.modules.get("_autograder_plain")
+if plain is None:  # imported as autograder.sandbox_agent (the worker, tests), not executed in a kernel
+    from autograder import plain
+
+ANSWER_MIME = "application/vnd.autograder.answer+json"
+MANIFEST_DATA_LIMIT = 1024 * 1024
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit"}
+_PLAIN = "plain data (None, bool, int, float, str, list or dict)"
+
+
+def bootstrap() -> str:
+    """The text the worker executes (silently) in a fresh sandbox kernel: the codec, then this agent."""
+    here = Path(__file__).resolve().parent
+    return (plain.module_source("_autograder_plain", (here / "plain.py").read_text())
+            + plain.module_source("_autograder_agent", (here / "sandbox_agent.py").read_text()))
+
+
+def _publish(answer: dict) -> None:
+    """The answer as the one display_data the worker looks for (after flushing the call's own output)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # a learner may have replaced the streams
+            pass
+    from IPython import get_ipython
+
+    get_ipython().display_pub.publish(data={ANSWER_MIME: json.dumps(answer)}, metadata={})
+
+
+def _user_ns() -> dict:
+    from IPython import get_ipython
+
+    return get_ipython().user_ns
+
+
+def _describe_not_plain(value: Any, error: Any) -> str:
+    """``a numpy.int64`` at the top, ``a list whose [3] is a numpy.int64`` further in, ``a list of ...`` when too big."""
+    if error.reason:
+        return f"{plain.article(plain.describe_type(value))} of {error.reason}"
+    if not error.path:
+        return plain.article(error.type_name)
+    return f"{plain.article(plain.describe_type(value))} whose {error.path} is {plain.article(error.type_name)}"
+
+
+def _entry(value: Any) -> dict:
+    if callable(value):
+        return {"kind": "callable"}
+    try:
+        return {"kind": "data", "value": plain.encode(value, limit=MANIFEST_DATA_LIMIT)}
+    except plain.NotPlain as error:
+        if error.reason:
+            return {"kind": "other", "type": f"{plain.describe_type(value)} (too large)"}
+        return {"kind": "other", "type": _describe_not_plain(value, error).split(" ", 1)[1]}
+
+
+def manifest() -> None:
+    """Publish the user namespace's names, as the evaluator will bind them."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    hidden = shell.user_ns_hidden
+    names = {}
+    for name, value in list(shell.user_ns.items()):
+        if type(name) is not str or name.startswith("_") or name in _IPYTHON_NAMES:
+            continue
+        if isinstance(value, types.ModuleType) or (name in hidden and hidden[name] is value):
+            continue
+        try:
+            names[name] = _entry(value)
+        except BaseException:  # learner code (a __call__ or property) must not stop the manifest
+            names[name] = {"kind": "other", "type": plain.describe_type(value)}
+    _publish({"names": names})
+
+
+# -- tunnels: an API object the evaluator handed over, rebuilt on a local port -----------------------------------
+
+_ports: dict[str, int] = {}
+_ports_lock = threading.Lock()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+        target.shutdown(socket.SHUT_WR)
+    except OSError:
+        for end in (source, target):
+            try:
+                end.close()
+            except OSError:
+                pass
+
+
+def _serve(listener: socket.socket, path: str) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        try:
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(path)
+        except OSError:
+            conn.close()
+            continue
+        for a, b in ((conn, upstream), (upstream, conn)):
+            threading.Thread(target=_pump, args=(a, b), daemon=True, name="autograder-tunnel").start()
+
+
+def _tunnel_port(path: str) -> int:
+    """A 127.0.0.1 port that forwards to the worker's Unix socket ``path`` (started once per path)."""
+    with _ports_lock:
+        if path not in _ports:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            threading.Thread(target=_serve, args=(listener, path), daemon=True, name="autograder-tunnel").start()
+            _ports[path] = listener.getsockname()[1]
+        return _ports[path]
+
+
+def _short_name(class_name: str) -> str:
+    """``CoreV1Api`` -> ``core``, ``RbacAuthorizationV1Api`` -> ``rbac_authorization``: the usual variable names."""
+    stem = re.sub(r"(V\d+((alpha|beta)\d+)?)?Api$", "", class_name) or class_name
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", stem).lower() if class_name != "ApiClient" else "api_client"
+
+
+def _api_builder(shown: dict) -> Any:
+    def build(marker: dict) -> Any:
+        if set(marker) != {"API", "socket"}:
+            raise plain.NotPlain("an API marker in the sandbox must name a socket")
+        import kubernetes.client
+
+        name = marker["API"]
+        cls = getattr(kubernetes.client, name, None)
+        if not isinstance(cls, type) or not (name == "ApiClient" or (name.endswith("Api") and cls.__module__.startswith("kubernetes.client.api."))):
+            raise plain.NotPlain(f"{name} is not an API class of the official client")
+        configuration = kubernetes.client.Configuration()
+        configuration.host = f"http://127.0.0.1:{_tunnel_port(marker['socket'])}"
+        api_client = kubernetes.client.ApiClient(configuration)
+        obj = api_client if name == "ApiClient" else cls(api_client)
+        shown[id(obj)] = _short_name(name)
+        return obj
+    return build
+
+
+def _call_text(name: str, args: list, kwargs: dict, shown: dict) -> str:
+    def show(value: Any) -> str:
+        text = shown.get(id(value)) or repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    parts = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _raised(error: BaseException, skip_frames: int = 1) -> dict:
+    cls = type(error)
+    try:
+        message = str(error)
+    except BaseException:  # a learner's __str__ may raise
+        message = "(its message could not be read)"
+    tb = error.__traceback__
+    for _ in range(skip_frames):
+        tb = tb.tb_next if tb is not None else None
+    try:
+        text = "".join(traceback.format_exception(cls, error, tb))
+    except BaseException:
+        text = f"{cls.__name__}: {message}\n"
+    return {"raised": {"type": cls.__name__, "builtin": getattr(builtins, cls.__name__, None) is cls,
+                       "message": message, "traceback": text}}
+
+
+def _answer(name: str, payload: str) -> dict:
+    shown: dict = {}
+    try:
+        arguments = plain.decode(payload, api=_api_builder(shown))
+        if type(arguments) is not list or len(arguments) != 2 or type(arguments[0]) is not list or type(arguments[1]) is not dict \
+                or any(type(k) is not str for k in arguments[1]):
+            raise plain.NotPlain("the payload is not [args, kwargs]")
+    except Exception as error:  # a grader bug, answered as such
+        return {"raised": {"type": "RuntimeError", "builtin": True, "traceback": "",
+                           "message": f"the grader sent a call the notebook's kernel could not read ({error})"}}
+    args, kwargs = arguments
+    function = _user_ns().get(name, _user_ns)
+    if function is _user_ns:
+        return {"missing": f"{name} is not defined in your notebook"}
+    call = _call_text(name, args, kwargs, shown)
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as error:  # whatever the learner's function raises is its answer
+        return _raised(error)
+    try:
+        return {"ok": plain.encode(result, name=call)}
+    except plain.NotPlain as error:
+        if error.reason:
+            return {"not_plain": f"{call} returned {_describe_not_plain(result, error)}: the grader takes at most "
+                                 f"{plain.MAX_BYTES // 1024 ** 2} MiB of {_PLAIN}, at most {plain.MAX_DEPTH} levels deep"}
+        hint = f", e.g. {error.hint}" if error.hint else ""
+        return {"not_plain": f"{call} returned {_describe_not_plain(result, error)}: return {_PLAIN}{hint}"}
+
+
+def call(name: str, payload: str) -> None:
+    """Call the learner's ``name`` with the payload's ``[args, kwargs]``; publish the answer."""
+    try:
+        answer = _answer(name, payload)
+    except BaseException as error:  # e.g. a learner's repr() raised while wording a message
+        answer = _raised(error, skip_frames=0)
+    _publish(answer)
