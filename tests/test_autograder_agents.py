@@ -12,13 +12,16 @@ import enum
 import json
 import math
 import os
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from jupyter_client.manager import KernelManager
 
-from autograder import plain, sandbox_agent
+from autograder import evaluator_agent, plain, sandbox_agent
 
 
 # -- the codec ---------------------------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class Kernel:
         """An expression's value, read back through its repr (test helper only)."""
         import ast
 
-        outputs = self.run(f"print(repr({expression}))")
+        outputs = self.run(f"print(repr(({expression})))")
         assert [o["output_type"] for o in outputs] == ["stream"], outputs
         return ast.literal_eval(outputs[0]["text"])
 
@@ -336,3 +339,256 @@ def test_the_contracts_numpy_example(sandbox):
 def test_a_payload_the_sandbox_cannot_read_is_the_graders_error_not_the_learners(sandbox):
     raised = ask_call(sandbox, "c_add", '{"L": [1]}')[0]["raised"]
     assert raised["type"] == "RuntimeError" and raised["message"].startswith("the grader sent a call")
+
+
+# -- the evaluator agent, over a bridge the test serves --------------------------------------------------------------
+
+class FakeBridge:
+    """The worker's bridge server, scripted: ``reply(request)`` answers each connection's one request line;
+    a reply of None holds the call open and records the next line the proxy sends (a cancel)."""
+
+    def __init__(self, path: Path):
+        self.requests: list[dict] = []
+        self.after: list[bytes] = []
+        self.reply = lambda request: {"failed": "no reply scripted"}
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            request = json.loads(lines.readline())
+            self.requests.append(request)
+            reply = self.reply(request)
+            if reply is None:
+                self.after.append(lines.readline())
+                return
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+@pytest.fixture(scope="module")
+def bridge(short_dir):
+    server = FakeBridge(short_dir / "bridge.sock")
+    yield server
+    server.listener.close()
+
+
+@pytest.fixture(scope="module")
+def evaluator(short_dir, bridge):
+    cwd = short_dir / "evaluator"
+    cwd.mkdir(mode=0o700)
+    kernel = Kernel(cwd, _kernel_env(AUTOGRADER_BRIDGE=str(short_dir / "bridge.sock")))
+    assert kernel.run(evaluator_agent.bootstrap(), silent=True) == []
+    yield kernel
+    kernel.stop()
+
+
+def bind(evaluator: Kernel, names: dict) -> None:
+    assert evaluator.run(f'__import__("_autograder_evaluator").bind({json.dumps({"names": names})!r})', silent=True) == []
+
+
+def data(value) -> dict:
+    return {"kind": "data", "value": plain.encode(value)}
+
+
+CALLABLE = {"kind": "callable"}
+PLACEHOLDER = ("{} is a tuple in your notebook; the grader can only use functions and plain data "
+               "(None, bool, int, float, str, list, dict)")
+
+
+def test_the_evaluator_bootstrap_leaves_the_namespace_alone(evaluator):
+    assert evaluator.value("[k for k in get_ipython().user_ns if k not in get_ipython().user_ns_hidden]") == []
+
+
+def test_learner_names_are_bound_but_the_evaluators_own_always_win(evaluator):
+    evaluator.run("checks = 'the evaluator s'\n")
+    bind(evaluator, {"checks": CALLABLE, "len": CALLABLE, "b_fn": CALLABLE, "b_data": data({"a": [1, 2.5]}),
+                     "b_tuple": {"kind": "other", "type": "tuple"}, "_b_private": data(1), "In": data(1), "get_ipython": data(2)})
+    assert evaluator.value("checks, len([1, 2, 3]), b_data, type(b_data['a'][1]).__name__") == ("the evaluator s", 3, {"a": [1, 2.5]}, "float")
+    assert evaluator.value("'_b_private' in globals(), callable(b_fn), type(get_ipython()).__name__") == (False, True, "ZMQInteractiveShell")
+    for use in ("b_tuple.count(1)", "len(b_tuple)", "b_tuple[0]", "b_tuple == (1,)", "list(b_tuple)", "b_tuple()"):
+        outputs = evaluator.run(use)
+        assert [(o["output_type"], o.get("ename"), o.get("evalue")) for o in outputs] == [("error", "TypeError", PLACEHOLDER.format("b_tuple"))], use
+    assert evaluator.value("repr(b_tuple)") == "<b_tuple: a tuple in your notebook>"
+
+
+def test_rebinding_replaces_learner_names_and_never_a_name_an_evaluator_cell_assigned(evaluator):
+    bind(evaluator, {"r_limit": data(3), "r_gone": data(1), "r_kept": data("x")})
+    evaluator.run("r_limit = 3  # the same object as the learner's 3: only the cell's own assignment tells them apart")
+    bind(evaluator, {"r_limit": data(0), "r_kept": data("y")})
+    assert evaluator.value("r_limit, 'r_gone' in globals(), r_kept") == (3, False, "y")
+
+
+def test_a_proxy_call_sends_plain_arguments_and_re_emits_the_calls_output(evaluator, bridge):
+    bridge.reply = lambda request: {
+        "outputs": [{"stream": "stdout", "text": "adding\n"}, {"stream": "stderr", "text": "careful\n"},
+                    {"display": {"text/plain": "a picture", ANSWER_MIME: "{}"}}],
+        "answer": {"ok": plain.encode({"sum": 5, "parts": [2, 3]})}}
+    bind(evaluator, {"p_add": CALLABLE})
+    outputs = evaluator.run("result = p_add(2, b=[3, None])\nresult, type(result).__name__")
+    assert bridge.requests[-1] == {"op": "call", "name": "p_add", "payload": plain.encode([[2], {"b": [3, None]}])}
+    assert outputs == [
+        {"output_type": "stream", "name": "stdout", "text": "adding\n"},
+        {"output_type": "stream", "name": "stderr", "text": "careful\n"},
+        {"output_type": "display_data", "data": {"text/plain": "a picture"}},
+        {"output_type": "execute_result", "data": {"text/plain": "({'sum': 5, 'parts': [2, 3]}, 'dict')"}},
+    ]
+
+
+RAISED = "Traceback (most recent call last):\n  File \"<cell>\", line 2, in p_x\nValueError: bad 7\n"
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ({"answer": {"raised": {"type": "ValueError", "builtin": True, "message": "bad 7", "traceback": RAISED}}},
+     ["ValueError", "bad 7", ["Raised in your notebook:\n" + RAISED.rstrip()]]),
+    ({"answer": {"raised": {"type": "KeyError", "builtin": True, "message": "'web'", "traceback": ""}}}, ["KeyError", "'web'", []]),
+    ({"answer": {"raised": {"type": "CourseError", "builtin": False, "message": "mine", "traceback": ""}}},
+     ["LearnerError", "your function raised CourseError: mine", []]),
+    ({"answer": {"raised": {"type": "SystemExit", "builtin": True, "message": "3", "traceback": ""}}},
+     ["LearnerError", "your function raised SystemExit: 3", []]),
+    ({"answer": {"raised": {"type": "print", "builtin": True, "message": "x", "traceback": ""}}},
+     ["LearnerError", "your function raised print: x", []]),
+    ({"answer": {"not_plain": "p_x() returned a tuple: return plain data"}}, ["AssertionError", "p_x() returned a tuple: return plain data", []]),
+    ({"answer": {"missing": "p_x is not defined in your notebook"}}, ["NameError", "p_x is not defined in your notebook", []]),
+    ({"answer": {"ok": "[1, 2]"}}, ["AssertionError", None, []]),
+    ({"failed": "your notebook's kernel stopped (it ran out of time)"}, ["RuntimeError", "your notebook's kernel stopped (it ran out of time)", []]),
+    ({"what": 1}, ["RuntimeError", "the grader got no usable answer from your notebook's kernel for p_x(...)", []]),
+], ids=lambda v: str(v)[:40])
+def test_each_answer_becomes_what_the_contract_says(evaluator, bridge, reply, expected):
+    bridge.reply = lambda request: reply
+    bind(evaluator, {"p_x": CALLABLE})
+    evaluator.run("def _caught(f):\n    try:\n        f()\n    except BaseException as e:\n"
+                  "        return [type(e).__name__, str(e), getattr(e, '__notes__', [])]\n")
+    got = evaluator.value("_caught(p_x)")
+    if expected[1] is None:
+        assert got[0] == expected[0] and got[1].startswith("p_x(...) returned something the grader could not read")
+    else:
+        assert got == expected
+
+
+def test_arguments_are_plain_data_or_api_objects_for_a_local_cluster(evaluator, bridge):
+    bridge.reply = lambda request: {"outputs": [], "answer": {"ok": "null"}}
+    bind(evaluator, {"a_fn": CALLABLE})
+    evaluator.run("from kubernetes import client as _k\n"
+                  "a_fn(_k.CoreV1Api(_k.ApiClient(_k.Configuration(host='http://127.0.0.1:6443'))),\n"
+                  "     apps=_k.AppsV1Api(_k.ApiClient(_k.Configuration(host='http://127.0.0.1:6443/'))), api=_k.ApiClient(_k.Configuration(host='http://127.0.0.1:1')))")
+    assert plain.decode(bridge.requests[-1]["payload"], api=lambda marker: marker) == [
+        [{"API": "CoreV1Api", "host": "http://127.0.0.1:6443"}],
+        {"apps": {"API": "AppsV1Api", "host": "http://127.0.0.1:6443"}, "api": {"API": "ApiClient", "host": "http://127.0.0.1:1"}}]
+    sent = len(bridge.requests)
+    for call, message in [
+        ("a_fn(1, object())", "a_fn() cannot be given an object as argument 2: the grader passes only plain data"),
+        ("a_fn(x={1})", "a_fn() cannot be given a set as argument x=: the grader passes only plain data"),
+        ("a_fn([1, (2,)])", "a_fn() cannot be given a tuple as argument 1 (at [1]): the grader passes only plain data"),
+        ("a_fn(_k.CoreV1Api(_k.ApiClient(_k.Configuration(host='https://example.invalid'))))",
+         "a CoreV1Api for 'https://example.invalid' cannot be handed"),
+    ]:
+        outputs = evaluator.run(call)
+        assert outputs[0]["ename"] == "TypeError" and outputs[0]["evalue"].startswith(message), outputs
+    assert len(bridge.requests) == sent, "nothing is sent for arguments the grader refuses"
+
+
+def test_an_interrupted_call_tells_the_worker_to_cancel(evaluator, bridge):
+    bridge.reply = lambda request: None
+    bind(evaluator, {"slow": CALLABLE})
+    sent = len(bridge.requests)
+
+    def interrupt_once_asked() -> None:
+        deadline = time.monotonic() + 30
+        while len(bridge.requests) == sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        evaluator.km.interrupt_kernel()
+
+    threading.Thread(target=interrupt_once_asked, daemon=True).start()
+    outputs = evaluator.run("slow()")
+    assert outputs[-1]["ename"] == "KeyboardInterrupt"
+    deadline = time.monotonic() + 10
+    while not bridge.after and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(bridge.after[-1]) == {"op": "cancel"}
+
+
+# -- both agents together, the test playing the worker: a learner function on a real kubesim cluster ---------------
+
+def _forward(conn: socket.socket, port: int) -> None:
+    """The worker's forwarder: one Unix-socket connection from the sandbox to the cluster's TCP port."""
+    upstream = socket.create_connection(("127.0.0.1", port))
+
+    def pump(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
+    pump(conn, upstream)
+
+
+class Tunnels:
+    """The worker's side of tunnels: one Unix socket in the slot's ``kernel/`` folder per cluster port."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.paths: dict[int, str] = {}
+
+    def socket_for(self, host: str) -> str:
+        port = int(host.rsplit(":", 1)[1])
+        if port not in self.paths:
+            path = str(self.folder / f"tunnel-{port}.sock")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(8)
+
+            def serve() -> None:
+                while True:
+                    conn, _ = listener.accept()
+                    threading.Thread(target=_forward, args=(conn, port), daemon=True).start()
+            threading.Thread(target=serve, daemon=True).start()
+            self.paths[port] = path
+        return self.paths[port]
+
+
+class _Marker(dict):
+    pass
+
+
+def worker_reply(sandbox: Kernel, tunnels: Tunnels):
+    """A bridge reply that does what the worker does: host markers to socket markers, the call in the sandbox."""
+    def reply(request: dict) -> dict:
+        arguments = plain.decode(request["payload"], api=lambda m: _Marker(API=m["API"], socket=tunnels.socket_for(m["host"])))
+        payload = plain.encode(arguments, api=lambda obj: dict(obj) if isinstance(obj, _Marker) else None)
+        answer, rest = ask_call(sandbox, request["name"], payload)
+        outputs = [{"stream": o["name"], "text": o["text"]} if o["output_type"] == "stream" else {"display": o["data"]} for o in rest]
+        return {"outputs": outputs, "answer": answer}
+    return reply
+
+
+def test_a_learner_function_reads_an_evaluator_cluster_through_a_tunnel(sandbox, evaluator, bridge, short_dir):
+    pytest.importorskip("kubernetes")
+    (short_dir / "kernel").mkdir(exist_ok=True)
+    bridge.reply = worker_reply(sandbox, Tunnels(short_dir / "kernel"))
+    sandbox.run("import sys\n"
+                "def t_nodes(core):\n"
+                "    print('listing', file=sys.stderr)\n"
+                "    return {n.metadata.name: n.spec.pod_cidr for n in core.list_node().items}\n")
+    bind(evaluator, {k: v for k, v in ask_manifest(sandbox)["names"].items() if k.startswith("t_")})
+    outputs = evaluator.run(
+        "from labkit.practice_clusters import practice_cluster\n"
+        "with practice_cluster(seed=4, workers=2, name='lab') as practice:\n"
+        "    expected = {n['metadata']['name']: n['spec'].get('podCIDR') for n in practice.raw('/api/v1/nodes')['items']}\n"
+        "    got = t_nodes(practice.core)\n"
+        "    again = t_nodes(core=practice.core)\n"
+        "print(got == expected == again, sorted(got))\n", timeout=120)
+    assert outputs == [{"output_type": "stream", "name": "stderr", "text": "listing\nlisting\n"},
+                       {"output_type": "stream", "name": "stdout", "text": "True ['lab-control-plane', 'lab-worker', 'lab-worker2']\n"}]
