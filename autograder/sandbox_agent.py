@@ -99,7 +99,8 @@ def _entry(value: Any) -> dict:
         return {"kind": "data", "value": plain.encode(value, limit=MANIFEST_DATA_LIMIT)}
     except plain.NotPlain as error:
         if error.reason:
-            return {"kind": "other", "type": f"{plain.describe_type(value)} (too large)"}
+            why = "nested too deep" if "deeper" in error.reason else "too large"
+            return {"kind": "other", "type": f"{plain.describe_type(value)} ({why})"}
         return {"kind": "other", "type": _describe_not_plain(value, error).split(" ", 1)[1]}
 
 
@@ -107,18 +108,21 @@ def manifest() -> None:
     """Publish the user namespace's names, as the evaluator will bind them."""
     from IPython import get_ipython
 
-    shell = get_ipython()
-    hidden = shell.user_ns_hidden
     names = {}
-    for name, value in list(shell.user_ns.items()):
-        if type(name) is not str or name.startswith("_") or name in _IPYTHON_NAMES:
-            continue
-        if isinstance(value, types.ModuleType) or (name in hidden and hidden[name] is value):
-            continue
-        try:
-            names[name] = _entry(value)
-        except BaseException:  # learner code (a __call__ or property) must not stop the manifest
-            names[name] = {"kind": "other", "type": plain.describe_type(value)}
+    try:
+        shell = get_ipython()
+        hidden = shell.user_ns_hidden
+        for name, value in list(shell.user_ns.items()):
+            if type(name) is not str or name.startswith("_") or name in _IPYTHON_NAMES:
+                continue
+            if isinstance(value, types.ModuleType) or (name in hidden and hidden[name] is value):
+                continue
+            try:
+                names[name] = _entry(value)
+            except BaseException:  # learner code (a __call__ or property) must not stop the manifest
+                names[name] = {"kind": "other", "type": plain.describe_type(value)}
+    except BaseException:  # the namespace itself was tampered with: the names read so far
+        pass
     _publish({"names": names})
 
 

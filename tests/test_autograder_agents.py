@@ -159,6 +159,15 @@ def test_api_objects_cross_only_through_the_callables_given():
         plain.encode(object(), api=lambda obj: None)
 
 
+def test_map_api_replaces_only_the_api_markers():
+    text = plain.encode({"core": plain._Marker(API="CoreV1Api", host="http://127.0.0.1:80"), "n": [1, 2.0]},
+                        api=lambda obj: dict(obj))
+    changed = plain.map_api(text, lambda marker: {"API": marker["API"], "socket": "/k/t.sock"})
+    assert json.loads(changed) == {"D": [["core", {"API": "CoreV1Api", "socket": "/k/t.sock"}], ["n", {"L": [1, 2.0]}]]}
+    with pytest.raises(plain.NotPlain):
+        plain.map_api('{"L": [1], "x": 2}', dict)
+
+
 def test_module_source_registers_a_module_and_leaves_no_name_behind():
     import sys
 
@@ -276,9 +285,11 @@ def test_the_manifest_lists_functions_plain_data_and_what_cannot_cross(sandbox):
                 "m_nested = [1, (2,)]\n"
                 "m_ordered = collections.OrderedDict()\n"
                 "m_big = 'x' * (1024 * 1024 + 1)\n"
+                "m_deep = []\nm_deep.append(m_deep)\n"
                 "_m_private = 1\n")
     names = ask_manifest(sandbox)["names"]
     m = {k: v for k, v in names.items() if k.startswith("m_") or k in ("MClass", "os", "collections", "_m_private")}
+    assert "os" not in names and "_m_private" not in names
     assert m == {
         "m_fn": {"kind": "callable"}, "MClass": {"kind": "callable"},
         "m_data": {"kind": "data", "value": plain.encode({"a": [1, 2.5, None], 3: True})},
@@ -286,6 +297,7 @@ def test_the_manifest_lists_functions_plain_data_and_what_cannot_cross(sandbox):
         "m_nested": {"kind": "other", "type": "list whose [1] is a tuple"},
         "m_ordered": {"kind": "other", "type": "collections.OrderedDict"},
         "m_big": {"kind": "other", "type": "str (too large)"},
+        "m_deep": {"kind": "other", "type": "list (nested too deep)"},
     }
 
 
@@ -559,15 +571,10 @@ class Tunnels:
         return self.paths[port]
 
 
-class _Marker(dict):
-    pass
-
-
 def worker_reply(sandbox: Kernel, tunnels: Tunnels):
     """A bridge reply that does what the worker does: host markers to socket markers, the call in the sandbox."""
     def reply(request: dict) -> dict:
-        arguments = plain.decode(request["payload"], api=lambda m: _Marker(API=m["API"], socket=tunnels.socket_for(m["host"])))
-        payload = plain.encode(arguments, api=lambda obj: dict(obj) if isinstance(obj, _Marker) else None)
+        payload = plain.map_api(request["payload"], lambda marker: {"API": marker["API"], "socket": tunnels.socket_for(marker["host"])})
         answer, rest = ask_call(sandbox, request["name"], payload)
         outputs = [{"stream": o["name"], "text": o["text"]} if o["output_type"] == "stream" else {"display": o["data"]} for o in rest]
         return {"outputs": outputs, "answer": answer}
