@@ -11,7 +11,7 @@ defines can replace the evaluator's own names (``checks``, ``expect_dict``, buil
 store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
 ``_autograder_plain`` and this file's text as module ``_autograder_evaluator`` (each via
 ``plain.module_source``) and installs the agent's AST watcher; it leaves no name in the user
-namespace. Before each test cell, bind the sandbox's latest manifest (also silent)::
+namespace. Before each test cell, bind the sandbox's latest manifest (also silent; ``bind_code`` writes it)::
 
     __import__("_autograder_evaluator").bind(MANIFEST)   # MANIFEST: a Python str literal of the manifest's JSON text
 
@@ -68,6 +68,11 @@ def bootstrap() -> str:
     return (plain.module_source("_autograder_plain", (here / "plain.py").read_text())
             + plain.module_source("_autograder_evaluator", (here / "evaluator_agent.py").read_text())
             + '__import__("_autograder_evaluator").install()\n')
+
+
+def bind_code(manifest_text: str) -> str:
+    """The code of the worker's bind request before a test cell (execute it silently)."""
+    return f'__import__("_autograder_evaluator").bind({manifest_text!r})\n'
 
 
 class LearnerError(RuntimeError):
@@ -292,6 +297,18 @@ class _TopLevelStores(ast.NodeVisitor):
     def visit_alias(self, node: ast.alias) -> None:
         if node.name != "*":
             self.names.add(node.asname or node.name.split(".")[0])
+
+    def visit_MatchAs(self, node: ast.AST) -> None:
+        if getattr(node, "name", None):
+            self.names.add(node.name)
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node: ast.AST) -> None:
+        if getattr(node, "rest", None):
+            self.names.add(node.rest)
+        self.generic_visit(node)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.name:

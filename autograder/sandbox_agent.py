@@ -11,13 +11,15 @@ the evaluator re-checks what it decodes.
 store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
 ``_autograder_plain`` and this file's text as module ``_autograder_agent`` (each via
 ``plain.module_source``); it leaves no name in the user namespace. Then ask with these codes (also
-silent, one request each; ``__import__`` returns the registered module without any file lookup)::
+silent, one request each; ``__import__`` returns the registered module without any file lookup), as
+``manifest_code()`` and ``call_code(name, payload)`` write them::
 
     __import__("_autograder_agent").manifest()
     __import__("_autograder_agent").call(NAME, PAYLOAD)       # NAME, PAYLOAD: Python str literals (repr)
 
 Each call publishes exactly one display_data whose bundle is ``{ANSWER_MIME: json.dumps(answer)}``;
-the worker takes the last such output of the request; the request's other outputs are the call's.
+the worker takes the last such output of the request and treats the request's other outputs as the
+call's (``split_answer(outputs)`` does both on nbformat output dicts).
 
 Answers (issue 15 wire format), and the choices where it is silent:
 - ``manifest()`` -> ``{"names": {name: {"kind": "callable"} | {"kind": "data", "value": codec text} |
@@ -63,6 +65,36 @@ def bootstrap() -> str:
     here = Path(__file__).resolve().parent
     return (plain.module_source("_autograder_plain", (here / "plain.py").read_text())
             + plain.module_source("_autograder_agent", (here / "sandbox_agent.py").read_text()))
+
+
+def manifest_code() -> str:
+    """The code of the worker's manifest request (execute it silently)."""
+    return '__import__("_autograder_agent").manifest()\n'
+
+
+def call_code(name: str, payload: str) -> str:
+    """The code of the worker's call request for ``name`` with ``payload`` (codec text with socket markers)."""
+    return f'__import__("_autograder_agent").call({name!r}, {payload!r})\n'
+
+
+def split_answer(outputs: list[dict]) -> tuple[dict | None, list[dict]]:
+    """A request's outputs (nbformat dicts) -> (the last answer, or None if none could be read; the other outputs).
+
+    Why here: the answer's mimetype and form belong to this module; the worker never copies an answer into
+    the notebook, whether or not it could read it.
+    """
+    answer, rest = None, []
+    for output in outputs:
+        data = output.get("data") if output.get("output_type") == "display_data" else None
+        if isinstance(data, dict) and ANSWER_MIME in data:
+            try:
+                parsed = json.loads(data[ANSWER_MIME]) if isinstance(data[ANSWER_MIME], str) else None
+            except ValueError:
+                parsed = None
+            answer = parsed if type(parsed) is dict else None
+        else:
+            rest.append(output)
+    return answer, rest
 
 
 def _publish(answer: dict) -> None:

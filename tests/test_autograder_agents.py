@@ -237,10 +237,20 @@ def _kernel_env(**extra: str) -> dict[str, str]:
 
 def answer_of(outputs: list[dict]) -> tuple[dict, list[dict]]:
     """What the worker does with a sandbox request's outputs: the last answer, and the rest as the call's output."""
-    answers = [o for o in outputs if o["output_type"] == "display_data" and ANSWER_MIME in o["data"]]
-    assert answers, outputs
-    rest = [o for o in outputs if not (o["output_type"] == "display_data" and ANSWER_MIME in o["data"])]
-    return json.loads(answers[-1]["data"][ANSWER_MIME]), rest
+    assert [o for o in outputs if ANSWER_MIME in o.get("data", {})][-1]["data"][ANSWER_MIME].startswith("{"), "a JSON string"
+    answer, rest = sandbox_agent.split_answer(outputs)
+    assert answer is not None, outputs
+    return answer, rest
+
+
+def test_split_answer_takes_the_last_answer_and_keeps_the_rest():
+    def shown(data):
+        return {"output_type": "display_data", "data": data}
+    stream = {"output_type": "stream", "name": "stdout", "text": "hi"}
+    outputs = [shown({ANSWER_MIME: '{"ok": "1"}'}), stream, shown({"text/plain": "x"}), shown({ANSWER_MIME: '{"ok": "2"}'})]
+    assert sandbox_agent.split_answer(outputs) == ({"ok": "2"}, [stream, shown({"text/plain": "x"})])
+    assert sandbox_agent.split_answer([stream, shown({ANSWER_MIME: "not json"})]) == (None, [stream])
+    assert sandbox_agent.split_answer([shown({ANSWER_MIME: {"ok": "1"}})]) == (None, [])
 
 
 @pytest.fixture(scope="module")
@@ -261,13 +271,13 @@ def sandbox(short_dir):
 
 
 def ask_manifest(sandbox: Kernel) -> dict:
-    answer, rest = answer_of(sandbox.run('__import__("_autograder_agent").manifest()', silent=True))
+    answer, rest = answer_of(sandbox.run(sandbox_agent.manifest_code(), silent=True))
     assert rest == []
     return answer
 
 
 def ask_call(sandbox: Kernel, name: str, payload: str) -> tuple[dict, list[dict]]:
-    return answer_of(sandbox.run(f'__import__("_autograder_agent").call({name!r}, {payload!r})', silent=True))
+    return answer_of(sandbox.run(sandbox_agent.call_code(name, payload), silent=True))
 
 
 def test_the_sandbox_bootstrap_registers_both_modules_and_leaves_the_namespace_alone(sandbox):
@@ -405,7 +415,7 @@ def evaluator(short_dir, bridge):
 
 
 def bind(evaluator: Kernel, names: dict) -> None:
-    assert evaluator.run(f'__import__("_autograder_evaluator").bind({json.dumps({"names": names})!r})', silent=True) == []
+    assert evaluator.run(evaluator_agent.bind_code(json.dumps({"names": names})), silent=True) == []
 
 
 def data(value) -> dict:
@@ -438,6 +448,14 @@ def test_rebinding_replaces_learner_names_and_never_a_name_an_evaluator_cell_ass
     evaluator.run("r_limit = 3  # the same object as the learner's 3: only the cell's own assignment tells them apart")
     bind(evaluator, {"r_limit": data(0), "r_kept": data("y")})
     assert evaluator.value("r_limit, 'r_gone' in globals(), r_kept") == (3, False, "y")
+    bind(evaluator, {f"r_{n}": data(0) for n in "abcdefghi"})
+    evaluator.run("import json as r_a\nfrom os import path as r_b\nfor r_c in [2]: pass\ndef r_d(): global r_e\n"
+                  "class r_f: pass\nwith open('/dev/null') as r_g: pass\ntry:\n    1/0\nexcept Exception as r_h: pass\n"
+                  "match 0:\n    case r_i: pass\n"
+                  "[r_x for r_x in [1]]\n(lambda: r_y)\n")
+    bind(evaluator, {f"r_{n}": data(1) for n in "abcdefghixy"})
+    assert evaluator.value("[n for n in 'abcdefghixy' if globals().get(f'r_{n}') == 1]") == ["x", "y"], \
+        "every top-level binding is the evaluator's; names local to a comprehension or lambda are not"
 
 
 def test_a_proxy_call_sends_plain_arguments_and_re_emits_the_calls_output(evaluator, bridge):
