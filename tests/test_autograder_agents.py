@@ -87,7 +87,7 @@ def test_the_refusal_names_the_path_to_the_offending_value():
 
 
 def test_numpy_values_are_refused_with_the_conversion_to_use():
-    numpy = pytest.importorskip("numpy")
+    import numpy  # matplotlib, a course dependency, brings it
     for value, type_name, hint in [(numpy.int64(3), "numpy.int64", "int(...)"), (numpy.float64(0.5), "numpy.float64", "float(...)"),
                                    (numpy.arange(3), "numpy.ndarray", "....tolist()")]:
         with pytest.raises(plain.NotPlain) as caught:
@@ -351,7 +351,6 @@ def test_an_answer_that_is_not_plain_data_says_what_to_return(sandbox):
 
 
 def test_the_contracts_numpy_example(sandbox):
-    pytest.importorskip("numpy")
     sandbox.run("import numpy\ndef how_many_fit(a, b, c):\n    return numpy.int64(a * b * c)\n")
     assert ask_call(sandbox, "how_many_fit", plain.encode([[16, 2, 1536], {}]))[0] == {
         "not_plain": "how_many_fit(16, 2, 1536) returned a numpy.int64: return plain data (None, bool, int, float, str, list or dict), "
@@ -600,7 +599,6 @@ def worker_reply(sandbox: Kernel, tunnels: Tunnels):
 
 
 def test_a_learner_function_reads_an_evaluator_cluster_through_a_tunnel(sandbox, evaluator, bridge, short_dir):
-    pytest.importorskip("kubernetes")
     (short_dir / "kernel").mkdir(exist_ok=True)
     bridge.reply = worker_reply(sandbox, Tunnels(short_dir / "kernel"))
     sandbox.run("import sys\n"
