@@ -33,8 +33,10 @@ Rules (issue 15), and the choices where it is silent:
   value; ``raised`` -> the builtin exception class with the message (a KeyError's message is
   ``str(KeyError)``, so its argument is rebuilt when it is a literal), with the learner's traceback
   as a note; a non-builtin or non-``Exception`` class (SystemExit, KeyboardInterrupt) ->
-  ``LearnerError``; ``not_plain`` -> AssertionError; ``missing`` -> NameError; ``failed`` or a
-  reply it cannot read -> RuntimeError with that reason.
+  ``LearnerError`` (for a learner's own class: a subclass of LearnerError named as it is and derived
+  from its ``builtin_base`` too, when that is an Exception class other than an OSError one);
+  ``not_plain`` -> AssertionError; ``missing`` -> NameError; ``failed`` or a reply it cannot read ->
+  RuntimeError with that reason.
 - An argument that is neither plain data nor an official-client API object (``kubernetes.client.*Api``
   or ``ApiClient``, exactly those classes) whose host is ``http://127.0.0.1:PORT`` is the test
   author's error: TypeError naming the argument and its type.
@@ -103,7 +105,7 @@ def _api_marker(obj: Any) -> dict | None:
 
 
 def _argument(path: str) -> str:
-    """``[0][1]['x']`` (a path in ``[args, kwargs]``) -> ``argument 2 (at ['x'])``."""
+    """``[0][1]["x"]`` (a path in ``[args, kwargs]``) -> ``argument 2 (at ["x"])``; ``[1]["key"]`` -> ``argument key=``."""
     steps = re.findall(r"\[([^\]]*)\]", path)
     if len(steps) < 2:
         return "the arguments"
@@ -180,7 +182,7 @@ def _builtin_exception(info: dict) -> BaseException:
     error: BaseException | None = None
     if isinstance(cls, type) and issubclass(cls, Exception):
         argument: Any = message
-        if cls is KeyError:  # str(KeyError('x')) is "'x'": rebuild the argument so the message reads the same
+        if cls is KeyError and len(message) < 10_000:  # str(KeyError('x')) is "'x'": rebuild the argument so it reads the same
             try:
                 value = ast.literal_eval(message)
                 argument = value if repr(value) == message else message
@@ -191,7 +193,8 @@ def _builtin_exception(info: dict) -> BaseException:
         except Exception:  # a class that needs more arguments (UnicodeDecodeError, ExceptionGroup)
             error = None
     if error is None:
-        error = LearnerError(f"your function raised {name}: {message}" if message else f"your function raised {name}")
+        error = _learner_class(name, info.get("builtin_base"))(
+            f"your function raised {name}: {message}" if message else f"your function raised {name}")
     traceback_text = info.get("traceback")
     if type(traceback_text) is str and traceback_text:
         note = "Raised in your notebook:\n" + traceback_text.rstrip("\n")
@@ -200,6 +203,20 @@ def _builtin_exception(info: dict) -> BaseException:
         else:  # Python 3.10
             error.__notes__ = [note]
     return error
+
+
+def _learner_class(name: str, base_name: Any) -> type:
+    """A LearnerError named as the learner's class that is also its nearest builtin base (a BadSize(ValueError)
+    is still caught by ``except ValueError``, as under nbgrader); plain LearnerError when that cannot be built."""
+    base = getattr(builtins, base_name, None) if type(base_name) is str else None
+    if not (isinstance(base, type) and issubclass(base, Exception)) or not name.isidentifier():
+        return LearnerError
+    if issubclass(LearnerError, base):
+        return type(name, (LearnerError,), {"__module__": "__main__"})
+    try:
+        return type(name, (LearnerError, base), {"__module__": "__main__"})
+    except TypeError:  # an instance lay-out conflict (OSError's subclasses)
+        return LearnerError
 
 
 class LearnerFunction:

@@ -29,7 +29,9 @@ Answers (issue 15 wire format), and the choices where it is silent:
 - ``call(name, payload)`` -> ``{"ok": codec text}`` | ``{"raised": {"type", "builtin", "message",
   "traceback"}}`` | ``{"not_plain": message}`` | ``{"missing": message}``. ``builtin`` is true when the
   exception's class is the builtins module's class of that name (a learner's own ``ValueError``
-  class is not). ``message`` is ``str(exc)``; ``traceback`` is the learner's frames only. A payload
+  class is not); when it is not, an extra key ``builtin_base`` names the nearest builtin class it
+  derives from (so ``expect_raises(ValueError, ...)`` still catches a learner's ``class BadSize(ValueError)``,
+  as under nbgrader). ``message`` is ``str(exc)``; ``traceback`` is the learner's frames only. A payload
   the agent cannot read is answered ``raised`` RuntimeError "the grader sent a call ..." (a grader
   bug, never a learner's). The call text in messages shows API arguments by their usual names
   (``core`` for a CoreV1Api, ``apps``, ``api_client``).
@@ -254,8 +256,10 @@ def _raised(error: BaseException, skip_frames: int = 1) -> dict:
         text = "".join(traceback.format_exception(cls, error, tb))
     except BaseException:
         text = f"{cls.__name__}: {message}\n"
-    return {"raised": {"type": cls.__name__, "builtin": getattr(builtins, cls.__name__, None) is cls,
-                       "message": message, "traceback": text}}
+    raised = {"type": cls.__name__, "builtin": getattr(builtins, cls.__name__, None) is cls, "message": message, "traceback": text}
+    if not raised["builtin"]:
+        raised["builtin_base"] = next((c.__name__ for c in cls.__mro__ if getattr(builtins, c.__name__, None) is c), "BaseException")
+    return {"raised": raised}
 
 
 def _answer(name: str, payload: str) -> dict:

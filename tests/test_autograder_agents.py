@@ -331,7 +331,10 @@ def test_a_call_reports_what_the_function_raised(sandbox):
     assert (raised["type"], raised["builtin"], raised["message"]) == ("ValueError", True, "bad 7")
     assert "r_value" in raised["traceback"] and "raise ValueError" in raised["traceback"]
     assert "_answer" not in raised["traceback"], "the traceback shows the learner's frames only"
-    assert ask_call(sandbox, "r_own", plain.encode([[], {}]))[0]["raised"]["builtin"] is False
+    own = ask_call(sandbox, "r_own", plain.encode([[], {}]))[0]["raised"]
+    assert (own["type"], own["builtin"], own["builtin_base"]) == ("CourseError", False, "Exception")
+    sandbox.run("def r_sub():\n    raise ValueError2('sub')\n")
+    assert ask_call(sandbox, "r_sub", plain.encode([[], {}]))[0]["raised"]["builtin_base"] == "ValueError"
     assert ask_call(sandbox, "r_exit", plain.encode([[], {}]))[0]["raised"]["type"] == "SystemExit"
     assert ask_call(sandbox, "nowhere", plain.encode([[], {}]))[0] == {"missing": "nowhere is not defined in your notebook"}
 
@@ -482,6 +485,8 @@ RAISED = "Traceback (most recent call last):\n  File \"<cell>\", line 2, in p_x\
     ({"answer": {"raised": {"type": "KeyError", "builtin": True, "message": "'web'", "traceback": ""}}}, ["KeyError", "'web'", []]),
     ({"answer": {"raised": {"type": "CourseError", "builtin": False, "message": "mine", "traceback": ""}}},
      ["LearnerError", "your function raised CourseError: mine", []]),
+    ({"answer": {"raised": {"type": "BadSize", "builtin": False, "builtin_base": "ValueError", "message": "0", "traceback": ""}}},
+     ["BadSize", "your function raised BadSize: 0", [], True]),
     ({"answer": {"raised": {"type": "SystemExit", "builtin": True, "message": "3", "traceback": ""}}},
      ["LearnerError", "your function raised SystemExit: 3", []]),
     ({"answer": {"raised": {"type": "print", "builtin": True, "message": "x", "traceback": ""}}},
@@ -496,7 +501,8 @@ def test_each_answer_becomes_what_the_contract_says(evaluator, bridge, reply, ex
     bridge.reply = lambda request: reply
     bind(evaluator, {"p_x": CALLABLE})
     evaluator.run("def _caught(f):\n    try:\n        f()\n    except BaseException as e:\n"
-                  "        return [type(e).__name__, str(e), getattr(e, '__notes__', [])]\n")
+                  "        found = [type(e).__name__, str(e), getattr(e, '__notes__', [])]\n"
+                  "        return found + [isinstance(e, ValueError)] if type(e).__name__ == 'BadSize' else found\n")
     got = evaluator.value("_caught(p_x)")
     if expected[1] is None:
         assert got[0] == expected[0] and got[1].startswith("p_x(...) returned something the grader could not read")
