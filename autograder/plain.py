@@ -43,7 +43,8 @@ PLAIN_TYPES = "None, bool, int, float, str, list or dict"
 _SCALARS = (type(None), bool, int, float, str)
 _HINTS = {"tuple": "list(...)", "set": "sorted(...) or list(...)", "frozenset": "sorted(...) or list(...)",
           "bytes": "....decode()", "bytearray": "....decode()", "range": "list(...)",
-          "dict_keys": "list(...)", "dict_values": "list(...)", "dict_items": "a dict or list(...)"}
+          "dict_keys": "list(...)", "dict_values": "list(...)", "dict_items": "a dict or list(...)",
+          "generator": "list(...)", "map": "list(...)", "filter": "list(...)", "zip": "list(...)"}
 
 
 class NotPlain(ValueError):

@@ -19,7 +19,8 @@ silent, one request each; ``__import__`` returns the registered module without a
 
 Each call publishes exactly one display_data whose bundle is ``{ANSWER_MIME: json.dumps(answer)}``;
 the worker takes the last such output of the request and treats the request's other outputs as the
-call's (``split_answer(outputs)`` does both on nbformat output dicts).
+call's (``split_answer(outputs)`` does both on nbformat output dicts; ``bridge_outputs`` writes the
+others as the bridge reply's ``outputs``).
 
 Answers (issue 15 wire format), and the choices where it is silent:
 - ``manifest()`` -> ``{"names": {name: {"kind": "callable"} | {"kind": "data", "value": codec text} |
@@ -97,6 +98,18 @@ def split_answer(outputs: list[dict]) -> tuple[dict | None, list[dict]]:
         else:
             rest.append(output)
     return answer, rest
+
+
+def bridge_outputs(outputs: list[dict]) -> list[dict]:
+    """A call's other outputs (nbformat dicts, from ``split_answer``) in the bridge reply's form:
+    ``{"stream": name, "text": str}`` and ``{"display": mimebundle}``; anything else is left out."""
+    converted: list[dict] = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") in ("stdout", "stderr"):
+            converted.append({"stream": output["name"], "text": output.get("text", "")})
+        elif output.get("output_type") in ("display_data", "execute_result") and isinstance(output.get("data"), dict):
+            converted.append({"display": output["data"]})
+    return converted
 
 
 def _publish(answer: dict) -> None:

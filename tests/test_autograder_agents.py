@@ -70,6 +70,7 @@ class Name(str):
     ((1, 2), "tuple", "list(...)"), ({1}, "set", "sorted(...) or list(...)"), (b"x", "bytes", "....decode()"),
     (Color.RED, f"{__name__}.Color", "int(...)"), (Name("a"), f"{__name__}.Name", "str(...)"),
     (collections.OrderedDict(), "collections.OrderedDict", "dict(...)"), (object(), "object", ""),
+    ((x for x in []), "generator", "list(...)"),
 ])
 def test_anything_else_is_refused_naming_its_type_and_how_to_fix_it(value, type_name, hint):
     with pytest.raises(plain.NotPlain) as caught:
@@ -241,6 +242,13 @@ def answer_of(outputs: list[dict]) -> tuple[dict, list[dict]]:
     answer, rest = sandbox_agent.split_answer(outputs)
     assert answer is not None, outputs
     return answer, rest
+
+
+def test_bridge_outputs_are_streams_and_displays():
+    assert sandbox_agent.bridge_outputs([
+        {"output_type": "stream", "name": "stderr", "text": "careful"}, {"output_type": "display_data", "data": {"text/plain": "x"}},
+        {"output_type": "error", "ename": "E", "evalue": "", "traceback": ""}]) == [{"stream": "stderr", "text": "careful"},
+                                                                                   {"display": {"text/plain": "x"}}]
 
 
 def test_split_answer_takes_the_last_answer_and_keeps_the_rest():
@@ -599,8 +607,7 @@ def worker_reply(sandbox: Kernel, tunnels: Tunnels):
     def reply(request: dict) -> dict:
         payload = plain.map_api(request["payload"], lambda marker: {"API": marker["API"], "socket": tunnels.socket_for(marker["host"])})
         answer, rest = ask_call(sandbox, request["name"], payload)
-        outputs = [{"stream": o["name"], "text": o["text"]} if o["output_type"] == "stream" else {"display": o["data"]} for o in rest]
-        return {"outputs": outputs, "answer": answer}
+        return {"outputs": sandbox_agent.bridge_outputs(rest), "answer": answer}
     return reply
 
 
