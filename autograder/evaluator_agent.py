@@ -231,11 +231,11 @@ class LearnerFunction:
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:  # positional-only: a test may pass self=...
         name = self.__name__
         try:
-            payload = plain.encode([list(args), dict(kwargs)], api=_api_marker, name="the arguments")
+            payload = plain.encode([list(args), dict(kwargs)], api=_api_marker, name="the arguments", tuples=True)
         except plain.NotPlain as error:
             what = f"{plain.article(error.type_name)} as {_argument(error.path)}" if error.type_name else error.reason
             raise TypeError(f"{name}() cannot be given {what}: the grader passes only plain data (None, bool, int, float, "
-                            "str, list, dict) and kubernetes API objects for a cluster on 127.0.0.1 (a test author's error)") from None
+                            "str, list, tuple, dict) and kubernetes API objects for a cluster on 127.0.0.1 (a test author's error)") from None
         reply = _ask({"op": "call", "name": name, "payload": payload})
         if "failed" in reply:
             raise RuntimeError(str(reply["failed"]))

@@ -9,7 +9,10 @@ Wire form (issue 15): JSON text in which null/true/false/int/float/str are thems
 read back as floats; NaN and Infinity allowed), a list is ``{"L": [items]}``, a dict is
 ``{"D": [[key, value], ...]}`` (keys: None/bool/int/float/str), an API object is
 ``{"API": "<class name>", "host": "http://127.0.0.1:PORT"}`` (evaluator side) or
-``{"API": "<class name>", "socket": "<path>"}`` (sandbox side). The codec itself never builds or
+``{"API": "<class name>", "socket": "<path>"}`` (sandbox side). Arguments (never answers) may also
+hold tuples, ``{"T": [items]}``, with ``tuples=True`` on both ends: a test cell passes
+``[("FROM", "python:3.12-slim"), ...]`` and the learner's function must receive what it would
+receive under nbgrader. The codec itself never builds or
 inspects API objects: ``encode``'s ``api(obj) -> marker | None`` and ``decode``'s
 ``api(marker) -> obj`` do (the agents supply them).
 
@@ -101,7 +104,7 @@ def _refuse(path: list, value: Any, name: str) -> NotPlain:
 
 
 def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name: str = "the value",
-           limit: int = MAX_BYTES) -> str:
+           limit: int = MAX_BYTES, tuples: bool = False) -> str:
     """The codec text of ``value``; ``NotPlain`` naming the path (``name`` + ``["pods"][3]``) and type otherwise.
 
     ``api(obj)`` is asked about each value that is not plain data; a dict it returns is written as that
@@ -116,13 +119,13 @@ def encode(value: Any, api: Callable[[Any], dict | None] | None = None, *, name:
             if size[0] > limit:
                 raise NotPlain(f"{name} is larger than {limit} bytes when encoded", _path(path), reason=f"more than {limit} bytes")
             return item
-        if cls is list or cls is dict:
+        if cls is list or cls is dict or (cls is tuple and tuples):
             if depth >= MAX_DEPTH:
                 raise NotPlain(f"{name}{_path(path)} is nested deeper than {MAX_DEPTH} levels (lists and dicts inside "
                                "one another)", _path(path), reason=f"lists or dicts nested deeper than {MAX_DEPTH} levels")
             size[0] += 8
-            if cls is list:
-                return {"L": [walk(x, path + [i], depth + 1) for i, x in enumerate(item)]}
+            if cls is list or cls is tuple:
+                return {"L" if cls is list else "T": [walk(x, path + [i], depth + 1) for i, x in enumerate(item)]}
             pairs = []
             for key, x in item.items():
                 if type(key) not in _SCALARS:
@@ -156,7 +159,7 @@ def _pairs_hook(pairs: list) -> dict:
     return result
 
 
-def decode(text: str, api: Callable[[dict], Any] | None = None, *, limit: int = MAX_BYTES) -> Any:
+def decode(text: str, api: Callable[[dict], Any] | None = None, *, limit: int = MAX_BYTES, tuples: bool = False) -> Any:
     """The value ``encode`` wrote, rebuilt from real builtins; ``NotPlain`` for any other text.
 
     ``api(marker)`` builds the object an API marker stands for; without it an API marker is refused.
@@ -190,6 +193,8 @@ def decode(text: str, api: Callable[[dict], Any] | None = None, *, limit: int = 
             raise NotPlain(f"the text is nested deeper than {MAX_DEPTH} levels")
         if list(node) == ["L"] and type(node["L"]) is list:
             return [build(x, depth + 1) for x in node["L"]]
+        if tuples and list(node) == ["T"] and type(node["T"]) is list:
+            return tuple(build(x, depth + 1) for x in node["T"])
         if list(node) == ["D"] and type(node["D"]) is list:
             result = {}
             for pair in node["D"]:
@@ -212,8 +217,8 @@ def map_api(text: str, change: Callable[[dict], dict]) -> str:
     Why: the worker turns the evaluator's host markers into the sandbox's socket markers (one tunnel per
     cluster) without building any API object; everything else in the text is checked and kept as is.
     """
-    value = decode(text, api=lambda marker: _Marker(change(dict(marker))))
-    return encode(value, api=lambda obj: dict(obj) if type(obj) is _Marker else None)
+    value = decode(text, api=lambda marker: _Marker(change(dict(marker))), tuples=True)
+    return encode(value, api=lambda obj: dict(obj) if type(obj) is _Marker else None, tuples=True)
 
 
 _LOADER = '''exec(compile({source!r}, {filename!r}, "exec"), {{"__builtins__": __builtins__, "__name__": "_autograder_loader"}})

@@ -278,7 +278,7 @@ def _raised(error: BaseException, skip_frames: int = 1) -> dict:
 def _answer(name: str, payload: str) -> dict:
     shown: dict = {}
     try:
-        arguments = plain.decode(payload, api=_api_builder(shown))
+        arguments = plain.decode(payload, api=_api_builder(shown), tuples=True)
         if type(arguments) is not list or len(arguments) != 2 or type(arguments[0]) is not list or type(arguments[1]) is not dict \
                 or any(type(k) is not str for k in arguments[1]):
             raise plain.NotPlain("the payload is not [args, kwargs]")

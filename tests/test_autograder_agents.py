@@ -531,7 +531,7 @@ def test_arguments_are_plain_data_or_api_objects_for_a_local_cluster(evaluator, 
     for call, message in [
         ("a_fn(1, object())", "a_fn() cannot be given an object as argument 2: the grader passes only plain data"),
         ("a_fn(x={1})", "a_fn() cannot be given a set as argument x=: the grader passes only plain data"),
-        ("a_fn([1, (2,)])", "a_fn() cannot be given a tuple as argument 1 (at [1]): the grader passes only plain data"),
+        ("a_fn([1, b'2'])", "a_fn() cannot be given a bytes as argument 1 (at [1]): the grader passes only plain data"),
         ("a_fn(_k.CoreV1Api(_k.ApiClient(_k.Configuration(host='https://example.invalid'))))",
          "a CoreV1Api for 'https://example.invalid' cannot be handed"),
     ]:
@@ -628,3 +628,16 @@ def test_a_learner_function_reads_an_evaluator_cluster_through_a_tunnel(sandbox,
         "print(got == expected == again, sorted(got))\n", timeout=120)
     assert outputs == [{"output_type": "stream", "name": "stderr", "text": "listing\nlisting\n"},
                        {"output_type": "stream", "name": "stdout", "text": "True ['lab-control-plane', 'lab-worker', 'lab-worker2']\n"}]
+
+
+def test_arguments_may_hold_tuples_but_answers_may_not() -> None:
+    """A test cell's `[("FROM", "python:3.12-slim"), ...]` reaches the learner's function as tuples, as
+    under nbgrader; a tuple in an answer (or a tuple marker sent back by the sandbox) is refused."""
+    steps = [("FROM", "python:3.12-slim"), ("COPY", ". .")]
+    text = plain.encode([steps, {}], tuples=True)
+    assert plain.decode(text, tuples=True) == [steps, {}]
+    assert type(plain.decode(text, tuples=True)[0][0]) is tuple
+    with pytest.raises(plain.NotPlain):
+        plain.decode(text)
+    with pytest.raises(plain.NotPlain):
+        plain.encode(steps)
