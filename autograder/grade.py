@@ -158,6 +158,9 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     for student, why in refused.items():
         if options.out_dir is None:
             refuse(course, assignment, student, why)
+        else:  # the merge records the refusal, so that the student is not reported as missing
+            _write_shard_result(Path(options.out_dir), {"student": student, "assignment": assignment, "refused": why,
+                                                        "notebooks": {}})
         if options.progress:
             print(f"not graded (nbgrader fails it too): {student}: {why}", file=sys.stderr)
     if not todo:
@@ -289,6 +292,8 @@ def _finish(course: Course, info, result: dict, options: GradeOptions, summary: 
 
 def _finish_one(course: Course, info, result: dict, options: GradeOptions, summary: dict, progress: Progress) -> None:
     student = result["student"]
+    if result.get("refused"):
+        raise SubmissionRefused(result["refused"])
     if result.get("grader_fault"):
         # Never a zero for the learner: nothing is recorded, the next run grades it again.
         summary["faults"][student] = result["grader_fault"]
@@ -297,11 +302,7 @@ def _finish_one(course: Course, info, result: dict, options: GradeOptions, summa
         progress.note(f"not graded, the grader failed: {student}: {result['grader_fault']}")
         return
     if options.out_dir is not None:
-        out = Path(options.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".{student}.json.tmp"
-        tmp.write_text(json.dumps(result), encoding="utf-8")
-        os.replace(tmp, out / f"{student}.json")
+        _write_shard_result(Path(options.out_dir), result)
         zero = result.get("error") or any(n["status"] != "graded" for n in result["notebooks"].values())
         (summary["zero"] if zero else summary["graded"]).append(student)
         progress.advance(student, None, bool(zero))
@@ -309,6 +310,13 @@ def _finish_one(course: Course, info, result: dict, options: GradeOptions, summa
     record = record_result(course, info, result)
     (summary["graded"] if record["status"] == "graded" else summary["zero"]).append(student)
     progress.advance(student, record, record["status"] != "graded")
+
+
+def _write_shard_result(out: Path, result: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{result['student']}.json.tmp"
+    tmp.write_text(json.dumps(result), encoding="utf-8")
+    os.replace(tmp, out / f"{result['student']}.json")
 
 
 def merge(course: Course, assignment: str, result_dirs: list[Path]) -> dict:

@@ -219,7 +219,7 @@ def test_no_submission_stops_the_cohort_s_grading_or_feedback(tmp_path: Path) ->
     assert "sometime last week" not in result.stderr
     autograder_cli(course, "export", ASSIGNMENT, "--csv", str(course / "grades.csv"))
     table = rows(course / "grades.csv")
-    assert set(table) == {"honest", "stop-points", "stop-blank", "stop-marker", "stop-stamp"}, sorted(table)
+    assert set(table) == {"honest", "stop-points", "stop-blank", "stop-marker", "stop-stamp"}, (sorted(table), result.stderr)
     assert float(table["honest"]["score"]) == 11 and float(table["stop-marker"]["score"]) == 11
     for student in ("stop-points", "stop-blank"):
         assert table[student]["status"] == "graded", table[student]
