@@ -94,11 +94,29 @@ def make_course(root: Path, students_in_gradebook: list[str], config: str = "") 
         target = root / "source" / ASSIGNMENT / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
-    run(["-m", "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}"], root)
     run(["-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"], root)
-    for student in students_in_gradebook:
-        run(["-m", "nbgrader", "db", "student", "add", student], root)
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "tiny") as gb:  # as `nbgrader db ... add` does, in one go
+        gb.update_or_create_assignment(ASSIGNMENT, duedate=parse_utc(DUE))
+        for student in students_in_gradebook:
+            gb.update_or_create_student(student)
     return root
+
+
+@pytest.fixture(scope="module")
+def base_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny course with its gradebook, made once; tests grade copies of it."""
+    return make_course(tmp_path_factory.mktemp("tiny-base") / "course", IN_GRADEBOOK)
+
+
+def copy_course(base: Path, target: Path, config: str = "") -> Path:
+    shutil.copytree(base, target)
+    if config:
+        with (target / "nbgrader_config.py").open("a") as handle:
+            handle.write(config)
+    return target
 
 
 def learner(course: Path, notebook: str, answer: str | None = None, extra_cells: tuple = ()) -> nbformat.NotebookNode:
@@ -189,8 +207,8 @@ def csv_rows(path: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    base = make_course(tmp_path_factory.mktemp("tiny") / "course", IN_GRADEBOOK)
+def graded(tmp_path_factory: pytest.TempPathFactory, base_course: Path) -> dict:
+    base = copy_course(base_course, tmp_path_factory.mktemp("tiny") / "course")
     cases = scenarios(base)
     theirs, ours = base.parent / "theirs", base.parent / "ours"
     shutil.copytree(base, theirs)
@@ -310,12 +328,12 @@ def test_regrade_rules_are_nbgrader_s(graded: dict, tmp_path: Path) -> None:
     assert gradebook_scores(courses["ours"], ASSIGNMENT)["partial"]["one/double-partial"] == 3
 
 
-def test_a_penalty_plugin_is_applied_in_the_exported_score(tmp_path: Path) -> None:
+def test_a_penalty_plugin_is_applied_in_the_exported_score(tmp_path: Path, base_course: Path) -> None:
     plugin = ("from nbgrader.plugins import LateSubmissionPlugin\n\n"
               "class MinusOne(LateSubmissionPlugin):\n"
               "    def late_submission_penalty(self, student_id, score, total_seconds_late):\n"
               "        return 1.0 if total_seconds_late > 0 else 0.0\n")
-    base = make_course(tmp_path / "course", [], config="c.AssignLatePenalties.plugin_class = 'penalty.MinusOne'\n")
+    base = copy_course(base_course, tmp_path / "course", config="c.AssignLatePenalties.plugin_class = 'penalty.MinusOne'\n")
     (base / "penalty.py").write_text(plugin)
     right = {"one": learner(base, "one"), "two": learner(base, "two")}
     submit(base, "late", right, timestamp="2026-01-12 12:00:00 UTC")
@@ -337,7 +355,7 @@ def test_a_penalty_plugin_is_applied_in_the_exported_score(tmp_path: Path) -> No
 
 # --- recording from verdicts and files, without kernels ------------------------------
 
-def test_test_cells_are_scored_from_verdicts_and_files_are_kept(tmp_path: Path) -> None:
+def test_test_cells_are_scored_from_verdicts_and_files_are_kept(tmp_path: Path, base_course: Path) -> None:
     """A result with verdicts is scored from them, not from its outputs (an empty test cell
     would be full marks); a test cell without a verdict scores 0; a problem is a reason;
     files the notebook wrote land in autograded/, never outside it."""
@@ -345,7 +363,7 @@ def test_test_cells_are_scored_from_verdicts_and_files_are_kept(tmp_path: Path) 
     from autograder.execute import sanitize
     from autograder.record import record_result
 
-    course_dir = make_course(tmp_path / "course", [])
+    course_dir = copy_course(base_course, tmp_path / "course")
     submit(course_dir, "ada", {"one": learner(course_dir, "one"), "two": learner(course_dir, "two")})
     course = Course.open(course_dir)
     info = assignment_info(course, ASSIGNMENT)
