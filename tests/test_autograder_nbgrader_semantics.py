@@ -393,3 +393,25 @@ def test_test_cells_are_scored_from_verdicts_and_files_are_kept(tmp_path: Path, 
         outcome.pop("verdicts")
     record_result(course, info, {"student": "ada", "assignment": ASSIGNMENT, "digest": "d", "notebooks": notebooks})
     assert gradebook_scores(course_dir, ASSIGNMENT)["ada"]["one/double-test"] == 2
+
+
+def test_nbgrader_options_on_our_command_line_apply_over_the_config_file(tmp_path: Path, capsys) -> None:
+    """`--Class.trait=value` as nbgrader reads it, over nbgrader_config.py; anything else is refused by name."""
+    from nbgrader.preprocessors import Execute
+
+    from autograder import __main__ as cli
+    from autograder import course as course_module
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 60\n")
+    try:
+        course_module.set_command_line_config(course_module.parse_nbgrader_options(
+            ["--Execute.timeout=7", "--Autograde.create_student=False", "--CourseDirectory.student_id_exclude", "a,b"]))
+        course = course_module.Course.open(tmp_path)
+        assert Execute(config=course_module.load_config(tmp_path)).timeout == 7  # what a worker reads
+        assert course.autograde_settings().create_student is False
+        assert course.excluded_students() == {"a", "b"}
+    finally:
+        course_module.set_command_line_config(course_module.Config())
+    assert Execute(config=course_module.load_config(tmp_path)).timeout == 60
+    assert cli.main(["export", ASSIGNMENT, "--csv", "x.csv", "--course", str(tmp_path), "--bogus"]) == 2
+    assert "unrecognized option --bogus" in capsys.readouterr().err
