@@ -157,7 +157,10 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
                "seconds": 0.0, "faults": {}, "refused": refused, "changed": changed}
     for student, why in refused.items():
         if options.out_dir is None:
-            refuse(course, assignment, student, why)
+            try:
+                refuse(course, assignment, student, why)
+            except Exception:  # only a note and the student's gradebook entry: never a reason to stop
+                pass
         else:  # the merge records the refusal, so that the student is not reported as missing
             _write_shard_result(Path(options.out_dir), {"student": student, "assignment": assignment, "refused": why,
                                                         "notebooks": {}})
@@ -280,7 +283,10 @@ def _finish(course: Course, info, result: dict, options: GradeOptions, summary: 
         _finish_one(course, info, result, options, summary, progress)
     except SubmissionRefused as refusal:
         summary.setdefault("refused", {})[student] = str(refusal)
-        refuse(course, info.name, student, str(refusal))
+        try:
+            refuse(course, info.name, student, str(refusal))
+        except Exception:  # only a note and the student's gradebook entry: never a reason to stop
+            pass
         progress.note(f"not graded (nbgrader fails it too): {student}: {refusal}")
     except Exception as error:
         message = f"the grader failed recording this submission: {type(error).__name__}: {error}"
