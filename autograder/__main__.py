@@ -9,7 +9,10 @@
     python -m autograder image [--tag TAG]                                     (build the grading image)
 
 Run it in the course directory (the folder with nbgrader_config.py and gradebook.db),
-or pass --course DIR.
+or pass --course DIR. nbgrader's own settings can be given as on nbgrader's command line,
+--Class.trait=value (e.g. --Execute.timeout=30 --Autograde.create_student=False
+--CourseDirectory.student_id_exclude=a,b --LateSubmissionPlugin.penalty_method=zero):
+they apply over nbgrader_config.py, as nbgrader applies them.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _skip_slow_optional_imports() -> None:
 
 _skip_slow_optional_imports()
 
-from .course import Course, GradingError  # noqa: E402 - after the line above, on purpose
+from .course import Course, GradingError, parse_nbgrader_options, set_command_line_config  # noqa: E402 - after the line above, on purpose
 from .sandbox import Limits  # noqa: E402 - after the line above, on purpose
 
 
@@ -129,8 +132,13 @@ def _env_int(name: str) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
     try:
+        if extra:
+            if args.command == "image":
+                raise GradingError(f"unrecognized arguments: {' '.join(extra)}")
+            set_command_line_config(parse_nbgrader_options(extra))
         return _run(args)
     except GradingError as error:
         print(f"autograder: {error}", file=sys.stderr)
@@ -154,9 +162,10 @@ def _run(args) -> int:
     if args.command == "grade":
         from .grade import grade, print_summary
 
-        summary = grade(course, args.assignment, _options(args, force=args.force, students=tuple(args.student)))
+        force = args.force or course.autograde_settings().force  # nbgrader's --BaseConverter.force=True too
+        summary = grade(course, args.assignment, _options(args, force=force, students=tuple(args.student)))
         print_summary(summary)
-        return 130 if summary["interrupted"] else (1 if summary["faults"] else 0)
+        return _exit_code(summary)
     if args.command == "shard":
         from .grade import grade, print_summary
 
@@ -168,7 +177,7 @@ def _run(args) -> int:
         summary = grade(course, args.assignment,
                         _options(args, shard_index=index, shard_count=count, out_dir=args.out / f"shard-{index}"))
         print_summary(summary)
-        return 130 if summary["interrupted"] else (1 if summary["faults"] else 0)
+        return _exit_code(summary)
     if args.command == "merge":
         from .grade import merge, print_summary
 
@@ -178,14 +187,18 @@ def _run(args) -> int:
             dirs.extend(shards or [directory])
         summary = merge(course, args.assignment, dirs)
         print_summary(summary)
-        return 1 if summary["missing"] else 0
+        return 1 if summary["missing"] or summary["faults"] or summary["refused"] else 0
     if args.command == "feedback":
         from .feedback import generate_feedback
 
-        pages = generate_feedback(course, args.assignment, include_hidden=args.include_hidden, students=tuple(args.student))
+        report = generate_feedback(course, args.assignment, include_hidden=args.include_hidden,
+                                   students=tuple(args.student), with_problems=True)
+        pages, problems = report
+        for student, why in sorted(problems.items()):
+            print(f"feedback for {student}: {why}", file=sys.stderr)
         print(f"{len(pages)} feedback pages under {course.root / 'feedback'}"
               + ("" if args.include_hidden else " (hidden tests left out; --include-hidden shows them)"))
-        return 0
+        return 1 if problems else 0
     if args.command == "export":
         from .export import export_csv
 
@@ -193,6 +206,13 @@ def _run(args) -> int:
         print(f"{rows} rows written to {args.csv}")
         return 0
     raise GradingError(f"unknown command {args.command}")
+
+
+def _exit_code(summary: dict) -> int:
+    """130 interrupted; 1 when a submission was not graded (as nbgrader exits 1 then); else 0."""
+    if summary["interrupted"]:
+        return 130
+    return 1 if summary["faults"] or summary.get("refused") else 0
 
 
 if __name__ == "__main__":

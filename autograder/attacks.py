@@ -53,9 +53,40 @@ def links(course: Path) -> dict[str, str]:
     return {}
 
 
+_PUBLISH_BEFORE_FIT_TEST = """from IPython import get_ipython
+_ip = get_ipython()
+def _before_each_cell(info):
+    if 'how_many_fit(16, 2, 1536)' in (info.raw_cell or ''):
+        _ip.displayhook({value})
+_ip.events.register('pre_run_cell', _before_each_cell)"""
+
+
 def stoppers(course: Path) -> dict[str, str]:
-    """Submissions that stopped `grade` or `feedback` for everyone."""
-    return {}
+    """Submissions that stopped `grade` or `feedback` for everyone (nbgrader fails only that one,
+    or none): a test cell's result nbgrader cannot score, a hidden-tests marker in an answer,
+    a timestamp.txt that holds no date, a folder with no notebook."""
+    course = Path(course).resolve()
+    written = {}
+
+    def add(student: str, what: str, nb) -> None:
+        cohort.write(course, student, nb)
+        written[student] = what
+
+    add("stop-points", "an execute_result of 1000 before the fit test (more than its 2 points)",
+        cohort._with_prefix(course, "fit", _PUBLISH_BEFORE_FIT_TEST.format(value="1000")))
+    add("stop-blank", "an execute_result with an empty text/plain before the fit test",
+        cohort._with_prefix(course, "fit", _PUBLISH_BEFORE_FIT_TEST.format(
+            value="type('Blank', (), {'__repr__': lambda self: ''})()")))
+    add("stop-marker", "a '# ### BEGIN HIDDEN TESTS' comment in an answer cell (all answers right)",
+        cohort._with_prefix(course, "fit", "# ### BEGIN HIDDEN TESTS"))
+    add("stop-stamp", "a timestamp.txt that holds no date (all answers right)", cohort.learner_version(course, {}))
+    folder = course / "submitted" / "stop-stamp" / cohort.ASSIGNMENT
+    (folder / "timestamp.txt").write_text("sometime last week\n")
+    folder = course / "submitted" / "stop-empty" / cohort.ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.txt").write_text("I will hand it in tomorrow\n")
+    written["stop-empty"] = "a submission folder with no notebook (not a submission, as for nbgrader)"
+    return written
 
 
 FAMILIES = (tampering, shadowing, reading_notebook, reading_copies, writing, links, stoppers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -24,13 +25,58 @@ class GradingError(Exception):
     """A problem the operator must fix before grading can go on (the message says how)."""
 
 
+# nbgrader options given on our command line (`--Execute.timeout=30`): set once by the CLI,
+# before any worker is forked, so the workers' `load_config` sees them too.
+_COMMAND_LINE = Config()
+
+
+def set_command_line_config(config: Config) -> None:
+    """Apply `config` over `nbgrader_config.py` from now on, as nbgrader applies its command line."""
+    global _COMMAND_LINE
+    _COMMAND_LINE = Config(config)
+
+
+def parse_nbgrader_options(argv: list[str]) -> Config:
+    """`--Class.trait=value` / `--Class.trait value` arguments, read as nbgrader's own command line reads them.
+
+    Raises GradingError for anything else, naming it (the caller has taken its own options out).
+    """
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    for arg in argv:
+        if arg.startswith("-") and not re.match(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*(=.*)?$", arg):
+            raise GradingError(f"unrecognized option {arg}: ours are listed by --help; nbgrader's are written "
+                               "--Class.trait=value (e.g. --Execute.timeout=30)")
+    if argv and not argv[0].startswith("--"):
+        raise GradingError(f"unexpected argument {argv[0]!r}; see --help")
+    try:
+        return KVArgParseConfigLoader(argv).load_config()
+    except (SystemExit, Exception) as error:  # argparse exits on what it cannot read
+        raise GradingError(f"could not read the nbgrader options {' '.join(argv)}: {error}") from None
+
+
 def load_config(root: Path) -> Config:
-    """nbgrader's settings from `<root>/nbgrader_config.py` (empty when there is none)."""
+    """nbgrader's settings from `<root>/nbgrader_config.py` (empty when there is none), then the
+    command line's, as nbgrader merges them."""
     config = Config()
     if (root / "nbgrader_config.py").exists():
         config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.merge(_COMMAND_LINE)
     config.CourseDirectory.root = str(root)
     return config
+
+
+def parse_timestamp(text: str):
+    """A timestamp.txt's text as nbgrader reads it: a UTC datetime, None when empty; ValueError when not a date."""
+    from nbgrader.utils import parse_utc
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError, TypeError) as error:
+        raise ValueError(str(error)) from None
 
 
 @dataclass
@@ -71,17 +117,55 @@ class Course:
         return self.root / "autograder-results" / assignment
 
     def students_submitted(self, assignment: str) -> list[str]:
+        """Students with a submission: a folder holding at least one notebook, as nbgrader's glob
+        (`submitted/*/<assignment>/*.ipynb`) finds them; a folder with no notebook is not one."""
         base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", ".")).resolve()
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
+        found = []
+        for student in base.iterdir():
+            folder = student / assignment
+            try:
+                if folder.is_dir() and any(p.name.endswith(".ipynb") for p in folder.iterdir()):
+                    found.append(student.name)
+            except OSError:  # an unreadable folder: nbgrader's glob skips it too
+                continue
+        return sorted(found)
+
+    def excluded_students(self) -> set[str]:
+        """`CourseDirectory.student_id_exclude` (comma-separated), which nbgrader skips."""
+        value = self.coursedir.student_id_exclude
+        return {s for s in value.split(",") if s} if value else set()
+
+    def autograde_settings(self):
+        """nbgrader's Autograde converter with this course's config: its traits (create_student,
+        exclude_overwriting), typed as nbgrader types them (a command line gives strings)."""
+        from nbgrader.converters import Autograde
+
+        return Autograde(coursedir=self.coursedir, config=self.config)
+
+    def timestamp(self, directory: Path):
+        """The submission's time from `directory/timestamp.txt` (None: no file, or an empty one).
+        Raises ValueError, with a message for the instructor, when the file does not hold a date."""
+        path = Path(directory) / "timestamp.txt"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ValueError(f"{path} could not be read ({error.strerror})") from None
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            raise ValueError(f"{path} does not hold a date and time (nbgrader fails such a submission too); "
+                             "write one like 2026-03-01 17:00:00 UTC, or delete the file, and grade again") from None
 
     def extra_files(self, assignment: str) -> list[Path]:
         """The assignment's non-notebook files in source/, which nbgrader copies beside each submission."""
         from nbgrader import utils
 
         source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".", assignment))
-        exclude = set(self.config.Autograde.get("exclude_overwriting", {}).get(assignment, []))
+        exclude = set(self.autograde_settings().exclude_overwriting.get(assignment, []))
         files = utils.find_all_files(str(source), list(self.coursedir.ignore) + ["*.ipynb"]) if source.is_dir() else []
         return [Path(f) for f in sorted(files) if os.path.relpath(f, source) not in exclude]
 

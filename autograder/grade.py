@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .course import Course, GradingError, assignment_info, snapshot_gradebook, tree_digest
 from .progress import Progress
-from .record import load_record, record_result
+from .record import SubmissionRefused, admission, load_record, note_not_graded, record_result, refuse
 from .sandbox import Limits
 
 
@@ -56,27 +56,72 @@ def shard_of(students: list[str], index: int, count: int) -> list[str]:
 
 
 def plan(course: Course, assignment: str, options: GradeOptions) -> tuple[list[str], list[str]]:
-    """(to grade, skipped as already graded from the same files)."""
+    """(to grade, skipped as already graded). See `plan_in_full` for the rest of the plan."""
+    todo, skipped, _, _ = plan_in_full(course, assignment, options)
+    return todo, skipped
+
+
+def plan_in_full(course: Course, assignment: str, options: GradeOptions
+                 ) -> tuple[list[str], list[str], dict[str, str], list[str]]:
+    """(to grade, skipped, refused {student: why}, changed but skipped), by nbgrader's rules.
+
+    As `nbgrader autograde`: students in `CourseDirectory.student_id_exclude` are left out; a
+    submission whose autograded/ folder exists is skipped unless `force`, or its timestamp.txt
+    is newer than the one graded (then regraded); one nbgrader would fail (an invalid
+    timestamp.txt, an unknown student under `Autograde.create_student=False`) is refused.
+    Ours adds: a submission with no record of ours (never graded by us, an interrupted run,
+    a grader fault) is graded even if autograded/ exists, and one whose files changed without
+    a newer timestamp is listed in the summary as skipped, not silently.
+    """
     students = course.students_submitted(assignment)
     if options.students:
         unknown = sorted(set(options.students) - set(students))
         if unknown:
             raise GradingError(f"no submission of {assignment} for {', '.join(unknown)} under "
-                               f"{course.root / 'submitted'}; check the ids (folders are submitted/<student>/{assignment}/)")
+                               f"{course.root / 'submitted'}; check the ids (folders are submitted/<student>/{assignment}/ "
+                               "and hold the notebooks)")
         students = [s for s in students if s in options.students]
+    excluded = course.excluded_students()
+    students = [s for s in students if s not in excluded]
     if options.shard_count is not None:
         students = shard_of(students, options.shard_index or 0, options.shard_count)
-    todo, skipped = [], []
+    todo, skipped, changed = [], [], []
+    refused: dict[str, str] = {}
     for student in students:
+        try:
+            why = admission(course, assignment, student)
+        except Exception as error:  # a gradebook we cannot read for one student: that student only
+            why = f"the grader could not check this submission: {type(error).__name__}: {error}"
+        if why:
+            refused[student] = why
+            continue
         if options.force or options.out_dir is not None:
             todo.append(student)
             continue
+        submitted = course.step_dir("submitted", student, assignment)
+        graded = course.step_dir("autograded", student, assignment)
         record = load_record(course, assignment, student)
-        digest = tree_digest(course.step_dir("submitted", student, assignment))
-        done = (record is not None and record.get("digest") == digest
-                and course.step_dir("autograded", student, assignment).exists())
-        (skipped if done else todo).append(student)
-    return todo, skipped
+        if record is None or not graded.exists():
+            todo.append(student)
+            continue
+        try:
+            digest = tree_digest(submitted)
+        except OSError:
+            digest = None
+        if record.get("digest") == digest:
+            skipped.append(student)
+            continue
+        try:
+            old = course.timestamp(graded)
+        except ValueError:
+            old = None
+        new = course.timestamp(submitted)  # valid: admission read it
+        if new is not None and old is not None and new > old:
+            todo.append(student)  # nbgrader's rule: a newer timestamp regrades
+        else:
+            skipped.append(student)
+            changed.append(student)
+    return todo, skipped, refused, changed
 
 
 def _task(course: Course, assignment: str, student: str, notebooks: tuple[str, ...], snapshot_url: str) -> dict:
@@ -107,9 +152,20 @@ class _Stop:
 def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     """Grade `assignment` for every submission that needs it. Returns a summary dict."""
     info = assignment_info(course, assignment)
-    todo, skipped = plan(course, assignment, options)
+    todo, skipped, refused, changed = plan_in_full(course, assignment, options)
     summary = {"assignment": assignment, "graded": [], "skipped": skipped, "zero": [], "interrupted": False,
-               "seconds": 0.0, "faults": {}}
+               "seconds": 0.0, "faults": {}, "refused": refused, "changed": changed}
+    for student, why in refused.items():
+        if options.out_dir is None:
+            try:
+                refuse(course, assignment, student, why)
+            except Exception:  # only a note and the student's gradebook entry: never a reason to stop
+                pass
+        else:  # the merge records the refusal, so that the student is not reported as missing
+            _write_shard_result(Path(options.out_dir), {"student": student, "assignment": assignment, "refused": why,
+                                                        "notebooks": {}})
+        if options.progress:
+            print(f"not graded (nbgrader fails it too): {student}: {why}", file=sys.stderr)
     if not todo:
         return summary
     if options.isolation == "docker" and shutil.which("docker") is None:
@@ -153,7 +209,14 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     def hand_out(conn, depth: int = 2) -> None:
         while queue and not stop.requested and len(busy.get(conn, [])) < depth:
             student = queue.pop(0)
-            task = _task(course, assignment, student, info.notebooks, snapshot_url)
+            try:
+                task = _task(course, assignment, student, info.notebooks, snapshot_url)
+            except Exception as error:  # an unreadable submission folder: this one only
+                _finish(course, info, {"student": student, "assignment": assignment, "notebooks": {},
+                                       "grader_fault": f"could not read the submission folder: {type(error).__name__}: "
+                                                       f"{getattr(error, 'strerror', None) or error}"},
+                        options, summary, progress)
+                continue
             task["more"] = len(queue) >= len(workers)  # else no need to boot a kernel for later
             conn.send(task)
             busy.setdefault(conn, []).append(student)
@@ -214,18 +277,38 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
 
 
 def _finish(course: Course, info, result: dict, options: GradeOptions, summary: dict, progress: Progress) -> None:
+    """Record one result. Whatever goes wrong here costs this submission only, never the cohort."""
+    student = result.get("student", "?")
+    try:
+        _finish_one(course, info, result, options, summary, progress)
+    except SubmissionRefused as refusal:
+        summary.setdefault("refused", {})[student] = str(refusal)
+        try:
+            refuse(course, info.name, student, str(refusal))
+        except Exception:  # only a note and the student's gradebook entry: never a reason to stop
+            pass
+        progress.note(f"not graded (nbgrader fails it too): {student}: {refusal}")
+    except Exception as error:
+        message = f"the grader failed recording this submission: {type(error).__name__}: {error}"
+        summary["faults"][student] = message
+        if options.out_dir is None:
+            note_not_graded(course, info.name, student, message, "grader")
+        progress.note(f"not graded, the grader failed: {student}: {message}")
+
+
+def _finish_one(course: Course, info, result: dict, options: GradeOptions, summary: dict, progress: Progress) -> None:
     student = result["student"]
+    if result.get("refused"):
+        raise SubmissionRefused(result["refused"])
     if result.get("grader_fault"):
         # Never a zero for the learner: nothing is recorded, the next run grades it again.
         summary["faults"][student] = result["grader_fault"]
+        if options.out_dir is None:
+            note_not_graded(course, info.name, student, result["grader_fault"], "grader")
         progress.note(f"not graded, the grader failed: {student}: {result['grader_fault']}")
         return
     if options.out_dir is not None:
-        out = Path(options.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".{student}.json.tmp"
-        tmp.write_text(json.dumps(result), encoding="utf-8")
-        os.replace(tmp, out / f"{student}.json")
+        _write_shard_result(Path(options.out_dir), result)
         zero = result.get("error") or any(n["status"] != "graded" for n in result["notebooks"].values())
         (summary["zero"] if zero else summary["graded"]).append(student)
         progress.advance(student, None, bool(zero))
@@ -235,8 +318,17 @@ def _finish(course: Course, info, result: dict, options: GradeOptions, summary: 
     progress.advance(student, record, record["status"] != "graded")
 
 
+def _write_shard_result(out: Path, result: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{result['student']}.json.tmp"
+    tmp.write_text(json.dumps(result), encoding="utf-8")
+    os.replace(tmp, out / f"{result['student']}.json")
+
+
 def merge(course: Course, assignment: str, result_dirs: list[Path]) -> dict:
-    """Record the result files the shards wrote (one per student) into the gradebook."""
+    """Record the result files the shards wrote (one per student) into the gradebook.
+
+    A result file that is broken, or that fails to record, costs its student only."""
     info = assignment_info(course, assignment)
     files: dict[str, Path] = {}
     for directory in result_dirs:
@@ -245,20 +337,24 @@ def merge(course: Course, assignment: str, result_dirs: list[Path]) -> dict:
                 raise GradingError(f"{path.stem} was graded by two shards ({files[path.stem]} and {path}); "
                                    "shards must not overlap: rerun with the same --shard-count everywhere")
             files[path.stem] = path
-    summary = {"assignment": assignment, "graded": [], "zero": [], "skipped": [], "missing": []}
+    summary = {"assignment": assignment, "graded": [], "zero": [], "skipped": [], "missing": [], "faults": {},
+               "refused": {}}
+    excluded = course.excluded_students()
     for student in course.students_submitted(assignment):
-        if student not in files:
+        if student not in files and student not in excluded:
             summary["missing"].append(student)
+    progress = Progress(len(files), enabled=False)
+    options = GradeOptions(jobs=1, progress=False)
     for student, path in sorted(files.items()):
         try:
             result = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise GradingError(f"shard result {path} is not valid JSON ({error}); regrade that student's shard") from None
-        if result.get("assignment") != assignment or result.get("student") != student:
-            raise GradingError(f"{path} holds {result.get('student')}/{result.get('assignment')}, not "
-                               f"{student}/{assignment}; check the shared directory")
-        record = record_result(course, info, result)
-        (summary["graded"] if record["status"] == "graded" else summary["zero"]).append(student)
+        except (OSError, ValueError) as error:
+            summary["faults"][student] = f"shard result {path} could not be read ({error}); regrade that student's shard"
+            continue
+        if not isinstance(result, dict) or result.get("assignment") != assignment or result.get("student") != student:
+            summary["faults"][student] = (f"{path} does not hold {student}/{assignment}; check the shared directory")
+            continue
+        _finish(course, info, result, options, summary, progress)
     return summary
 
 
@@ -268,6 +364,12 @@ def print_summary(summary: dict, stream=sys.stderr) -> None:
         parts.append(f"{len(summary['skipped'])} skipped (already graded from the same files; --force regrades)")
     if summary.get("missing"):
         parts.append(f"{len(summary['missing'])} with no shard result: {', '.join(summary['missing'])}")
+    if summary.get("changed"):
+        parts.append(f"{len(summary['changed'])} changed since graded but with no newer timestamp.txt, so not regraded "
+                     f"(as nbgrader; --force regrades): {', '.join(summary['changed'])}")
+    if summary.get("refused"):
+        parts.append(f"{len(summary['refused'])} not graded, as nbgrader would not: "
+                     + "; ".join(f"{s}: {why}" for s, why in summary["refused"].items()))
     if summary.get("faults"):
         parts.append(f"{len(summary['faults'])} NOT graded because the grader failed (see above; fix it and run "
                      "again: only those are regraded)")

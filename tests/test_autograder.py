@@ -202,6 +202,40 @@ def test_feedback_leaves_hidden_tests_out(adversarial: dict) -> None:
     assert "could not be graded" in empty and "empty" in empty
 
 
+# --- submissions that used to stop everyone ------------------------------------------
+
+def test_no_submission_stops_the_cohort_s_grading_or_feedback(tmp_path: Path) -> None:
+    """A test cell's result nbgrader cannot score (1000 for 2 points, an empty text/plain), a
+    hidden-tests marker in an answer, a timestamp.txt with no date, a folder with no notebook:
+    each costs at most its own submission; everyone else is graded, exported and gets a page."""
+    from autograder import attacks
+
+    course = cohort.make_course(REPO_ROOT, tmp_path / "stoppers")
+    cohort.write(course, "honest", cohort.learner_version(course, {}))
+    cases = attacks.stoppers(course)
+    result = autograder_cli(course, "grade", ASSIGNMENT, "--jobs", "2", "--quiet", check=False)
+    assert result.returncode == 1, result.stderr  # as nbgrader: one submission was not graded
+    assert "stop-stamp" in result.stderr and "does not hold a date" in result.stderr, result.stderr
+    assert "sometime last week" not in result.stderr
+    autograder_cli(course, "export", ASSIGNMENT, "--csv", str(course / "grades.csv"))
+    table = rows(course / "grades.csv")
+    assert set(table) == {"honest", "stop-points", "stop-blank", "stop-marker", "stop-stamp"}, (sorted(table), result.stderr)
+    assert float(table["honest"]["score"]) == 11 and float(table["stop-marker"]["score"]) == 11
+    for student in ("stop-points", "stop-blank"):
+        assert table[student]["status"] == "graded", table[student]
+        assert float(table[student]["score"]) >= 9, table[student]  # at worst the fit test's 2 points
+    assert table["stop-stamp"]["status"].startswith("not graded") and float(table["stop-stamp"]["score"]) == 0
+    again = autograder_cli(course, "grade", ASSIGNMENT, "--quiet", check=False)
+    assert "4 skipped" in again.stderr, again.stderr
+    feedback = autograder_cli(course, "feedback", ASSIGNMENT)
+    for student in ("honest", "stop-points", "stop-blank", "stop-marker"):
+        page = course / "feedback" / student / ASSIGNMENT / f"{cohort.NOTEBOOK}.html"
+        assert page.exists(), (student, feedback.stderr)
+        assert "how_many_fit(64, 4, 2048)" not in page.read_text()
+    assert "# ### BEGIN HIDDEN TESTS" in (course / "feedback" / "stop-marker" / ASSIGNMENT / f"{cohort.NOTEBOOK}.html").read_text()
+    assert set(cases) >= {"stop-empty"}
+
+
 # --- a normal cohort, against nbgrader autograde -------------------------------------
 
 @pytest.fixture(scope="module")
