@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import stat
 import tempfile
 import time
 import urllib.request
@@ -234,10 +235,9 @@ def _from_cache(folder: Path, seed: int, workers: int, pods_per_worker: int, nam
     args = json.dumps([seed, workers, pods_per_worker, name])
     key = hashlib.sha256(f"{snapshot.FORMAT} {_code_digest()} {args}".encode()).hexdigest()[:32]
     path = folder / f"practice-{key}.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        text = None
+    if not _private(folder):
+        return _build(seed, workers, pods_per_worker, name)
+    text = _read(path)
     if text is not None:
         try:
             return _connect(snapshot.restore(text))
@@ -251,10 +251,33 @@ def _from_cache(folder: Path, seed: int, workers: int, pods_per_worker: int, nam
     return practice
 
 
+def _private(folder: Path) -> bool:
+    """Is the cache folder (made now if missing) ours alone? One that others may write, or that is
+    not a folder of this user, is not used: a snapshot planted there would decide what tests see."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+def _read(path: Path) -> str | None:
+    """The snapshot's text, or None (missing, unreadable, or a symlink: never followed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "r", encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """Write beside the target, then rename: a reader sees the whole snapshot or none (the last of
     several writers of the same snapshot wins, with the same text)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

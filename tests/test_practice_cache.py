@@ -126,6 +126,30 @@ def test_a_broken_snapshot_is_built_again_and_replaced(cache, damage):
     assert json.loads(path.read_text())["format"] == snapshot.FORMAT
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_a_folder_others_may_write_is_not_used(cache, mode):
+    with practice_cluster(seed=0, workers=1) as built:
+        expected = later_writes(built)
+    [path] = cache.glob("practice-*.json")
+    path.write_text(path.read_text().replace('"course-worker"', '"planted-worker"'))
+    cache.chmod(mode)
+    with practice_cluster(seed=0, workers=1) as got:
+        names = [n.metadata.name for n in got.core.list_node().items]
+        assert names == ["course-control-plane", "course-worker"], "a snapshot in a folder others may write was used"
+        assert later_writes(got) == expected
+
+
+def test_a_snapshot_that_is_a_symlink_is_not_followed(cache, tmp_path):
+    practice_cluster(seed=0, workers=1).stop()
+    [path] = cache.glob("practice-*.json")
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(path.read_text().replace('"course-worker"', '"planted-worker"'))
+    path.unlink()
+    path.symlink_to(elsewhere)
+    with practice_cluster(seed=0, workers=1) as got:
+        assert [n.metadata.name for n in got.core.list_node().items] == ["course-control-plane", "course-worker"]
+
+
 def test_no_cache_folder_builds_as_before(monkeypatch, tmp_path):
     monkeypatch.delenv(CACHE_ENV, raising=False)
     monkeypatch.setattr(practice_clusters, "_from_cache", lambda *a: pytest.fail("the cache is used without its variable"))
