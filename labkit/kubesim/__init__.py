@@ -29,8 +29,10 @@ data/kind-cluster.yaml), ``gkestate`` (the GKE-like profile's initial state, dat
 ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
 ``websocket`` and ``spdy`` (the stream protocols, ``spdyexec``: exec over SPDY), ``userland/`` (what a
-container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``strategies`` (the named per-resource
-strategies), ``addresses`` (address rules and the public ``Allocator``), ``server`` (HTTP), ``discovery``, ``openapi``,
+container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``snapshot`` (an
+API-server-only emulator's whole state as JSON, and a new one restored from it: the practice clusters' cache),
+``strategies`` (the named per-resource strategies), ``addresses`` (address rules and the public ``Allocator``),
+``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
