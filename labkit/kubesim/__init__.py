@@ -29,8 +29,10 @@ data/kind-cluster.yaml), ``gkestate`` (the GKE-like profile's initial state, dat
 ``api`` (the generic handler, assembled from ``routing``, ``decoding``,
 ``reads``, ``writes``, ``apply``, ``deletion``, ``podlogs``, ``remotecommand``, ``portforward``, ``proxy``),
 ``websocket`` and ``spdy`` (the stream protocols, ``spdyexec``: exec over SPDY), ``userland/`` (what a
-container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``strategies`` (the named per-resource
-strategies), ``addresses`` (address rules and the public ``Allocator``), ``server`` (HTTP), ``discovery``, ``openapi``,
+container holds and the shell that answers exec), ``requestlog`` (servers' access logs), ``snapshot`` (an
+API-server-only emulator's whole state as JSON, and a new one restored from it: the practice clusters' cache),
+``strategies`` (the named per-resource strategies), ``addresses`` (address rules and the public ``Allocator``),
+``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
 ``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
@@ -225,20 +227,27 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
         manager.start(realtime=clock.realtime)
     if isinstance(clock, SimClock):
         api.clock_control = ClockControl(clock, manager)  # /apis/kubesim.labkit.dev: time from a terminal
-    server = HttpServer(api, host, port).start()
     context = gkestate.context_name(name) if profile == "gke" else f"kubesim-{name}"
     own_dir = None
     if kubeconfig is None:
         own_dir = tempfile.mkdtemp(prefix="kubesim-")
         kubeconfig = os.path.join(own_dir, "kubeconfig")
+    return _listen(api, host, port, kubeconfig, name=name, seed=seed, profile=profile, context=context,
+                   began=began, own_dir=own_dir, manager=manager, clock=clock if isinstance(clock, SimClock) else None)
+
+
+def _listen(api: Api, host: str, port: int, kubeconfig: str | os.PathLike[str], *, name: str, seed: int,
+            profile: str, context: str, began: float, own_dir: str | None, manager: Manager | None,
+            clock: SimClock | None) -> KubeSim:
+    """Serve ``api`` and write its kubeconfig: the last step of ``start`` and of ``snapshot.restore``."""
+    server = HttpServer(api, host, port).start()
     path = Path(kubeconfig)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(kubeconfig_text(server.url, context))
     os.replace(tmp, path)  # written once ready, atomically: a waiting reader never sees half a file
-    return KubeSim(name, server.url, str(path), context, seed, store, api, server,
-                   time.perf_counter() - began, own_dir, manager, clock if isinstance(clock, SimClock) else None,
-                   profile)
+    return KubeSim(name, server.url, str(path), context, seed, api.store, api, server,
+                   time.perf_counter() - began, own_dir, manager, clock, profile)
 
 
 def _api_address(store: Store) -> str:

@@ -43,12 +43,13 @@ class WallClock:
     def __init__(self, simulated: Callable[[], float], enabled: bool = True):
         self.simulated = simulated
         self.enabled = enabled
+        self.offset = 0.0  # seconds the wall clock is read behind by (a restored snapshot's, ``snapshot.py``)
 
     def shift(self) -> int:
         """Seconds to add to a simulated timestamp to get the wall-clock one (0 when disabled)."""
         if not self.enabled:
             return 0
-        return round(time.time() - self.simulated())
+        return round(time.time() - self.offset - self.simulated())
 
     def outgoing(self, data: bytes) -> bytes:
         return shift_stamps(data, self.shift())

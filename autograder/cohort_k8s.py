@@ -1,0 +1,119 @@
+"""A synthetic cohort of assignment 3 (the cluster -> node -> pod -> container hierarchy).
+
+Why its own module: assignment 3 is the one whose test cells start practice clusters (about
+nineteen per submission, visible and hidden), so it is where grading costs most and where
+building each cluster once per run pays; `bench/autograde --assignment 03-kubernetes-hierarchy`
+and the tests grade this cohort. The same interface as :mod:`autograder.cohort` (the cohort of
+assignment 1): `make_course`, `normal_cohort` (a deterministic mix of right, wrong and untouched
+answers, so scores differ), `learner_version`, `with_prefix`, `write`, `solved`, `released`.
+The wrong answers are the mistakes the questions warn about, each failing its exercise's tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder.cohort import answer_cell, gradebook_scores, nbgrader_env
+
+__all__ = ["ASSIGNMENT", "NOTEBOOK", "EXERCISES", "WRONG", "make_course", "solved", "released", "learner_version",
+           "write", "normal_cohort", "with_prefix", "gradebook_scores"]
+
+ASSIGNMENT = "03-kubernetes-hierarchy"
+NOTEBOOK = "kubernetes-hierarchy"
+EXERCISES = ("roles", "pods", "containers", "ips", "tree", "drain")
+
+WRONG = {
+    # every node called a worker: the control plane's label is not read
+    "roles": "def nodes_and_roles(core) -> dict:\n    return {node.metadata.name: 'worker' for node in core.list_node().items}\n",
+    # keys only for nodes that run a pod: a node with no pod is missing
+    "pods": ("def pods_per_node(core) -> dict:\n    result = {}\n"
+             "    for pod in core.list_pod_for_all_namespaces().items:\n        if pod.spec.node_name:\n"
+             "            result.setdefault(pod.spec.node_name, []).append(f'{pod.metadata.namespace}/{pod.metadata.name}')\n"
+             "    return {node: sorted(pods) for node, pods in result.items()}\n"),
+    # statuses matched to containers by position, not by name
+    "containers": ("def containers_of(core, namespace: str, name: str) -> list:\n"
+                   "    pod = core.read_namespaced_pod(name, namespace)\n"
+                   "    statuses = pod.status.container_statuses or []\n    out = []\n"
+                   "    for i, c in enumerate(pod.spec.containers):\n        s = statuses[i] if i < len(statuses) else None\n"
+                   "        out.append({'name': c.name, 'image': c.image, 'ready': bool(s and s.ready),\n"
+                   "                    'restarts': s.restart_count if s else 0})\n    return out\n"),
+    "ips": None,  # keeps the stub
+    # the node's pods without the pods that have no IP yet, and no node without pods
+    "tree": ("def hierarchy(core) -> dict:\n    tree = {}\n    for pod in core.list_pod_for_all_namespaces().items:\n"
+             "        if pod.spec.node_name and pod.status.pod_ip:\n"
+             "            tree.setdefault(pod.spec.node_name, {'role': 'worker', 'ip': None, 'pods': {}})['pods'][\n"
+             "                f'{pod.metadata.namespace}/{pod.metadata.name}'] = {'ip': pod.status.pod_ip, 'phase': pod.status.phase,\n"
+             "                'containers': {c.name: c.image for c in pod.spec.containers}}\n    return tree\n"),
+    # DaemonSet pods left out, but static (mirror) pods evicted too
+    "drain": ("def drain_evicts(core, node: str) -> list:\n"
+              "    pods = core.list_pod_for_all_namespaces(field_selector=f'spec.nodeName={node}').items\n"
+              "    return sorted(f'{p.metadata.namespace}/{p.metadata.name}' for p in pods\n"
+              "                  if not any(o.kind == 'DaemonSet' for o in p.metadata.owner_references or []))\n"),
+}
+
+
+def make_course(repo_root: Path, target: Path) -> Path:
+    """A scratch course with the repository's config and source/, and a fresh gradebook for assignment 3."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(repo_root / "nbgrader_config.py", target)
+    shutil.copytree(repo_root / "source", target / "source", dirs_exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+                            cwd=target, env=nbgrader_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed in {target}:\n{result.stderr}")
+    return target
+
+
+def solved(course: Path):
+    """The source notebook with hidden tests and solutions: every answer right."""
+    return nbformat.read(course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+
+
+def released(course: Path):
+    return nbformat.read(course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+
+
+def learner_version(course: Path, choices: dict[str, str]):
+    """A submission with each exercise `right`, `wrong` or `stub` (untouched)."""
+    nb, source = released(course), solved(course)
+    for exercise in EXERCISES:
+        choice = choices.get(exercise, "right")
+        cell = answer_cell(nb, exercise)
+        if choice == "right":
+            lines = answer_cell(source, exercise).source.split("\n")
+            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+        elif choice == "wrong" and WRONG[exercise]:
+            cell.source = WRONG[exercise]
+    return nb
+
+
+def write(course: Path, student: str, nb) -> Path:
+    target = course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def normal_cohort(course: Path, count: int) -> list[str]:
+    """`count` learners with a deterministic mix of right, wrong and untouched answers (every
+    fourth one all right, as in assignment 1's cohort)."""
+    students = []
+    for i in range(count):
+        choices = {ex: ("right", "wrong", "stub")[(i * (k + 2) + k) % 3 if i % 4 else 0] for k, ex in enumerate(EXERCISES)}
+        student = f"learner{i:03d}"
+        write(course, student, learner_version(course, choices))
+        students.append(student)
+    return students
+
+
+def with_prefix(course: Path, exercise: str, prefix: str):
+    """A submission with every answer right and `prefix` run first in one answer cell."""
+    nb = learner_version(course, {})
+    cell = answer_cell(nb, exercise)
+    cell.source = prefix + "\n" + cell.source
+    return nb
