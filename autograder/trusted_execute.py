@@ -214,6 +214,9 @@ class TrustedExecute(GuardedExecute):
         os.chmod(self.bridge_path, 0o600)
         return kc
 
+    # nbclient binds its sync wrappers to its own coroutines: bind them to ours.
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     async def _cluster_seconds(self) -> None:
         """Seconds the evaluator spent on practice clusters (labkit.practice_clusters.cluster_seconds)."""
         if self.evaluator_kc is None:
@@ -263,6 +266,8 @@ class TrustedExecute(GuardedExecute):
             raise DeadKernelError("the notebook's kernel died during a test")
         return done
 
+    execute_cell = run_sync(async_execute_cell)
+
     async def _timed(self, which: str, job):
         started = time.monotonic()
         try:
@@ -283,14 +288,14 @@ class TrustedExecute(GuardedExecute):
         """The sandbox's names, as of now, bound in the evaluator."""
         manifest = {"names": {}}
         started = time.monotonic()
-        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, "_autograder_agent.manifest()",
+        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, "import _autograder_agent\n_autograder_agent.manifest()",
                                            timeout=self._get_timeout(cell), interrupt=True)
         self.cost["sandbox"] += time.monotonic() - started
         if isinstance(answer, dict) and isinstance(answer.get("names"), dict):
             manifest = answer
         started = time.monotonic()
         await self._request(self.evaluator_kc, self.evaluator_km,
-                            f"_autograder_evaluator.bind({json.dumps(manifest)!r})", timeout=60)
+                            f"import _autograder_evaluator\n_autograder_evaluator.bind({json.dumps(manifest)!r})", timeout=60)
         self.cost["evaluator"] += time.monotonic() - started
 
     # --- requests to a kernel ---------------------------------------------------------
@@ -384,7 +389,7 @@ class TrustedExecute(GuardedExecute):
                 payload = await self.tunnels.rewrite(payload)
             except ValueError as error:
                 return {"failed": str(error)}
-        code = f"_autograder_agent.call({name!r}, {payload!r})"
+        code = f"import _autograder_agent\n_autograder_agent.call({name!r}, {payload!r})"
         started = time.monotonic()
         call = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, code))
         cancel = asyncio.ensure_future(reader.readline())
