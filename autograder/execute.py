@@ -330,13 +330,14 @@ def written_files(work: Path, before: dict[str, str], notebook: str,
 def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: str, assignment: str,
                  notebook: str, submission_dir: Path, extra_files: list[tuple[Path, Path]], config: Config,
                  limits: Limits, deadline: float, ignore: list[str], prestart: bool = True,
-                 evaluators: KernelPool | None = None) -> NotebookResult:
+                 evaluators: KernelPool | None = None, budget_text: str | None = None) -> NotebookResult:
     """nbgrader's second pass up to LimitOutput: the learner's cells in a fresh walled kernel,
     the test cells in a fresh evaluator (`trusted_execute`), within the deadline."""
     from .evaluators import prepare_evaluator_dir
     from .trusted_execute import TrustedExecute
 
     started = time.monotonic()
+    budget_text = budget_text or f"the submission's budget is {limits.timeout:g} s"
     km, slot = pool.take()
     ekm, eslot = evaluators.take()
     if prestart:
@@ -378,15 +379,14 @@ def run_notebook(pool: KernelPool, sanitized: nbformat.NotebookNode, student: st
         status = "failed"
         output = nbformat.writes(executor.nb) if getattr(executor, "nb", None) else None
         if timed_out.is_set():
-            reasons = [f"ran out of time: the submission's budget is {limits.timeout:g} s "
-                       "(an endless loop, or a loop that ignores interrupts?)"]
+            reasons = [f"ran out of time: {budget_text} (an endless loop, or a loop that ignores interrupts?)"]
         else:
             reasons = ["the kernel died while running this notebook (os._exit, a crash, "
                        f"or more than {limits.memory_mb} MB of memory)"]
     except Exception as error:  # any failure of a submission is its own, never the cohort's
         status = "failed"
         output = nbformat.writes(executor.nb) if getattr(executor, "nb", None) else None
-        reason = f"ran out of time: the submission's budget is {limits.timeout:g} s" if timed_out.is_set() \
+        reason = f"ran out of time: {budget_text}" if timed_out.is_set() \
             else f"could not run this notebook: {type(error).__name__}: {error}"
         reasons = [reason]
     finally:
@@ -424,6 +424,19 @@ def submission_budget(limits: Limits, config: Config, notebooks: list[nbformat.N
     return float(per_cell) * max(1, cells) + 30.0
 
 
+def budget_text(limits: Limits, config: Config, notebooks: list[nbformat.NotebookNode]) -> str:
+    """How the submission's budget was set, in words for the learner and the instructor."""
+    budget = submission_budget(limits, config, notebooks)
+    if limits.timeout is not None:
+        return f"the submission's budget is {budget:g} s (set with --timeout)"
+    per_cell = Execute(config=config).timeout
+    if not per_cell:
+        return f"the submission's budget is {budget:g} s (nbgrader's per-cell limit is off)"
+    cells = max(1, sum(1 for nb in notebooks for cell in nb.cells if cell.cell_type == "code"))
+    return (f"the submission's budget is {budget:g} s (nbgrader's per-cell limit, Execute.timeout = {per_cell:g} s, "
+            f"times {cells} code cells, plus 30 s)")
+
+
 def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limits,
                      evaluators: KernelPool | None = None) -> dict:
     """Every notebook of one learner's submission (learner's cells in `pool`'s kernels, test
@@ -444,17 +457,18 @@ def grade_submission(pool: KernelPool, task: dict, config: Config, limits: Limit
         except Exception as error:  # a link, malformed JSON, an empty file, broken metadata
             results[notebook] = NotebookResult("unreadable", reasons=[_why_unreadable(notebook, error)])
     budget = submission_budget(limits, config, [nb for nb, _ in sanitized.values()])
+    words = budget_text(limits, config, [nb for nb, _ in sanitized.values()])
     deadline = started + budget
     runnable = [name for name in task["notebooks"] if name in sanitized]
     for notebook in runnable:
         nb, flags = sanitized[notebook]
         if time.monotonic() >= deadline:
-            results[notebook] = NotebookResult("failed", reasons=[f"ran out of time: the submission's budget is {budget:g} s"])
+            results[notebook] = NotebookResult("failed", reasons=[f"ran out of time: {words}"])
             continue
         last = notebook == runnable[-1]
         result = run_notebook(pool, nb, task["student"], task["assignment"], notebook, submission_dir,
                               extra_files, config, replace(limits, timeout=budget), deadline, task.get("ignore", []),
-                              prestart=not last or task.get("more", True), evaluators=evaluators)
+                              prestart=not last or task.get("more", True), evaluators=evaluators, budget_text=words)
         result.flags = flags + result.flags
         results[notebook] = result
     cost = {"sandbox": 0.0, "evaluator": 0.0, "clusters": 0.0}

@@ -188,6 +188,7 @@ class TrustedExecute(GuardedExecute):
         self.bridge = None
         self.tunnels = Tunnels(self.tunnel_dir) if self.tunnel_dir else None
         self._sandbox_died = False
+        self._calls: set[asyncio.Task] = set()
         try:
             result = super().preprocess(nb, resources, km)
             run_sync(self._cluster_seconds)()
@@ -259,6 +260,10 @@ class TrustedExecute(GuardedExecute):
         started = time.monotonic()
         try:
             done = await self._in_evaluator(cell, cell_index)
+            # A call the evaluator gave up on (timeout) ends before the sandbox runs anything
+            # else: two readers of its channels would take each other's messages.
+            if self._calls:
+                await asyncio.gather(*self._calls, return_exceptions=True)
         finally:
             self.cost["evaluator"] += time.monotonic() - started - (self.cost["sandbox"] - calls_before)
         self.verdicts[cell.metadata["nbgrader"]["grade_id"]] = verdict(done)
@@ -363,6 +368,8 @@ class TrustedExecute(GuardedExecute):
 
     async def _bridge_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One proxy call: a request line in, one reply line out (or a cancel line in)."""
+        task = asyncio.current_task()
+        self._calls.add(task)
         try:
             reply = await self._serve_call(reader)
             if reply is not None:
@@ -376,6 +383,7 @@ class TrustedExecute(GuardedExecute):
             except Exception:
                 pass
         finally:
+            self._calls.discard(task)
             writer.close()
 
     async def _serve_call(self, reader: asyncio.StreamReader) -> dict | None:
