@@ -206,9 +206,11 @@ class TrustedExecute(GuardedExecute):
         await ensure_async(self.evaluator_kc.wait_for_ready(timeout=self.startup_timeout))
         self.evaluator_kc.allow_stdin = False
         for name, client, manager in (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km)):
-            _, _, reply = await self._request(client, manager, self._boot[name], timeout=60)
+            outputs, _, reply = await self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
             if not reply or reply.get("status") != "ok":
-                raise RuntimeError(f"the grader's agent did not start in the {name} kernel: {reply}")
+                detail = (reply or {}).get("evalue") or "no answer" + ("" if await ensure_async(manager.is_alive()) else
+                                                                       ", the kernel is gone")
+                raise RuntimeError(f"the grader's agent did not start in the {name} kernel ({detail})")
         if self.bridge_path.exists() or self.bridge_path.is_symlink():
             self.bridge_path.unlink()
         self.bridge = await asyncio.start_unix_server(self._bridge_client, path=str(self.bridge_path), limit=LINE_LIMIT)
@@ -356,11 +358,16 @@ class TrustedExecute(GuardedExecute):
                 size += sum(len(line) for line in content.get("traceback", []))
                 if size <= self.output_limit:
                     outputs.append({"stream": "stderr", "text": "\n".join(content.get("traceback", [])) + "\n"})
+        # The reply follows the idle status at once, unless the machine is very busy.
+        waited = 0.0
         while True:
             try:
-                reply = await ensure_async(kc.shell_channel.get_msg(timeout=5))
+                reply = await ensure_async(kc.shell_channel.get_msg(timeout=0.5))
             except Empty:
-                return outputs, answer, None
+                waited += 0.5
+                if waited >= 30 or not await ensure_async(km.is_alive()):
+                    return outputs, answer, None
+                continue
             if reply["parent_header"].get("msg_id") == msg_id:
                 return outputs, answer, reply["content"]
 
