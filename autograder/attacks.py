@@ -111,6 +111,8 @@ _READ_MEMORY = (
     "print('LEAK', _found[:5])\n"
     "def _spy(info):\n"
     "    open('seen.txt', 'a').write(info.raw_cell + '\\n----\\n')\n"
+    "    if 'HIDDEN ' + 'TESTS' in info.raw_cell:\n"
+    "        print('LEAK', info.raw_cell)\n"
     "get_ipython().events.register('pre_run_cell', _spy)\n")
 
 

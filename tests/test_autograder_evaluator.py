@@ -191,6 +191,8 @@ def test_the_sandbox_never_holds_a_test_cell(graded: dict) -> None:
     assert "how_many_fit(16, 2, 1536)" in leak  # it did read the notebook: the tests as released
     assert not any(marker in leak for marker in attacks.HIDDEN_MARKERS)
     # ...and no test cell was ever given to the learner's kernel to run, not even the visible part
+    # (before, its pre_run_cell hook printed each hidden test into the test cell's output)
+    assert "LEAK" not in cell_outputs(memory, "density-test")
     seen = base64.b64decode(memory["files"]["seen.txt"]).decode()
     assert "def density(" in seen
     assert "checks.expect" not in seen and "HIDDEN" not in seen.replace("'HIDDEN ' + 'TESTS'", "")
