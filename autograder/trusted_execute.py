@@ -45,15 +45,34 @@ NO_ANSWER = ("your notebook's kernel did not answer the grader's call to {name} 
              "IPython runs code?)")
 
 
-def agent_source(name: str) -> str:
-    """The text of one of the grader's agent modules (plain.py, sandbox_agent.py, evaluator_agent.py).
+MANIFEST_CODE = '__import__("_autograder_agent").manifest()\n'
 
-    They live beside this file. `AUTOGRADER_AGENT_DIR` points elsewhere, for the tests of a
-    branch that does not have them yet (tests/evaluator_standins).
+
+def call_code(name: str, payload: str) -> str:
+    return f'__import__("_autograder_agent").call({name!r}, {payload!r})\n'
+
+
+def bind_code(manifest_text: str) -> str:
+    return f'__import__("_autograder_evaluator").bind({manifest_text!r})\n'
+
+
+def agents() -> tuple[str, str]:
+    """The texts that start the agents in (the sandbox, the evaluator).
+
+    The agents (plain.py, sandbox_agent.py, evaluator_agent.py) live beside this file and say
+    how they are started (their `bootstrap()`). `AUTOGRADER_AGENT_DIR` names another folder
+    holding agents of the same names, started by `bootstrap_code`: the stand-ins in
+    tests/evaluator_standins, for a branch that does not have the agents yet.
     """
-    directory = os.environ.get("AUTOGRADER_AGENT_DIR")
-    path = Path(directory) / name if directory else Path(__file__).with_name(name)
-    return path.read_text(encoding="utf-8")
+    if not os.environ.get("AUTOGRADER_AGENT_DIR"):
+        from . import evaluator_agent, sandbox_agent
+
+        return sandbox_agent.bootstrap(), evaluator_agent.bootstrap()
+    return bootstrap_code("sandbox_agent.py", "_autograder_agent"), bootstrap_code("evaluator_agent.py", "_autograder_evaluator")
+
+
+def agent_source(name: str) -> str:
+    return (Path(os.environ["AUTOGRADER_AGENT_DIR"]) / name).read_text(encoding="utf-8")
 
 
 def bootstrap_code(agent: str, module: str) -> str:
@@ -182,8 +201,7 @@ class TrustedExecute(GuardedExecute):
     def preprocess(self, nb, resources=None, km=None):
         self.verdicts: dict[str, dict] = {}
         self.cost = {"sandbox": 0.0, "evaluator": 0.0, "clusters": 0.0}
-        self._boot = {"sandbox": bootstrap_code("sandbox_agent.py", "_autograder_agent"),
-                      "evaluator": bootstrap_code("evaluator_agent.py", "_autograder_evaluator")}
+        self._boot = dict(zip(("sandbox", "evaluator"), agents()))
         self.evaluator_kc = None
         self.bridge = None
         self.tunnels = Tunnels(self.tunnel_dir) if self.tunnel_dir else None
@@ -295,14 +313,14 @@ class TrustedExecute(GuardedExecute):
         """The sandbox's names, as of now, bound in the evaluator."""
         manifest = {"names": {}}
         started = time.monotonic()
-        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, "import _autograder_agent\n_autograder_agent.manifest()",
+        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, MANIFEST_CODE,
                                            timeout=self._get_timeout(cell), interrupt=True)
         self.cost["sandbox"] += time.monotonic() - started
         if isinstance(answer, dict) and isinstance(answer.get("names"), dict):
             manifest = answer
         started = time.monotonic()
         await self._request(self.evaluator_kc, self.evaluator_km,
-                            f"import _autograder_evaluator\n_autograder_evaluator.bind({json.dumps(manifest)!r})", timeout=60)
+                            bind_code(json.dumps(manifest)), timeout=60)
         self.cost["evaluator"] += time.monotonic() - started
 
     # --- requests to a kernel ---------------------------------------------------------
@@ -404,7 +422,7 @@ class TrustedExecute(GuardedExecute):
                 payload = await self.tunnels.rewrite(payload)
             except ValueError as error:
                 return {"failed": str(error)}
-        code = f"import _autograder_agent\n_autograder_agent.call({name!r}, {payload!r})"
+        code = call_code(name, payload)
         started = time.monotonic()
         call = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, code))
         cancel = asyncio.ensure_future(reader.readline())
