@@ -18,26 +18,115 @@ and returns {student id: what the submission does}. `every_attack` writes them a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import cohort
 
 
+def _all_wrong(course: Path, prefix: str = ""):
+    """A submission whose every answer is wrong or a stub (it deserves 0/11), with `prefix`
+    (the attack) as a cell of its own at the top of the first answer cell."""
+    nb = cohort.learner_version(course, {exercise: "wrong" for exercise in cohort.EXERCISES})
+    if prefix:
+        cell = cohort.answer_cell(nb, "fit")
+        cell.source = prefix + "\n" + cell.source
+    return nb
+
+
+_NO_OPS = "\n".join(f"checks.{name} = lambda *args, **kwargs: None" for name in (
+    "expect_equal", "expect_raises", "expect_type", "expect_no_problems", "expect_true", "expect_close"))
+
+TAMPERING = {
+    "t-noop-checks": ("replaces labkit.checks.expect_* with no-ops (every answer wrong)",
+                      "from labkit import checks\n" + _NO_OPS),
+    "t-rebind-checks": ("rebinds the name `checks` to an object whose every method passes (every answer wrong)",
+                        "class _Pass:\n    def __getattr__(self, name):\n        return lambda *args, **kwargs: None\n"
+                        "checks = _Pass()\nvm_checks = _Pass()"),
+    "t-sys-modules": ("puts a fake labkit.checks in sys.modules and labkit (every answer wrong)",
+                      "import sys, types, labkit\n_fake = types.ModuleType('labkit.checks')\n"
+                      "_fake.__getattr__ = lambda name: (lambda *a, **k: None)\n"
+                      "sys.modules['labkit.checks'] = _fake\nlabkit.checks = _fake\nchecks = _fake"),
+    "t-transformer": ("an IPython input transformer that turns every test cell into `pass` (every answer wrong)",
+                      "def _blank(lines):\n    text = ''.join(lines)\n"
+                      "    return ['pass\\n'] if 'checks.' in text and 'def ' not in text else lines\n"
+                      "get_ipython().input_transformers_post.append(_blank)"),
+    "t-run-cell": ("overrides get_ipython().run_cell to skip test cells (every answer wrong)",
+                   "_ip = get_ipython()\n_real = _ip.run_cell\n"
+                   "def _run_cell(raw_cell, *args, **kwargs):\n"
+                   "    return _real('pass' if 'checks.' in raw_cell else raw_cell, *args, **kwargs)\n"
+                   "_ip.run_cell = _run_cell"),
+    "t-pre-run-hook": ("a pre_run_cell hook that publishes an execute_result of 1 before each cell (every answer wrong)",
+                       "def _score(info):\n    ip = get_ipython()\n"
+                       "    ip.kernel.session.send(ip.kernel.iopub_socket, 'execute_result', "
+                       "{'data': {'text/plain': '1'}, 'metadata': {}, 'execution_count': 1}, "
+                       "parent=ip.kernel.get_parent('shell'), ident=ip.kernel._topic('execute_result'))\n"
+                       "get_ipython().events.register('pre_run_cell', _score)"),
+}
+
+
 def tampering(course: Path) -> dict[str, str]:
-    """Learner code that patches checks, the shell or the emulator to pass the tests."""
-    return {}
+    """Learner code that patches checks, the shell or the emulator to pass the tests.
+
+    Every answer of these submissions is wrong: each deserves 0 points, and gets full marks
+    when the tests run in the learner's kernel (the grader before issue 15; plain nbgrader).
+    """
+    written = {}
+    for student, (what, attack) in TAMPERING.items():
+        nb = _all_wrong(course, attack)
+        cohort.write(course, student, nb)
+        written[student] = what
+    return written
 
 
 def shadowing(course: Path) -> dict[str, str]:
     """A `labkit/` (or other course module) folder beside the notebook in the submission."""
-    return {}
+    passing = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"
+    written = {}
+    for student, what, files in (
+        ("s-labkit", "a labkit/ folder whose checks pass everything (every answer wrong)",
+         {"labkit/__init__.py": "", "labkit/checks.py": passing, "labkit/vm_checks.py": passing,
+          "labkit/vm_provisioning.py": passing}),
+    ):
+        target = cohort.write(course, student, _all_wrong(course))
+        for relative, text in files.items():
+            (target.parent / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / relative).write_text(text)
+        written[student] = what
+    return written
+
+
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "how_many_fit(64, 4, 2048)", "(64, 4, 512, 2048, 8)")
+
+_READ_DISK = (
+    "import glob as _glob\n"
+    "for _path in _glob.glob('*.ipynb') + _glob.glob('**/*.ipynb', recursive=True):\n"
+    "    _text = open(_path).read()\n"
+    "    print('LEAK', _path, [line for line in _text.splitlines() if 'HIDDEN ' + 'TESTS' in line])\n"
+    "    open('leak.txt', 'a').write(_text)\n")
+_READ_MEMORY = (
+    "import gc as _gc\n"
+    "_found = [o for o in _gc.get_objects() if isinstance(o, str) and 'HIDDEN ' + 'TESTS' in o]\n"
+    "_found += [s for s in In if 'HIDDEN ' + 'TESTS' in s]\n"
+    "print('LEAK', _found[:5])\n"
+    "def _spy(info):\n"
+    "    open('seen.txt', 'a').write(info.raw_cell + '\\n----\\n')\n"
+    "    if 'HIDDEN ' + 'TESTS' in info.raw_cell:\n"
+    "        print('LEAK', info.raw_cell)\n"
+    "get_ipython().events.register('pre_run_cell', _spy)\n")
 
 
 def reading_notebook(course: Path) -> dict[str, str]:
     """Reading the hidden tests: the notebook on disk in the working directory, the kernel's memory."""
-    return {}
-
-
+    written = {}
+    for student, what, attack in (
+        ("r-disk", "prints and copies every notebook in its working directory (answers right)", _READ_DISK),
+        ("r-memory", "searches its memory and In[] for hidden tests, and logs every cell it is given (answers right)",
+         _READ_MEMORY),
+    ):
+        cohort.write(course, student, cohort._with_prefix(course, "fit", attack))
+        written[student] = what
+    return written
 def reading_copies(course: Path) -> dict[str, str]:
     """Reading solutions from any other readable copy of the course on the machine (its source/)."""
     return {}
@@ -48,9 +137,40 @@ def writing(course: Path) -> dict[str, str]:
     return {}
 
 
+SECRET = "TOP-SECRET-6f1d: the content of a file a link points to"
+
+
 def links(course: Path) -> dict[str, str]:
-    """Submitted notebooks that are symlinks or not regular files."""
-    return {}
+    """Submitted notebooks that are symlinks or not regular files.
+
+    Each is refused as unreadable without being opened, with a reason that quotes nothing:
+    a link to the source notebook (11/11 before), a link to a secret file (its first bytes
+    landed in the reasons), a dangling link, a fifo (reading it would hang), a folder.
+    """
+    secret = course / "outside-secret.txt"
+    secret.write_text(SECRET + "\n")
+    source = course / "source" / cohort.ASSIGNMENT / f"{cohort.NOTEBOOK}.ipynb"
+    written = {}
+    for student, what in (("l-source", "a symlink to the source notebook (solutions and hidden tests)"),
+                          ("l-secret", "a symlink to a secret file outside the course"),
+                          ("l-dangling", "a symlink to nothing"),
+                          ("l-fifo", "a named pipe instead of a notebook"),
+                          ("l-folder", "a folder named like the notebook")):
+        target = course / "submitted" / student / cohort.ASSIGNMENT / f"{cohort.NOTEBOOK}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if student == "l-source":
+            target.symlink_to(source.resolve())
+        elif student == "l-secret":
+            target.symlink_to(secret.resolve())
+        elif student == "l-dangling":
+            target.symlink_to(course / "no-such-file.ipynb")
+        elif student == "l-fifo":
+            os.mkfifo(target)
+        else:
+            target.mkdir()
+            (target / "x.txt").write_text(SECRET)
+        written[student] = what
+    return written
 
 
 _PUBLISH_BEFORE_FIT_TEST = """from IPython import get_ipython

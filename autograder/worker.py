@@ -2,8 +2,9 @@
 
 The parent hands it tasks over a pipe and gets results back; the worker never opens
 the real gradebook (only a private snapshot, for nbgrader's OverwriteCells), so the
-gradebook keeps a single writer. Each worker owns two kernel slots: one kernel runs a
-submission while the other boots.
+gradebook keeps a single writer. Each worker owns two sandbox slots (the learner's
+kernels: one runs a submission while the other boots) and two evaluator slots (the trusted
+kernels that run the test cells, see evaluators.py), forked from the same fork server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from .course import load_config
+from .evaluators import EvaluatorIsolation, evaluator_slots
 from .execute import GraderFault, grade_submission
 from .kernels import KernelPool
 from .sandbox import GRADER_IMAGE_UID, DockerIsolation, Limits, ProcessIsolation, Slot
@@ -58,8 +60,16 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
         fork_server = ForkServer(home.root, isolation.kernel_env(home))
         isolation.zygote = fork_server.start()
     pool = KernelPool(isolation, slots, settings["kernel_name"])
+    # One practice-cluster cache per grading run, shared by its workers (labkit.practice_clusters).
+    cache = isolation_root.parent / "practice-cache"
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    evaluator_isolation = EvaluatorIsolation(limits=limits, course_root=Path(settings["course_root"]),
+                                             zygote=fork_server.socket.as_posix() if fork_server and isolation.zygote else None,
+                                             practice_cache=str(cache))
+    evaluators = KernelPool(evaluator_isolation, evaluator_slots(isolation_root, index), settings["kernel_name"])
     try:
         pool.prestart()
+        evaluators.prestart()
         while True:
             try:
                 task = conn.recv()
@@ -70,7 +80,7 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
             # Boot a kernel for later if the parent said more is coming, or already sent it.
             task["more"] = task.get("more", True) or conn.poll()
             try:
-                result = grade_submission(pool, task, config, limits)
+                result = grade_submission(pool, task, config, limits, evaluators)
             except Exception as error:  # a grader fault: report it, keep serving the others
                 message = str(error) if isinstance(error, GraderFault) else \
                     f"the grader failed on this submission: {type(error).__name__}: {error}"
@@ -79,6 +89,7 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
             conn.send(result)
     finally:
         pool.close()
+        evaluators.close()
         if fork_server is not None:
             fork_server.stop()
         conn.close()

@@ -1,0 +1,449 @@
+"""nbgrader's Execute across two kernels: the learner's sandbox and a trusted evaluator.
+
+Each code cell goes where it belongs (`route`):
+- the learner's cells (answers, cells they added) run in the sandbox only, as under nbgrader;
+- locked setup cells run in both: the sandbox's outputs are the notebook's, the evaluator
+  gets the same imports and helpers the tests rely on;
+- autograded test cells (visible and hidden parts, restored from the gradebook) run in the
+  evaluator only. Their outputs are the evaluator's, and so is their verdict: the points
+  come from nbgrader's own `determine_grade` on those outputs.
+
+Before each test cell the sandbox lists its names (`_autograder_agent.manifest()`) and the
+evaluator binds them (`_autograder_evaluator.bind`): functions become proxies, plain data
+is copied. Calling a proxy comes here over the bridge (a Unix socket only the evaluator can
+reach); we run the call in the sandbox (`_autograder_agent.call`) on its shell channel and
+send back its outputs and its answer. API clients of the evaluator's practice clusters go
+to the sandbox as tunnels: a Unix socket in the sandbox slot's `kernel/` directory that
+forwards to the cluster's port on 127.0.0.1. The wire formats are issue 15's.
+
+Everything runs on the executor's own event loop (the one nbclient's `run_sync` keeps per
+thread), so the bridge is served while nbclient waits for the evaluator's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import time
+import urllib.parse
+from pathlib import Path
+from queue import Empty
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import DeadKernelError
+from nbgrader import utils
+
+from .execute import GuardedExecute
+
+ANSWER_MIME = "application/vnd.autograder.answer+json"
+LINE_LIMIT = 64 * 1024 * 1024  # one bridge line: an answer (16 MiB of codec text) and its outputs
+STOPPED = ("your notebook's kernel stopped (it exited, crashed, ran out of memory, or the submission ran "
+           "out of time) while the tests were calling {name}")
+NO_ANSWER = ("your notebook's kernel did not answer the grader's call to {name} (does your code change how "
+             "IPython runs code?)")
+
+
+MANIFEST_CODE = '__import__("_autograder_agent").manifest()\n'
+
+
+def call_code(name: str, payload: str) -> str:
+    return f'__import__("_autograder_agent").call({name!r}, {payload!r})\n'
+
+
+def bind_code(manifest_text: str) -> str:
+    return f'__import__("_autograder_evaluator").bind({manifest_text!r})\n'
+
+
+def agents() -> tuple[str, str]:
+    """The texts that start the agents in (the sandbox, the evaluator).
+
+    The agents (plain.py, sandbox_agent.py, evaluator_agent.py) live beside this file and say
+    how they are started (their `bootstrap()`). `AUTOGRADER_AGENT_DIR` names another folder
+    holding agents of the same names, started by `bootstrap_code`: the stand-ins in
+    tests/evaluator_standins, for a branch that does not have the agents yet.
+    """
+    if not os.environ.get("AUTOGRADER_AGENT_DIR"):
+        from . import evaluator_agent, sandbox_agent
+
+        return sandbox_agent.bootstrap(), evaluator_agent.bootstrap()
+    return bootstrap_code("sandbox_agent.py", "_autograder_agent"), bootstrap_code("evaluator_agent.py", "_autograder_evaluator")
+
+
+def agent_source(name: str) -> str:
+    return (Path(os.environ["AUTOGRADER_AGENT_DIR"]) / name).read_text(encoding="utf-8")
+
+
+def bootstrap_code(agent: str, module: str) -> str:
+    """Code that installs the plain-data codec as `_autograder_plain`, then `agent` as `module`."""
+    return (
+        "def _autograder_boot(plain, agent, name):\n"
+        "    import sys, types\n"
+        "    codec = types.ModuleType('_autograder_plain')\n"
+        "    exec(compile(plain, '<autograder plain>', 'exec'), codec.__dict__)\n"
+        "    sys.modules['_autograder_plain'] = codec\n"
+        "    module = types.ModuleType(name)\n"
+        "    sys.modules[name] = module\n"
+        "    exec(compile(agent, '<' + name + '>', 'exec'), module.__dict__)\n"
+        f"_autograder_boot({agent_source('plain.py')!r}, {agent_source(agent)!r}, {module!r})\n"
+        "del _autograder_boot\n")
+
+
+def route(cell) -> str:
+    """'sandbox', 'both' (locked setup cells) or 'evaluator' (autograded test cells)."""
+    if cell.cell_type != "code" or not utils.is_locked(cell) or utils.is_solution(cell):
+        return "sandbox"
+    return "evaluator" if utils.is_grade(cell) else "both"
+
+
+def verdict(cell) -> dict:
+    """nbgrader's score for a test cell from its outputs; its errors become a 0 with a problem."""
+    max_score = float(cell.metadata["nbgrader"].get("points", 0) or 0)
+    try:
+        score, max_score = utils.determine_grade(cell)
+        return {"score": float(score), "max_score": float(max_score), "problem": None}
+    except Exception as error:  # partial credit above the points, an empty text/plain
+        return {"score": 0.0, "max_score": max_score,
+                "problem": f"the test cell's result could not be scored ({type(error).__name__}: {str(error)[:200]})"}
+
+
+class Tunnels:
+    """Unix sockets in the sandbox slot's kernel/ directory, each forwarding to one local port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.servers: dict[int, tuple[asyncio.AbstractServer, Path]] = {}
+
+    async def socket_for(self, host: str) -> str:
+        url = urllib.parse.urlsplit(host)
+        if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost") or not url.port:
+            raise ValueError(f"an API client for {host!r}: the grader only hands over clients of a cluster on 127.0.0.1")
+        if url.port not in self.servers:
+            path = self.directory / f"tunnel-{url.port}.sock"
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            server = await asyncio.start_unix_server(lambda r, w, port=url.port: self._pipe(r, w, port), path=str(path))
+            os.chmod(path, 0o666)  # the sandbox's uid connects to it
+            self.servers[url.port] = (server, path)
+        return str(self.servers[url.port][1])
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            writer.close()
+            return
+
+        async def copy_(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                try:
+                    dst.close()
+                except Exception:
+                    pass
+
+        await asyncio.gather(copy_(reader, up_writer), copy_(up_reader, writer))
+
+    async def rewrite(self, payload: str) -> str:
+        """Codec text with host markers -> the same with socket markers (a tunnel for each)."""
+        tree = json.loads(payload)
+        hosts: set[str] = set()
+
+        def find(node) -> None:
+            if isinstance(node, dict):
+                if "API" in node and "host" in node:
+                    hosts.add(str(node["host"]))
+                for value in node.values():
+                    find(value)
+            elif isinstance(node, list):
+                for value in node:
+                    find(value)
+
+        find(tree)
+        if not hosts:
+            return payload
+        sockets = {host: await self.socket_for(host) for host in hosts}
+
+        def swap(node):
+            if isinstance(node, dict):
+                if "API" in node and "host" in node:
+                    return {"API": node["API"], "socket": sockets[str(node["host"])]}
+                return {key: swap(value) for key, value in node.items()}
+            if isinstance(node, list):
+                return [swap(value) for value in node]
+            return node
+
+        return json.dumps(swap(tree))
+
+    def close(self) -> None:
+        for server, path in self.servers.values():
+            server.close()
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        self.servers.clear()
+
+
+class TrustedExecute(GuardedExecute):
+    """GuardedExecute whose test cells run in the evaluator, with verdicts and a cost split."""
+
+    evaluator_km = None
+    bridge_path: Path | None = None
+    tunnel_dir: Path | None = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.verdicts: dict[str, dict] = {}
+        self.cost = {"sandbox": 0.0, "evaluator": 0.0, "clusters": 0.0}
+        self._boot = dict(zip(("sandbox", "evaluator"), agents()))
+        self.evaluator_kc = None
+        self.bridge = None
+        self.tunnels = Tunnels(self.tunnel_dir) if self.tunnel_dir else None
+        self._sandbox_died = False
+        self._calls: set[asyncio.Task] = set()
+        try:
+            result = super().preprocess(nb, resources, km)
+            run_sync(self._cluster_seconds)()
+            return result
+        finally:
+            run_sync(self._close)()
+
+    # --- set-up and tear-down ---------------------------------------------------------
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        self.sandbox_km, self.sandbox_kc = self.km, kc
+        self.evaluator_kc = self.evaluator_km.client()
+        await ensure_async(self.evaluator_kc.start_channels())
+        await ensure_async(self.evaluator_kc.wait_for_ready(timeout=self.startup_timeout))
+        self.evaluator_kc.allow_stdin = False
+        for name, client, manager in (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km)):
+            outputs, _, reply = await self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
+            if not reply or reply.get("status") != "ok":
+                detail = (reply or {}).get("evalue") or "no answer" + ("" if await ensure_async(manager.is_alive()) else
+                                                                       ", the kernel is gone")
+                raise RuntimeError(f"the grader's agent did not start in the {name} kernel ({detail})")
+        if self.bridge_path.exists() or self.bridge_path.is_symlink():
+            self.bridge_path.unlink()
+        self.bridge = await asyncio.start_unix_server(self._bridge_client, path=str(self.bridge_path), limit=LINE_LIMIT)
+        os.chmod(self.bridge_path, 0o600)
+        return kc
+
+    # nbclient binds its sync wrappers to its own coroutines: bind them to ours.
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    async def _cluster_seconds(self) -> None:
+        """Seconds the evaluator spent on practice clusters (labkit.practice_clusters.cluster_seconds)."""
+        if self.evaluator_kc is None:
+            return
+        expression = ("getattr(__import__('sys').modules.get('labkit.practice_clusters'), 'cluster_seconds', "
+                      "lambda: 0.0)()")
+        try:
+            _, _, reply = await self._request(self.evaluator_kc, self.evaluator_km, "", timeout=10,
+                                              user_expressions={"seconds": expression})
+            data = reply["user_expressions"]["seconds"]["data"]["text/plain"]
+            self.cost["clusters"] = round(float(data), 3)
+        except Exception:  # an older labkit, a dead evaluator: no figure
+            pass
+
+    async def _close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
+        if self.tunnels is not None:
+            self.tunnels.close()
+        if self.evaluator_kc is not None:
+            try:
+                await ensure_async(self.evaluator_kc.stop_channels())
+            except Exception:
+                pass
+
+    # --- cells ----------------------------------------------------------------------
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        where = route(cell)
+        if where == "sandbox" or not cell.source.strip():
+            return await self._timed("sandbox", super().async_execute_cell(cell, cell_index, execution_count, store_history))
+        if where == "both":
+            done = await self._timed("sandbox", super().async_execute_cell(cell, cell_index, execution_count, store_history))
+            await self._timed("evaluator", self._in_evaluator(copy.deepcopy(done), cell_index))
+            self.nb["cells"][cell_index] = done
+            return done
+        await self._bind(cell)
+        calls_before = self.cost["sandbox"]
+        started = time.monotonic()
+        try:
+            done = await self._in_evaluator(cell, cell_index)
+            # A call the evaluator gave up on (timeout) ends before the sandbox runs anything
+            # else: two readers of its channels would take each other's messages.
+            if self._calls:
+                await asyncio.gather(*self._calls, return_exceptions=True)
+        finally:
+            self.cost["evaluator"] += time.monotonic() - started - (self.cost["sandbox"] - calls_before)
+        self.verdicts[cell.metadata["nbgrader"]["grade_id"]] = verdict(done)
+        if self._sandbox_died and not await ensure_async(self.sandbox_km.is_alive()):
+            raise DeadKernelError("the notebook's kernel died during a test")
+        return done
+
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _timed(self, which: str, job):
+        started = time.monotonic()
+        try:
+            return await job
+        finally:
+            self.cost[which] += time.monotonic() - started
+
+    async def _in_evaluator(self, cell, cell_index):
+        """nbclient's execute_cell with the evaluator as `km`/`kc` (so its timeout interrupts the evaluator)."""
+        saved = self.km, self.kc
+        self.km, self.kc = self.evaluator_km, self.evaluator_kc
+        try:
+            return await super().async_execute_cell(cell, cell_index)
+        finally:
+            self.km, self.kc = saved
+
+    async def _bind(self, cell) -> None:
+        """The sandbox's names, as of now, bound in the evaluator."""
+        manifest = {"names": {}}
+        started = time.monotonic()
+        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, MANIFEST_CODE,
+                                           timeout=self._get_timeout(cell), interrupt=True)
+        self.cost["sandbox"] += time.monotonic() - started
+        if isinstance(answer, dict) and isinstance(answer.get("names"), dict):
+            manifest = answer
+        started = time.monotonic()
+        await self._request(self.evaluator_kc, self.evaluator_km,
+                            bind_code(json.dumps(manifest)), timeout=60)
+        self.cost["evaluator"] += time.monotonic() - started
+
+    # --- requests to a kernel ---------------------------------------------------------
+
+    async def _request(self, kc, km, code: str, timeout: float | None = None, interrupt: bool = False,
+                       user_expressions: dict | None = None) -> tuple[list[dict], dict | None, dict | None]:
+        """Run `code` silently; (outputs, the last answer it published, the reply's content).
+
+        Outputs are streams and displays (answers left out), capped at the notebook's output
+        limit. The reply is None when the kernel died or the time ran out (then the kernel
+        is interrupted when `interrupt` is set).
+        """
+        msg_id = await ensure_async(kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                               stop_on_error=False, user_expressions=user_expressions or {}))
+        deadline = time.monotonic() + timeout if timeout else None
+        outputs: list[dict] = []
+        answer = None
+        size = 0
+        idle = False
+        while not idle:
+            try:
+                msg = await ensure_async(kc.iopub_channel.get_msg(timeout=0.2))
+            except Empty:
+                if not await ensure_async(km.is_alive()) or (self.killed is not None and self.killed.is_set()):
+                    return outputs, answer, None
+                if deadline is not None and time.monotonic() > deadline:
+                    if interrupt:
+                        await ensure_async(km.interrupt_kernel())
+                    return outputs, answer, None
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            elif kind == "stream":
+                size += len(content.get("text", ""))
+                if size <= self.output_limit:
+                    outputs.append({"stream": "stderr" if content.get("name") == "stderr" else "stdout",
+                                    "text": str(content.get("text", ""))})
+            elif kind in ("display_data", "execute_result", "update_display_data"):
+                data = content.get("data") or {}
+                if ANSWER_MIME in data:
+                    try:
+                        answer = json.loads(data[ANSWER_MIME])
+                    except (TypeError, ValueError):
+                        answer = None
+                    continue
+                size += sum(len(str(v)) for v in data.values())
+                if size <= self.output_limit:
+                    outputs.append({"display": {str(k): v for k, v in data.items()}})
+            elif kind == "error":
+                size += sum(len(line) for line in content.get("traceback", []))
+                if size <= self.output_limit:
+                    outputs.append({"stream": "stderr", "text": "\n".join(content.get("traceback", [])) + "\n"})
+        # The reply follows the idle status at once, unless the machine is very busy.
+        waited = 0.0
+        while True:
+            try:
+                reply = await ensure_async(kc.shell_channel.get_msg(timeout=0.5))
+            except Empty:
+                waited += 0.5
+                if waited >= 30 or not await ensure_async(km.is_alive()):
+                    return outputs, answer, None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return outputs, answer, reply["content"]
+
+    # --- the bridge -----------------------------------------------------------------
+
+    async def _bridge_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One proxy call: a request line in, one reply line out (or a cancel line in)."""
+        task = asyncio.current_task()
+        self._calls.add(task)
+        try:
+            reply = await self._serve_call(reader)
+            if reply is not None:
+                writer.write((json.dumps(reply) + "\n").encode())
+                await writer.drain()
+        except Exception as error:  # never let one call take the grader down
+            try:
+                writer.write((json.dumps({"failed": f"the grader could not make this call ({type(error).__name__})"})
+                              + "\n").encode())
+                await writer.drain()
+            except Exception:
+                pass
+        finally:
+            self._calls.discard(task)
+            writer.close()
+
+    async def _serve_call(self, reader: asyncio.StreamReader) -> dict | None:
+        request = json.loads(await reader.readline())
+        name, payload = request.get("name"), request.get("payload")
+        if request.get("op") != "call" or not isinstance(name, str) or not name.isidentifier() \
+                or not isinstance(payload, str):
+            return {"failed": "the grader's evaluator sent a malformed call"}
+        if self.tunnels is not None:
+            try:
+                payload = await self.tunnels.rewrite(payload)
+            except ValueError as error:
+                return {"failed": str(error)}
+        code = call_code(name, payload)
+        started = time.monotonic()
+        call = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, code))
+        cancel = asyncio.ensure_future(reader.readline())
+        try:
+            done, _ = await asyncio.wait({call, cancel}, return_when=asyncio.FIRST_COMPLETED)
+            if call not in done:  # the evaluator was interrupted (timeout) or went away
+                await ensure_async(self.sandbox_km.interrupt_kernel())
+                try:
+                    await asyncio.wait_for(call, 5)
+                except Exception:
+                    call.cancel()
+                return None
+        finally:
+            cancel.cancel()
+            self.cost["sandbox"] += time.monotonic() - started
+        outputs, answer, reply = call.result()
+        if reply is None and not await ensure_async(self.sandbox_km.is_alive()):
+            self._sandbox_died = True
+            return {"failed": STOPPED.format(name=name)}
+        if not isinstance(answer, dict):
+            if self.killed is not None and self.killed.is_set():
+                return {"failed": STOPPED.format(name=name)}
+            return {"failed": NO_ANSWER.format(name=name)}
+        return {"outputs": outputs, "answer": answer}

@@ -1,0 +1,249 @@
+"""The trusted evaluator (autograder/trusted_execute.py, evaluators.py), through a real grading worker.
+
+Test cells run in a fresh trusted kernel, never in the learner's: so honest submissions
+score as before, every tampering attack of `attacks.tampering`/`shadowing` gains nothing,
+the sandbox never sees a test cell (on disk or as code to run), each test cell's points
+are nbgrader's `determine_grade` on the evaluator's outputs (the verdicts), learner
+functions called by the tests behave as under nbgrader (stderr costs the cell, their
+exceptions are the same builtins, a test that times out interrupts the learner's call),
+and submitted notebooks that are links or not files are refused without being read.
+
+Until the agents (autograder/plain.py, sandbox_agent.py, evaluator_agent.py) are merged,
+the stand-ins in tests/evaluator_standins are used. Needs root, as the grader's other
+isolation tests (CI runs as root).
+"""
+
+from __future__ import annotations
+
+import base64
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO_ROOT, skip_unless_ci
+
+from autograder import attacks, cohort
+from autograder.course import Course, snapshot_gradebook
+from autograder.sandbox import Limits
+
+STANDINS = Path(__file__).with_name("evaluator_standins")
+AGENTS_MERGED = Path(attacks.__file__).with_name("sandbox_agent.py").exists()
+ASSIGNMENT_3 = "03-kubernetes-hierarchy"
+FIT_POINTS = 2.0
+
+# Learner code beside the right answers, to check what a called function may do.
+CALLED = {
+    # prints to stderr inside the function the tests call: nbgrader gives the test cell 0
+    "p-stderr": ("fit", "import sys\n", "    print('debug', file=sys.stderr)\n"),
+    # answers a numpy-like object (a tuple here): not plain data
+    "p-tuple": ("density", "", None),
+    # loops forever on a hidden input only: that test cell times out, the next ones still score
+    "p-hang": ("fit", "", "    while host_gib == 64 and per_instance_mib == 2048:\n        pass\n"),
+    # writes a file in its working directory: kept in the result's files
+    "p-writer": ("fit", "import os\nos.makedirs('notes', exist_ok=True)\nopen('notes/out.txt', 'w').write('hello')\n", None),
+}
+
+
+@pytest.fixture(autouse=True)
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        skip_unless_ci("the evaluator's tests grade with process isolation, which needs root (CI runs as root)")
+
+
+def _called_submission(course: Path, student: str):
+    exercise, before, inside = CALLED[student]
+    nb = cohort.learner_version(course, {})
+    cell = cohort.answer_cell(nb, exercise)
+    if student == "p-tuple":
+        cell.source += "\n_density = density\ndef density(*args):\n    return tuple(_density(*args).items())\n"
+    elif inside:
+        head, body = cell.source.split(":\n", 1)
+        cell.source = before + head + ":\n" + inside + body
+    else:
+        cell.source = before + cell.source
+    return nb
+
+
+def _solved_3(course: Path):
+    source = nbformat.read(course / "source" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb", as_version=4)
+    nb = nbformat.read(course / "release" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb", as_version=4)
+    answers = {c.metadata.nbgrader["grade_id"]: c.source for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = "\n".join(line for line in answers[grade_id].split("\n") if "### " not in line)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every submission of this module graded by one real worker (fork server, evaluators)."""
+    scratch = tmp_path_factory.mktemp("evaluator")
+    os.chmod(scratch, 0o711)
+    course_root = cohort.make_course(REPO_ROOT, scratch / "course")
+    with (course_root / "nbgrader_config.py").open("a") as config:
+        config.write("\nc.Execute.timeout = 8\n")
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT_3, "--force"], cwd=course_root,
+                   env=cohort.nbgrader_env(), capture_output=True, check=True)
+    cases = {**attacks.tampering(course_root), **attacks.shadowing(course_root),
+             **attacks.reading_notebook(course_root), **attacks.links(course_root)}
+    cohort.write(course_root, "honest", cohort.learner_version(course_root, {}))
+    cohort.write(course_root, "allwrong", attacks._all_wrong(course_root))
+    for student in CALLED:
+        cohort.write(course_root, student, _called_submission(course_root, student))
+    target = course_root / "submitted" / "honest3" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(_solved_3(course_root), target)
+
+    course = Course.open(course_root)
+    snapshot = snapshot_gradebook(course, scratch / "snapshot.db")
+    settings = {"course_root": str(course_root), "limits": Limits().as_dict(), "isolation": "process",
+                "image": "", "slots_dir": str(scratch / "run" / "slots"), "kernel_name": "python3", "fork_server": True}
+    env = dict(os.environ)
+    if not AGENTS_MERGED:
+        os.environ["AUTOGRADER_AGENT_DIR"] = str(STANDINS)
+    from autograder.worker import worker_main
+
+    parent, child = mp.get_context("fork").Pipe()
+    worker = mp.get_context("fork").Process(target=worker_main, args=(child, 0, settings), daemon=True)
+    worker.start()
+    results = {}
+    try:
+        students = sorted(p.name for p in (course_root / "submitted").iterdir())
+        for student in students:
+            assignment = ASSIGNMENT_3 if student == "honest3" else cohort.ASSIGNMENT
+            notebook = "kubernetes-hierarchy" if student == "honest3" else cohort.NOTEBOOK
+            source = course_root / "source" / assignment
+            parent.send({"student": student, "assignment": assignment, "notebooks": [notebook], "digest": "",
+                         "submission_dir": str(course_root / "submitted" / student / assignment),
+                         "snapshot_url": snapshot, "ignore": [], "more": student != students[-1],
+                         "extra_files": [(str(f), str(f.relative_to(source))) for f in source.rglob("*")
+                                         if f.is_file() and f.suffix != ".ipynb"]})
+            assert parent.poll(600), f"the worker did not answer for {student}"
+            results[student] = parent.recv()
+            if "grader_fault" in results[student]:
+                print(f"FAULT {student}: {results[student]['grader_fault']}", file=sys.stderr)
+        parent.send(None)
+        worker.join(60)
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        os.environ.clear()
+        os.environ.update(env)
+    return {"course": course_root, "cases": cases, "results": results}
+
+
+def notebook_of(graded: dict, student: str) -> dict:
+    result = graded["results"][student]
+    assert "grader_fault" not in result, result["grader_fault"] + result.get("traceback", "")
+    return next(iter(result["notebooks"].values()))
+
+
+def cell_outputs(entry: dict, grade_id: str) -> str:
+    nb = nbformat.reads(entry["notebook"], as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "\n".join(str(o.get("text", "")) + str(o.get("ename", "")) + str(o.get("evalue", "")) + str(o.get("data", "")) for o in cell.outputs)
+
+
+def total(entry: dict) -> float:
+    return sum(v["score"] for v in entry["verdicts"].values())
+
+
+def test_an_honest_submission_gets_every_point_from_the_verdicts(graded: dict) -> None:
+    entry = notebook_of(graded, "honest")
+    assert entry["status"] == "graded", entry["reasons"]
+    assert set(entry["verdicts"]) == {f"{e}-test" for e in cohort.EXERCISES}
+    assert all(v["score"] == v["max_score"] and v["problem"] is None for v in entry["verdicts"].values()), entry["verdicts"]
+    assert total(entry) == 11.0
+
+
+def test_wrong_answers_score_zero_and_the_tests_say_why(graded: dict) -> None:
+    entry = notebook_of(graded, "allwrong")
+    assert total(entry) == 0.0
+    assert "how_many_fit(16, 2, 1536)" in cell_outputs(entry, "fit-test")
+
+
+@pytest.mark.parametrize("student", sorted(attacks.TAMPERING) + ["s-labkit"])
+def test_tampering_from_the_learners_kernel_gains_nothing(graded: dict, student: str) -> None:
+    """Each of these got 5 to 11 of 11 points for wrong answers before the evaluator (see attacks.py)."""
+    entry = notebook_of(graded, student)
+    assert entry["status"] == "graded", entry["reasons"]
+    assert len(entry["verdicts"]) == 5 and total(entry) == 0.0, entry["verdicts"]
+
+
+def test_the_sandbox_never_holds_a_test_cell(graded: dict) -> None:
+    disk = notebook_of(graded, "r-disk")
+    memory = notebook_of(graded, "r-memory")
+    assert total(disk) == total(memory) == 11.0
+    # what the learner's code printed (and copied) holds no hidden test...
+    for entry in (disk, memory):
+        printed = cell_outputs(entry, "fit-answer")
+        assert "LEAK" in printed
+        for marker in attacks.HIDDEN_MARKERS:
+            assert marker not in printed
+    leak = base64.b64decode(disk["files"]["leak.txt"]).decode()
+    assert "how_many_fit(16, 2, 1536)" in leak  # it did read the notebook: the tests as released
+    assert not any(marker in leak for marker in attacks.HIDDEN_MARKERS)
+    # ...and no test cell was ever given to the learner's kernel to run, not even the visible part
+    # (before, its pre_run_cell hook printed each hidden test into the test cell's output)
+    assert "LEAK" not in cell_outputs(memory, "density-test")
+    seen = base64.b64decode(memory["files"]["seen.txt"]).decode()
+    assert "def density(" in seen
+    assert "checks.expect" not in seen and "HIDDEN" not in seen.replace("'HIDDEN ' + 'TESTS'", "")
+
+
+@pytest.mark.parametrize("student", ["l-source", "l-secret", "l-dangling", "l-fifo", "l-folder"])
+def test_a_notebook_that_is_a_link_or_not_a_file_is_refused_unread(graded: dict, student: str) -> None:
+    entry = notebook_of(graded, student)
+    assert entry["status"] == "unreadable" and not entry["verdicts"]
+    reason = " ".join(entry["reasons"])
+    assert "submit the notebook file itself" in reason
+    assert attacks.SECRET[:10] not in reason and "cells" not in reason
+
+
+def test_a_called_function_that_prints_to_stderr_costs_its_test_cell(graded: dict) -> None:
+    entry = notebook_of(graded, "p-stderr")
+    # density's answer calls how_many_fit too: both test cells see the stderr, as under nbgrader
+    for test in ("fit-test", "density-test"):
+        assert entry["verdicts"][test]["score"] == 0.0
+        assert "debug" in cell_outputs(entry, test)
+    assert total(entry) == 11.0 - 2 * FIT_POINTS
+
+
+def test_an_answer_that_is_not_plain_data_fails_with_what_to_return(graded: dict) -> None:
+    entry = notebook_of(graded, "p-tuple")
+    assert entry["verdicts"]["density-test"]["score"] == 0.0
+    assert "plain data" in cell_outputs(entry, "density-test")
+
+
+def test_a_test_that_times_out_interrupts_the_learners_call_and_grading_goes_on(graded: dict) -> None:
+    entry = notebook_of(graded, "p-hang")
+    assert entry["status"] == "graded", entry["reasons"]
+    assert entry["verdicts"]["fit-test"]["score"] == 0.0
+    assert "CellTimeoutError" in cell_outputs(entry, "fit-test")
+    # density calls how_many_fit again: the sandbox was interrupted, not left looping
+    assert total(entry) == 11.0 - FIT_POINTS
+
+
+def test_files_the_notebook_writes_are_returned_and_the_cost_is_split(graded: dict) -> None:
+    result = graded["results"]["p-writer"]
+    entry = notebook_of(graded, "p-writer")
+    assert base64.b64decode(entry["files"]["notes/out.txt"]) == b"hello"
+    assert f"{cohort.NOTEBOOK}.ipynb" not in entry["files"]
+    assert set(result["cost"]) == {"sandbox", "evaluator", "clusters"}
+    assert result["cost"]["sandbox"] > 0 and result["cost"]["evaluator"] > 0
+
+
+def test_assignment_3_reaches_the_learners_functions_through_tunnels(graded: dict) -> None:
+    """The evaluator's practice clusters are handed to the sandbox as tunnels: the solution scores all."""
+    result = graded["results"]["honest3"]
+    entry = notebook_of(graded, "honest3")
+    assert entry["status"] == "graded", entry["reasons"]
+    assert entry["verdicts"] and all(v["score"] == v["max_score"] for v in entry["verdicts"].values()), entry["verdicts"]
+    assert result["cost"]["evaluator"] > 0
