@@ -35,59 +35,15 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbgrader import utils
 
+from . import evaluator_agent, plain, sandbox_agent
 from .execute import GuardedExecute
+from .sandbox_agent import ANSWER_MIME
 
-ANSWER_MIME = "application/vnd.autograder.answer+json"
 LINE_LIMIT = 64 * 1024 * 1024  # one bridge line: an answer (16 MiB of codec text) and its outputs
 STOPPED = ("your notebook's kernel stopped (it exited, crashed, ran out of memory, or the submission ran "
            "out of time) while the tests were calling {name}")
 NO_ANSWER = ("your notebook's kernel did not answer the grader's call to {name} (does your code change how "
              "IPython runs code?)")
-
-
-MANIFEST_CODE = '__import__("_autograder_agent").manifest()\n'
-
-
-def call_code(name: str, payload: str) -> str:
-    return f'__import__("_autograder_agent").call({name!r}, {payload!r})\n'
-
-
-def bind_code(manifest_text: str) -> str:
-    return f'__import__("_autograder_evaluator").bind({manifest_text!r})\n'
-
-
-def agents() -> tuple[str, str]:
-    """The texts that start the agents in (the sandbox, the evaluator).
-
-    The agents (plain.py, sandbox_agent.py, evaluator_agent.py) live beside this file and say
-    how they are started (their `bootstrap()`). `AUTOGRADER_AGENT_DIR` names another folder
-    holding agents of the same names, started by `bootstrap_code`: the stand-ins in
-    tests/evaluator_standins, for a branch that does not have the agents yet.
-    """
-    if not os.environ.get("AUTOGRADER_AGENT_DIR"):
-        from . import evaluator_agent, sandbox_agent
-
-        return sandbox_agent.bootstrap(), evaluator_agent.bootstrap()
-    return bootstrap_code("sandbox_agent.py", "_autograder_agent"), bootstrap_code("evaluator_agent.py", "_autograder_evaluator")
-
-
-def agent_source(name: str) -> str:
-    return (Path(os.environ["AUTOGRADER_AGENT_DIR"]) / name).read_text(encoding="utf-8")
-
-
-def bootstrap_code(agent: str, module: str) -> str:
-    """Code that installs the plain-data codec as `_autograder_plain`, then `agent` as `module`."""
-    return (
-        "def _autograder_boot(plain, agent, name):\n"
-        "    import sys, types\n"
-        "    codec = types.ModuleType('_autograder_plain')\n"
-        "    exec(compile(plain, '<autograder plain>', 'exec'), codec.__dict__)\n"
-        "    sys.modules['_autograder_plain'] = codec\n"
-        "    module = types.ModuleType(name)\n"
-        "    sys.modules[name] = module\n"
-        "    exec(compile(agent, '<' + name + '>', 'exec'), module.__dict__)\n"
-        f"_autograder_boot({agent_source('plain.py')!r}, {agent_source(agent)!r}, {module!r})\n"
-        "del _autograder_boot\n")
 
 
 def route(cell) -> str:
@@ -152,34 +108,12 @@ class Tunnels:
 
     async def rewrite(self, payload: str) -> str:
         """Codec text with host markers -> the same with socket markers (a tunnel for each)."""
-        tree = json.loads(payload)
         hosts: set[str] = set()
-
-        def find(node) -> None:
-            if isinstance(node, dict):
-                if "API" in node and "host" in node:
-                    hosts.add(str(node["host"]))
-                for value in node.values():
-                    find(value)
-            elif isinstance(node, list):
-                for value in node:
-                    find(value)
-
-        find(tree)
+        plain.map_api(payload, lambda marker: hosts.add(marker["host"]) or marker)
         if not hosts:
             return payload
         sockets = {host: await self.socket_for(host) for host in hosts}
-
-        def swap(node):
-            if isinstance(node, dict):
-                if "API" in node and "host" in node:
-                    return {"API": node["API"], "socket": sockets[str(node["host"])]}
-                return {key: swap(value) for key, value in node.items()}
-            if isinstance(node, list):
-                return [swap(value) for value in node]
-            return node
-
-        return json.dumps(swap(tree))
+        return plain.map_api(payload, lambda marker: {"API": marker["API"], "socket": sockets[marker["host"]]})
 
     def close(self) -> None:
         for server, path in self.servers.values():
@@ -201,7 +135,7 @@ class TrustedExecute(GuardedExecute):
     def preprocess(self, nb, resources=None, km=None):
         self.verdicts: dict[str, dict] = {}
         self.cost = {"sandbox": 0.0, "evaluator": 0.0, "clusters": 0.0}
-        self._boot = dict(zip(("sandbox", "evaluator"), agents()))
+        self._boot = {"sandbox": sandbox_agent.bootstrap(), "evaluator": evaluator_agent.bootstrap()}
         self.evaluator_kc = None
         self.bridge = None
         self.tunnels = Tunnels(self.tunnel_dir) if self.tunnel_dir else None
@@ -313,14 +247,14 @@ class TrustedExecute(GuardedExecute):
         """The sandbox's names, as of now, bound in the evaluator."""
         manifest = {"names": {}}
         started = time.monotonic()
-        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, MANIFEST_CODE,
+        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, sandbox_agent.manifest_code(),
                                            timeout=self._get_timeout(cell), interrupt=True)
         self.cost["sandbox"] += time.monotonic() - started
         if isinstance(answer, dict) and isinstance(answer.get("names"), dict):
             manifest = answer
         started = time.monotonic()
         await self._request(self.evaluator_kc, self.evaluator_km,
-                            bind_code(json.dumps(manifest)), timeout=60)
+                            evaluator_agent.bind_code(json.dumps(manifest)), timeout=60)
         self.cost["evaluator"] += time.monotonic() - started
 
     # --- requests to a kernel ---------------------------------------------------------
@@ -422,7 +356,7 @@ class TrustedExecute(GuardedExecute):
                 payload = await self.tunnels.rewrite(payload)
             except ValueError as error:
                 return {"failed": str(error)}
-        code = call_code(name, payload)
+        code = sandbox_agent.call_code(name, payload)
         started = time.monotonic()
         call = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, code))
         cancel = asyncio.ensure_future(reader.readline())

@@ -8,9 +8,7 @@ functions called by the tests behave as under nbgrader (stderr costs the cell, t
 exceptions are the same builtins, a test that times out interrupts the learner's call),
 and submitted notebooks that are links or not files are refused without being read.
 
-Until the agents (autograder/plain.py, sandbox_agent.py, evaluator_agent.py) are merged,
-the stand-ins in tests/evaluator_standins are used. Needs root, as the grader's other
-isolation tests (CI runs as root).
+Needs root, as the grader's other isolation tests (CI runs as root).
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from autograder import attacks, cohort
 from autograder.course import Course, snapshot_gradebook
 from autograder.sandbox import Limits
 
-STANDINS = Path(__file__).with_name("evaluator_standins")
-AGENTS_MERGED = Path(attacks.__file__).with_name("sandbox_agent.py").exists()
 ASSIGNMENT_3 = "03-kubernetes-hierarchy"
 FIT_POINTS = 2.0
 
@@ -106,8 +102,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     settings = {"course_root": str(course_root), "limits": Limits().as_dict(), "isolation": "process",
                 "image": "", "slots_dir": str(scratch / "run" / "slots"), "kernel_name": "python3", "fork_server": True}
     env = dict(os.environ)
-    if not AGENTS_MERGED:
-        os.environ["AUTOGRADER_AGENT_DIR"] = str(STANDINS)
     from autograder.worker import worker_main
 
     parent, child = mp.get_context("fork").Pipe()
