@@ -33,6 +33,7 @@ from queue import Empty
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_hook
 from nbgrader import utils
 
 from . import evaluator_agent, plain, sandbox_agent
@@ -44,6 +45,15 @@ STOPPED = ("your notebook's kernel stopped (it exited, crashed, ran out of memor
            "out of time) while the tests were calling {name}")
 NO_ANSWER = ("your notebook's kernel did not answer the grader's call to {name} (does your code change how "
              "IPython runs code?)")
+
+
+def connected_client(km):
+    """The client the kernel pool connected when it started `km` (see KernelPool._start), or a new one."""
+    kc = getattr(km, "prepared_client", None)
+    if kc is None:
+        kc = km.client()
+        kc.start_channels()
+    return kc
 
 
 def route(cell) -> str:
@@ -151,12 +161,16 @@ class TrustedExecute(GuardedExecute):
     # --- set-up and tear-down ---------------------------------------------------------
 
     async def async_start_new_kernel_client(self):
-        kc = await super().async_start_new_kernel_client()
+        kc = self.kc = connected_client(self.km)
+        try:
+            await asyncio.gather(ensure_async(kc.wait_for_ready(timeout=self.startup_timeout)),
+                                 self._evaluator_ready())
+        except Exception:
+            await self._async_cleanup_kernel()
+            raise
+        kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
         self.sandbox_km, self.sandbox_kc = self.km, kc
-        self.evaluator_kc = self.evaluator_km.client()
-        await ensure_async(self.evaluator_kc.start_channels())
-        await ensure_async(self.evaluator_kc.wait_for_ready(timeout=self.startup_timeout))
-        self.evaluator_kc.allow_stdin = False
         for name, client, manager in (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km)):
             outputs, _, reply = await self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
             if not reply or reply.get("status") != "ok":
@@ -168,6 +182,11 @@ class TrustedExecute(GuardedExecute):
         self.bridge = await asyncio.start_unix_server(self._bridge_client, path=str(self.bridge_path), limit=LINE_LIMIT)
         os.chmod(self.bridge_path, 0o600)
         return kc
+
+    async def _evaluator_ready(self) -> None:
+        self.evaluator_kc = connected_client(self.evaluator_km)
+        await ensure_async(self.evaluator_kc.wait_for_ready(timeout=self.startup_timeout))
+        self.evaluator_kc.allow_stdin = False
 
     # nbclient binds its sync wrappers to its own coroutines: bind them to ours.
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
