@@ -311,3 +311,72 @@ def call(name: str, payload: str) -> None:
     except BaseException as error:  # e.g. a learner's repr() raised while wording a message
         answer = _raised(error, skip_frames=0)
     _publish(answer)
+
+
+# --- serving calls over a socket (one session per test cell) ------------------------------
+
+SERVE_OUTPUT_LIMIT = 8 * 1024 * 1024
+
+
+class _Capture:
+    """sys.stdout/sys.stderr during one served call: what the call prints, in order, as bridge outputs."""
+
+    def __init__(self, name: str, chunks: list[dict], budget: list[int]) -> None:
+        self.name, self.chunks, self.budget = name, chunks, budget
+        self.encoding = "utf-8"
+
+    def write(self, text: Any) -> int:
+        text = str(text)
+        if self.budget[0] > 0 and text:
+            text = text[: self.budget[0]]
+            self.budget[0] -= len(text)
+            if self.chunks and self.chunks[-1]["stream"] == self.name:
+                self.chunks[-1]["text"] += text
+            else:
+                self.chunks.append({"stream": self.name, "text": text})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def serve_code(path: str) -> str:
+    """The code of the worker's serve request for a test cell (execute it silently)."""
+    return f'__import__("_autograder_agent").serve({path!r})\n'
+
+
+def serve(path: str) -> None:
+    """Answer the worker's calls on the Unix socket ``path`` until it closes the connection.
+
+    Why: a call as its own execute request costs a round of kernel messages (about 8 ms on a
+    busy machine, and a test cell may make dozens of calls); one request that serves every call of
+    a test cell costs one. Each call runs here, in the kernel's main thread, as an execute request
+    would run it; what it prints to sys.stdout/sys.stderr comes back with its answer, in order. A
+    line in: ``{"name", "payload"}``; a line out: ``{"answer": ..., "outputs": [...]}``.
+    """
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    reader = conn.makefile("rb")
+    try:
+        while True:
+            line = reader.readline()
+            if not line:
+                return
+            request = json.loads(line)
+            chunks: list[dict] = []
+            budget = [SERVE_OUTPUT_LIMIT]
+            saved = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = _Capture("stdout", chunks, budget), _Capture("stderr", chunks, budget)
+            try:
+                answer = _answer(str(request.get("name")), str(request.get("payload")))
+            except BaseException as error:  # e.g. a learner's repr() raised while wording a message
+                answer = _raised(error, skip_frames=0)
+            finally:
+                sys.stdout, sys.stderr = saved
+            conn.sendall((json.dumps({"answer": answer, "outputs": chunks}) + "\n").encode())
+    finally:
+        reader.close()
+        conn.close()

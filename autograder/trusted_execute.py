@@ -56,6 +56,35 @@ def connected_client(km):
     return kc
 
 
+async def ready(kc, km, timeout: float) -> None:
+    """Wait until the kernel answers on its shell channel and its IOPub reaches `kc`.
+
+    jupyter_client's `wait_for_ready` does that too, then drains IOPub until it has been quiet
+    for 0.2 s: 0.2 s per kernel and submission, for messages nbclient would skip anyway (it
+    reads only the replies to its own requests). Here a kernel_info request's reply and its
+    idle status prove both channels; without them in a second, `wait_for_ready` decides.
+    """
+    msg_id = kc.kernel_info()
+    deadline = time.monotonic() + 1.0
+    replied = idle = False
+    while not (replied and idle) and time.monotonic() < deadline:
+        if not replied:
+            try:
+                reply = await ensure_async(kc.shell_channel.get_msg(timeout=0.05))
+                replied = reply["parent_header"].get("msg_id") == msg_id
+            except Empty:
+                pass
+        if not idle:
+            try:
+                msg = await ensure_async(kc.iopub_channel.get_msg(timeout=0.05))
+                idle = (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                        and msg["content"].get("execution_state") == "idle")
+            except Empty:
+                pass
+    if not (replied and idle):
+        await ensure_async(kc.wait_for_ready(timeout=timeout))
+
+
 def route(cell) -> str:
     """'sandbox', 'both' (locked setup cells) or 'evaluator' (autograded test cells)."""
     if cell.cell_type != "code" or not utils.is_locked(cell) or utils.is_solution(cell):
@@ -151,6 +180,9 @@ class TrustedExecute(GuardedExecute):
         self.tunnels = Tunnels(self.tunnel_dir) if self.tunnel_dir else None
         self._sandbox_died = False
         self._calls: set[asyncio.Task] = set()
+        self._session = None  # (reader, writer, the serve request) while the sandbox serves calls
+        self._accepted: asyncio.Queue | None = None
+        self._calls_server = None
         try:
             result = super().preprocess(nb, resources, km)
             run_sync(self._cluster_seconds)()
@@ -163,8 +195,7 @@ class TrustedExecute(GuardedExecute):
     async def async_start_new_kernel_client(self):
         kc = self.kc = connected_client(self.km)
         try:
-            await asyncio.gather(ensure_async(kc.wait_for_ready(timeout=self.startup_timeout)),
-                                 self._evaluator_ready())
+            await asyncio.gather(ready(kc, self.km, self.startup_timeout), self._evaluator_ready())
         except Exception:
             await self._async_cleanup_kernel()
             raise
@@ -185,7 +216,7 @@ class TrustedExecute(GuardedExecute):
 
     async def _evaluator_ready(self) -> None:
         self.evaluator_kc = connected_client(self.evaluator_km)
-        await ensure_async(self.evaluator_kc.wait_for_ready(timeout=self.startup_timeout))
+        await ready(self.evaluator_kc, self.evaluator_km, self.startup_timeout)
         self.evaluator_kc.allow_stdin = False
 
     # nbclient binds its sync wrappers to its own coroutines: bind them to ours.
@@ -206,6 +237,10 @@ class TrustedExecute(GuardedExecute):
             pass
 
     async def _close(self) -> None:
+        await self._end_session(timeout=5)
+        if self._calls_server is not None:
+            self._calls_server.close()
+            self._calls_server = None
         if self.bridge is not None:
             self.bridge.close()
             self.bridge = None
@@ -237,6 +272,7 @@ class TrustedExecute(GuardedExecute):
             # else: two readers of its channels would take each other's messages.
             if self._calls:
                 await asyncio.gather(*self._calls, return_exceptions=True)
+            await self._end_session(timeout=self._get_timeout(cell))
         finally:
             self.cost["evaluator"] += time.monotonic() - started - (self.cost["sandbox"] - calls_before)
         self.verdicts[cell.metadata["nbgrader"]["grade_id"]] = verdict(done)
@@ -375,28 +411,88 @@ class TrustedExecute(GuardedExecute):
                 payload = await self.tunnels.rewrite(payload)
             except ValueError as error:
                 return {"failed": str(error)}
-        code = sandbox_agent.call_code(name, payload)
         started = time.monotonic()
-        call = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, code))
+        call = asyncio.ensure_future(self._session_call(name, payload))
         cancel = asyncio.ensure_future(reader.readline())
         try:
             done, _ = await asyncio.wait({call, cancel}, return_when=asyncio.FIRST_COMPLETED)
             if call not in done:  # the evaluator was interrupted (timeout) or went away
                 await ensure_async(self.sandbox_km.interrupt_kernel())
-                try:
-                    await asyncio.wait_for(call, 5)
-                except Exception:
-                    call.cancel()
+                call.cancel()
+                await self._end_session(timeout=5)
                 return None
         finally:
             cancel.cancel()
             self.cost["sandbox"] += time.monotonic() - started
-        outputs, answer, reply = call.result()
+        reply = call.result()
         if reply is None and not await ensure_async(self.sandbox_km.is_alive()):
             self._sandbox_died = True
             return {"failed": STOPPED.format(name=name)}
+        answer = reply.get("answer") if isinstance(reply, dict) else None
         if not isinstance(answer, dict):
             if self.killed is not None and self.killed.is_set():
                 return {"failed": STOPPED.format(name=name)}
             return {"failed": NO_ANSWER.format(name=name)}
+        outputs = [o for o in reply.get("outputs") or [] if isinstance(o, dict)]
         return {"outputs": outputs, "answer": answer}
+
+    # --- the sandbox serving calls (one session per test cell) ------------------------
+
+    async def _open_session(self):
+        """Ask the sandbox to serve calls on a socket in its kernel/ directory; None if it does not."""
+        if self._session is not None:
+            return self._session
+        path = self.tunnel_dir / "calls.sock"
+        if self._calls_server is None:
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            self._accepted = asyncio.Queue()
+            self._calls_server = await asyncio.start_unix_server(
+                lambda r, w: self._accepted.put_nowait((r, w)), path=str(path), limit=LINE_LIMIT)
+            os.chmod(path, 0o666)  # the sandbox's uid connects to it
+        request = asyncio.ensure_future(self._request(self.sandbox_kc, self.sandbox_km, sandbox_agent.serve_code(str(path))))
+        accepted = asyncio.ensure_future(self._accepted.get())
+        await asyncio.wait({request, accepted}, return_when=asyncio.FIRST_COMPLETED)
+        if not accepted.done():  # the serve request ended at once: the agent is gone or broken
+            accepted.cancel()
+            return None
+        reader, writer = accepted.result()
+        self._session = (reader, writer, request)
+        return self._session
+
+    async def _session_call(self, name: str, payload: str) -> dict | None:
+        """One call through the serving session: its reply line, or None when the session ended."""
+        session = await self._open_session()
+        if session is None:
+            return None
+        reader, writer, request = session
+        try:
+            writer.write((json.dumps({"name": name, "payload": payload}) + "\n").encode())
+            await writer.drain()
+            line = asyncio.ensure_future(reader.readline())
+            await asyncio.wait({line, request}, return_when=asyncio.FIRST_COMPLETED)
+            if not line.done() or not line.result():
+                line.cancel()
+                await self._end_session(timeout=5)
+                return None
+            reply = json.loads(line.result())
+        except (OSError, ValueError):
+            await self._end_session(timeout=5)
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    async def _end_session(self, timeout: float | None) -> None:
+        """Close the session and wait (at most `timeout`) for the serve request to finish, so no
+        reader of the sandbox's channels is left when the next cell runs."""
+        if self._session is None:
+            return
+        reader, writer, request = self._session
+        self._session = None
+        try:
+            writer.close()
+        except Exception:
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(request), timeout)
+        except Exception:
+            request.cancel()
