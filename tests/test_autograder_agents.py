@@ -641,3 +641,39 @@ def test_arguments_may_hold_tuples_but_answers_may_not() -> None:
         plain.decode(text)
     with pytest.raises(plain.NotPlain):
         plain.encode(steps)
+
+
+def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox, short_dir):
+    """What the worker does for a test cell: one serve request, then calls as lines on a socket."""
+    import threading
+
+    sandbox.run("import sys\n"
+                "def s_twice(x):\n    print('out'); print('err', file=sys.stderr); print('out again')\n    return x * 2\n"
+                "def s_fail():\n    raise KeyError('k')\n")
+    path = short_dir / "calls.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    replies: list[dict] = []
+
+    def worker_side() -> None:
+        conn, _ = listener.accept()
+        lines = conn.makefile("rb")
+        for name, args in (("s_twice", [21]), ("s_fail", []), ("s_missing", [])):
+            conn.sendall((json.dumps({"name": name, "payload": plain.encode([args, {}])}) + "\n").encode())
+            replies.append(json.loads(lines.readline()))
+        conn.close()  # the end of the test cell: serve returns
+
+    thread = threading.Thread(target=worker_side)
+    thread.start()
+    outputs = sandbox.run(sandbox_agent.serve_code(str(path)), silent=True)
+    thread.join(10)
+    listener.close()
+    assert outputs == [], "a session prints nothing of its own"
+    twice, fail, missing = replies
+    assert plain.decode(twice["answer"]["ok"]) == 42
+    assert twice["outputs"] == [{"stream": "stdout", "text": "out\n"}, {"stream": "stderr", "text": "err\n"},
+                                {"stream": "stdout", "text": "out again\n"}]
+    assert fail["answer"]["raised"]["type"] == "KeyError" and fail["outputs"] == []
+    assert "s_missing is not defined" in missing["answer"]["missing"]
+    assert sandbox.value("type(__import__('sys').stdout).__name__") != "_Capture", "the streams are given back"
