@@ -347,7 +347,11 @@ def _lock_dir(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as error:
-        what = "a symbolic link" if error.errno == errno.ELOOP else \
+        try:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            link = False
+        what = "a symbolic link" if link or error.errno == errno.ELOOP else \
             "not a directory" if error.errno == errno.ENOTDIR else error.strerror
         raise GradingError(f"the kernel uid lock directory {path} is {what}; remove it and grade again") from None
     info = os.fstat(fd)
