@@ -137,7 +137,9 @@ class Slot:
                          f"size={int(size_mb)}m,mode={stat.S_IMODE(owner.st_mode):o},uid={owner.st_uid},gid={owner.st_gid}")
         except OSError as error:
             return f"the working directory is not size-capped ({error})"
-        multiprocessing.util.Finalize(self, Slot._unmount, args=(str(self.work),), exitpriority=10)
+        if not getattr(self, "_unmount_at_exit", None):  # once per slot: at exit (or when dropped), unmount
+            self._unmount_at_exit = multiprocessing.util.Finalize(self, Slot._unmount, args=(str(self.work),),
+                                                                  exitpriority=10)
         return None
 
     def release(self) -> None:
