@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import cohort
+from .sandbox import UID_BASE
 
 
 def tampering(course: Path) -> dict[str, str]:
@@ -102,6 +103,10 @@ def _fill(path, megabytes):
 MARK = "autograder-attack"
 # Where the grader kept its uid locks (/run/lock) and keeps them now (/run/autograder).
 LOCK_PLACES = ("/run/lock", "/run/autograder")
+# The uids whose lock files the attack plants links for (the old range and today's), and
+# the one it plants a folder for.
+PLANTED_UIDS = (*range(400000, 400008), *range(UID_BASE, UID_BASE + 8))
+FOLDER_UID = UID_BASE + 9
 SPILL_PLACES = ("/run/lock", "/run/autograder", "/run", "/var/tmp", "/home", "/root", "/etc", "/usr/lib",
                 "/srv", "/opt", "/work", "/mnt")
 
@@ -126,10 +131,10 @@ def writing(course: Path) -> dict[str, str]:
     body += f"for _place in {list(SPILL_PLACES)!r} + [_os.path.dirname(_labkit.__file__)]:\n"
     body += f"    _attempt(_place, lambda: _fill(_os.path.join(_place, '{MARK}-spill'), 8))\n"
     for place in LOCK_PLACES:  # links and folders where the grader's lock files go
-        body += (f"for _uid in range(400000, 400008):\n"
+        body += (f"for _uid in {list(PLANTED_UIDS)!r}:\n"
                  f"    _attempt('link {place}', lambda: [_os.symlink('/etc/{MARK}-planted', f'{place}/autograder-uid-{{_uid}}.lock'),\n"
                  f"                                      _os.symlink('/etc/{MARK}-planted', f'{place}/uid-{{_uid}}.lock')])\n"
-                 f"_attempt('folder {place}', lambda: _os.makedirs('{place}/uid-400009.lock'))\n")
+                 f"_attempt('folder {place}', lambda: _os.makedirs('{place}/uid-{FOLDER_UID}.lock'))\n")
     _write_attack(course, "spiller", body)
 
     fill = ("_total = 0\n"

@@ -45,8 +45,10 @@ from . import jail as _jail
 from .course import GradingError
 
 JAIL = Path(__file__).with_name("jail.py")
-# uids for kernels when grading as root: far above any real account.
-UID_BASE = 400000
+# uids for kernels when grading as root: far above any real account. Not the 400000 of
+# the graders that kept their locks in /run/lock: one of those on the same machine never
+# claims, and kills, a uid this one gave a kernel.
+UID_BASE = 500000
 GRADER_IMAGE_UID = 1000  # the `grader` user in autograder/Dockerfile
 # Where kernel uids are claimed: only root may write here (see `claim_uid`).
 LOCK_DIR = Path("/run/autograder")

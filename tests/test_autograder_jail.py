@@ -257,7 +257,7 @@ def leftovers() -> list[str]:
         for entry in entries:
             if entry.is_symlink() and attacks.MARK in os.readlink(entry.path):
                 found.append(entry.path)
-            if entry.name == "uid-400009.lock" and entry.is_dir(follow_symlinks=False):
+            if entry.name == f"uid-{attacks.FOLDER_UID}.lock" and entry.is_dir(follow_symlinks=False):
                 found.append(entry.path)
     return found
 
