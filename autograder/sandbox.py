@@ -185,6 +185,12 @@ class Isolation:
     def prefix(self, slot: Slot) -> list[str]:
         raise NotImplementedError
 
+    def warn(self, message: str | None) -> None:
+        """Say once, on stderr, what this machine does not allow (a worker's stderr is the run's)."""
+        if message and message not in self.warnings:
+            self.warnings.append(message)
+            print(f"autograder: {message}", file=sys.stderr)
+
     def python(self) -> str:
         return sys.executable
 
@@ -246,9 +252,8 @@ class ProcessIsolation(Isolation):
 
     def prefix(self, slot: Slot) -> list[str]:
         lim = self.limits
-        why = slot.cap(lim.work_mb) if slot.uid is not None else None
-        if why and why not in self.warnings:
-            self.warnings.append(why)
+        if slot.uid is not None:  # as another user, the warning at the start says it all
+            self.warn(slot.cap(lim.work_mb))
         cmd = [sys.executable, "-I", "-S", str(JAIL), "--no-network", "--log", str(slot.log),
                "--tmp-mb", str(lim.tmp_mb), "--home", str(slot.work)]
         if self.zygote:
@@ -293,9 +298,7 @@ class DockerIsolation(Isolation):
 
     def prefix(self, slot: Slot) -> list[str]:
         lim = self.limits
-        why = slot.cap(lim.work_mb) if slot.uid is not None else None
-        if why and why not in self.warnings:
-            self.warnings.append(why)
+        self.warn(slot.cap(lim.work_mb))
         return [
             "docker", "run", "--rm", "--init", "--name", self.container_name(slot),
             "--label", f"autograder.course={self.course_root}",

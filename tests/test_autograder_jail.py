@@ -315,3 +315,36 @@ def test_the_cli_limits_reach_the_kernel() -> None:
     """`Limits` travels to the workers as a dict: the new caps must survive the trip."""
     limits = Limits(work_mb=10, tmp_mb=3)
     assert Limits(**limits.as_dict()) == limits
+
+
+@pytest.fixture(scope="module")
+def docker_image() -> str:
+    from autograder.image import DEFAULT_BASE, build_image, content_tag, image_exists
+
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode:
+        skip_unless_ci("no Docker engine reachable (CI starts one)")
+    base = os.environ.get("LABKIT_BASE_IMAGE")
+    if base is None and not image_exists(content_tag(None)) and not image_exists(DEFAULT_BASE):
+        skip_unless_ci(f"no base image: set LABKIT_BASE_IMAGE (CI does) or `docker pull {DEFAULT_BASE}`")
+    return build_image(base_image=base)
+
+
+@pytest.mark.timeout(1800)
+def test_docker_isolation_holds_against_the_same_attacks(docker_image: str, tmp_path: Path, planted_copy: Path) -> None:
+    course = cohort.make_course(REPO_ROOT, tmp_path / "docker")
+    attacks.writing(course)
+    attacks.reading_copies(course)
+    grade(Course.open(course), ASSIGNMENT, GradeOptions(
+        jobs=2, isolation="docker", image=docker_image, progress=False,
+        limits=Limits(timeout=240, memory_mb=1024, work_mb=64, tmp_mb=16)))
+    scores = cohort.gradebook_scores(course)
+    assert "COPY-FOUND COPY-NOT-FOUND" in outputs_of(course, "copier", "fit-answer")
+    assert scores["copier"]["total"] == 0.0
+    assert "WROTE" not in outputs_of(course, "spiller", "fit-answer")
+    filled = int(outputs_of(course, "filler", "fit-answer").split("FILLED-MB", 1)[1].split()[0])
+    assert filled <= 64, f"the container's working directory took {filled} MiB with a 64 MiB cap"
+    tmp = dict(line.split()[1:] for line in outputs_of(course, "tmpfiller", "fit-answer").splitlines()
+               if line.startswith("TMP-FILLED-MB"))
+    assert int(tmp["/tmp"]) <= 16 and int(tmp["/dev/shm"]) <= 16, tmp
+    assert {scores[s]["total"] for s in ("spiller", "filler", "tmpfiller")} == {11.0}
+    assert leftovers() == []
