@@ -274,7 +274,9 @@ def _new_root(opts):
     _unshare(CLONE_NEWNS)  # our own copy: the waiting jail keeps the host's view
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     sources, links, devices = _open_sources(opts)
-    root = next(path for path in STAGING if os.path.isdir(path) and not os.path.islink(path))
+    root = next((path for path in STAGING if os.path.isdir(path) and not os.path.islink(path)), None)
+    if root is None:
+        raise OSError(errno.ENOENT, f"none of {', '.join(STAGING)} is there to build the kernel's root in")
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=8m")
     # The private /tmp first: a slot under the host's /tmp is bound inside it, not covered by it.
     _scratch(f"{root}/tmp", opts["tmp_mb"])
@@ -331,7 +333,7 @@ def _child(opts, command, isolated, log, start):
             _new_root(opts)
             if not opts["network"]:
                 _loopback_up()
-        except OSError as error:
+        except Exception as error:  # never return from here: this is the forked child
             os.write(2, f"jail: could not isolate the kernel: {error}\n".encode())
             os._exit(70)
     _limits(opts)
