@@ -30,7 +30,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import importlib.util
-import multiprocessing.util
 import os
 import shutil
 import signal
@@ -139,9 +138,7 @@ class Slot:
                          f"size={int(size_mb)}m,mode={stat.S_IMODE(owner.st_mode):o},uid={owner.st_uid},gid={owner.st_gid}")
         except OSError as error:
             return f"the working directory is not size-capped ({error})"
-        if not getattr(self, "_unmount_at_exit", None):  # once per slot: at exit (or when dropped), unmount
-            self._unmount_at_exit = multiprocessing.util.Finalize(self, Slot._unmount, args=(str(self.work),),
-                                                                  exitpriority=10)
+        _keeper().tell(str(self.work))
         return None
 
     def release(self) -> None:
@@ -155,6 +152,44 @@ class Slot:
                 _jail._umount(path)
             except OSError:
                 return
+
+
+# The mount keeper: a small process that unmounts the slots' tmpfs once this process is
+# gone, however it went (SIGKILL, the OOM killer): its stdin is a pipe from here, and
+# end-of-file is the signal. Without it a dead worker would leave its mounts behind.
+_KEEPER_CODE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None)
+told = [line.rstrip(b"\\n").split(b" ", 1) for line in sys.stdin.buffer]
+for device, path in reversed(told):
+    try:
+        if os.stat(path).st_dev == int(device):  # still the tmpfs we were told of, not a later one
+            libc.umount2(path, 2)
+    except (OSError, ValueError):
+        pass
+"""
+
+
+class _MountKeeper:
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-I", "-S", "-c", _KEEPER_CODE], stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def tell(self, path: str) -> None:
+        """Unmount the tmpfs now at `path` when this process is gone (unless it is gone already)."""
+        self.process.stdin.write(f"{os.stat(path).st_dev} {path}\n".encode())
+        self.process.stdin.flush()
+
+
+_keepers: dict[int, _MountKeeper] = {}
+
+
+def _keeper() -> _MountKeeper:
+    """This process's mount keeper (a forked worker gets its own, not its parent's)."""
+    pid = os.getpid()
+    if pid not in _keepers:
+        _keepers[pid] = _MountKeeper()
+    return _keepers[pid]
 
 
 def _package_dirs(names: tuple[str, ...]) -> list[str]:

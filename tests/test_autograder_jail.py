@@ -21,6 +21,8 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -152,6 +154,28 @@ def test_tmp_and_the_working_directory_are_capped_and_kept(tmp_path: Path) -> No
     slot.reset()
     assert list(slot.work.iterdir()) == [] and not os.path.ismount(slot.work)
     slot.release()
+
+
+def test_a_killed_worker_leaves_no_mount_behind(tmp_path: Path) -> None:
+    """A worker killed outright (the OOM killer) cannot unmount its slots: its mount keeper does."""
+    work = tmp_path / "slot" / "work"
+    code = ("import sys, time\nfrom pathlib import Path\nfrom autograder.sandbox import Slot\n"
+            f"slot = Slot(Path({str(tmp_path / 'slot')!r}), 0, 12345)\n"
+            "slot.reset(); assert slot.cap(8) is None; slot.reset(); assert slot.cap(8) is None\n"
+            "print('capped', flush=True); time.sleep(600)\n")
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        assert worker.stdout.readline().strip() == "capped"
+        assert os.path.ismount(work)
+    finally:
+        worker.kill()
+        worker.wait()
+    for _ in range(100):
+        if not os.path.ismount(work):
+            break
+        time.sleep(0.05)
+    assert not os.path.ismount(work), "the dead worker's tmpfs is still mounted"
 
 
 # --- uid locks ---------------------------------------------------------------------------
