@@ -54,7 +54,7 @@ class EvaluatorIsolation(Isolation):
 
     def prefix(self, slot: Slot) -> list[str]:
         lim = self.limits
-        cmd = [sys.executable, "-I", "-S", str(JAIL), "--log", str(slot.log)]
+        cmd = [sys.executable, "-I", "-S", str(JAIL), "--host-root", "--log", str(slot.log)]
         if self.zygote:
             cmd += ["--zygote", self.zygote]
         return cmd + [
