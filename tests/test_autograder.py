@@ -68,7 +68,7 @@ def kernel_processes() -> list[str]:
         if entry.name.isdigit():
             try:
                 if UID_BASE <= entry.stat().st_uid < UID_BASE + 1000 or \
-                        b"autograder/zygote.py" in (Path(entry.path) / "cmdline").read_bytes():
+                        str(REPO_ROOT / "autograder" / "zygote.py").encode() in (Path(entry.path) / "cmdline").read_bytes():
                     state = (Path(entry.path) / "stat").read_text().rsplit(")", 1)[1].split()[0]
                     if state != "Z":
                         left.append(f"{entry.name}: {(Path(entry.path) / 'cmdline').read_bytes()!r}")
