@@ -36,12 +36,12 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def make_course(repo_root: Path, target: Path) -> Path:
-    """A scratch course with the repository's config and source/, and a fresh gradebook."""
+def make_course(repo_root: Path, target: Path, assignment: str = ASSIGNMENT) -> Path:
+    """A scratch course with the repository's config and source/, and a fresh gradebook for `assignment`."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(repo_root / "nbgrader_config.py", target)
     shutil.copytree(repo_root / "source", target / "source", dirs_exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
                             cwd=target, env=nbgrader_env(), capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed in {target}:\n{result.stderr}")
@@ -56,33 +56,35 @@ def answer_cell(nb, exercise: str):
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{exercise}-answer"][0]
 
 
-def solved(course: Path):
+def solved(course: Path, assignment: str = ASSIGNMENT, notebook: str = NOTEBOOK):
     """The source notebook with hidden tests and solutions: every answer right."""
-    return nbformat.read(course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    return nbformat.read(course / "source" / assignment / f"{notebook}.ipynb", as_version=4)
 
 
-def released(course: Path):
-    return nbformat.read(course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+def released(course: Path, assignment: str = ASSIGNMENT, notebook: str = NOTEBOOK):
+    return nbformat.read(course / "release" / assignment / f"{notebook}.ipynb", as_version=4)
 
 
-def learner_version(course: Path, choices: dict[str, str]):
-    """A submission with each exercise `right`, `wrong` or `stub` (untouched)."""
-    nb = released(course)
-    source = solved(course)
-    for exercise in EXERCISES:
+def learner_version(course: Path, choices: dict[str, str], assignment: str = ASSIGNMENT, notebook: str = NOTEBOOK,
+                    exercises: tuple[str, ...] = EXERCISES, wrong: dict | None = None):
+    """A submission with each exercise `right`, `wrong` (`wrong[exercise]`) or `stub` (untouched)."""
+    wrong = WRONG if wrong is None else wrong
+    nb = released(course, assignment, notebook)
+    source = solved(course, assignment, notebook)
+    for exercise in exercises:
         choice = choices.get(exercise, "right")
         cell = answer_cell(nb, exercise)
         if choice == "right":
             lines = answer_cell(source, exercise).source.split("\n")
             cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line
                                      and "### END SOLUTION" not in line)
-        elif choice == "wrong" and WRONG[exercise]:
-            cell.source = WRONG[exercise]
+        elif choice == "wrong" and wrong[exercise]:
+            cell.source = wrong[exercise]
     return nb
 
 
-def write(course: Path, student: str, nb) -> Path:
-    target = course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+def write(course: Path, student: str, nb, assignment: str = ASSIGNMENT, notebook: str = NOTEBOOK) -> Path:
+    target = course / "submitted" / student / assignment / f"{notebook}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(nb, (str, bytes)):
         target.write_bytes(nb.encode() if isinstance(nb, str) else nb)

@@ -11,14 +11,11 @@ The wrong answers are the mistakes the questions warn about, each failing its ex
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import nbformat
 
-from autograder.cohort import answer_cell, gradebook_scores, nbgrader_env
+from autograder import cohort
+from autograder.cohort import answer_cell, gradebook_scores
 
 __all__ = ["ASSIGNMENT", "NOTEBOOK", "EXERCISES", "WRONG", "make_course", "solved", "released", "learner_version",
            "write", "normal_cohort", "with_prefix", "gradebook_scores"]
@@ -59,44 +56,24 @@ WRONG = {
 
 def make_course(repo_root: Path, target: Path) -> Path:
     """A scratch course with the repository's config and source/, and a fresh gradebook for assignment 3."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(repo_root / "nbgrader_config.py", target)
-    shutil.copytree(repo_root / "source", target / "source", dirs_exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
-                            cwd=target, env=nbgrader_env(), capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment failed in {target}:\n{result.stderr}")
-    return target
+    return cohort.make_course(repo_root, target, ASSIGNMENT)
 
 
 def solved(course: Path):
-    """The source notebook with hidden tests and solutions: every answer right."""
-    return nbformat.read(course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    return cohort.solved(course, ASSIGNMENT, NOTEBOOK)
 
 
 def released(course: Path):
-    return nbformat.read(course / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    return cohort.released(course, ASSIGNMENT, NOTEBOOK)
 
 
 def learner_version(course: Path, choices: dict[str, str]):
     """A submission with each exercise `right`, `wrong` or `stub` (untouched)."""
-    nb, source = released(course), solved(course)
-    for exercise in EXERCISES:
-        choice = choices.get(exercise, "right")
-        cell = answer_cell(nb, exercise)
-        if choice == "right":
-            lines = answer_cell(source, exercise).source.split("\n")
-            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-        elif choice == "wrong" and WRONG[exercise]:
-            cell.source = WRONG[exercise]
-    return nb
+    return cohort.learner_version(course, choices, ASSIGNMENT, NOTEBOOK, EXERCISES, WRONG)
 
 
 def write(course: Path, student: str, nb) -> Path:
-    target = course / "submitted" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
-    return target
+    return cohort.write(course, student, nb, ASSIGNMENT, NOTEBOOK)
 
 
 def normal_cohort(course: Path, count: int) -> list[str]:
