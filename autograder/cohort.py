@@ -109,11 +109,16 @@ def normal_cohort(course: Path, count: int) -> list[str]:
     return students
 
 
-def _with_prefix(course: Path, exercise: str, prefix: str):
-    nb = learner_version(course, {})
+def prefixed(nb, exercise: str, prefix: str):
+    """`nb` with `prefix` run first in the answer cell of `exercise`."""
     cell = answer_cell(nb, exercise)
     cell.source = prefix + "\n" + cell.source
     return nb
+
+
+def _with_prefix(course: Path, exercise: str, prefix: str):
+    """A submission with every answer right and `prefix` run first in one answer cell."""
+    return prefixed(learner_version(course, {}), exercise, prefix)
 
 
 def adversarial_cohort(course: Path, network: bool = False) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 from autograder import cohort
-from autograder.cohort import answer_cell, gradebook_scores
+from autograder.cohort import gradebook_scores
 
 __all__ = ["ASSIGNMENT", "NOTEBOOK", "EXERCISES", "WRONG", "make_course", "solved", "released", "learner_version",
            "write", "normal_cohort", "with_prefix", "gradebook_scores"]
@@ -90,7 +90,4 @@ def normal_cohort(course: Path, count: int) -> list[str]:
 
 def with_prefix(course: Path, exercise: str, prefix: str):
     """A submission with every answer right and `prefix` run first in one answer cell."""
-    nb = learner_version(course, {})
-    cell = answer_cell(nb, exercise)
-    cell.source = prefix + "\n" + cell.source
-    return nb
+    return cohort.prefixed(learner_version(course, {}), exercise, prefix)
