@@ -149,6 +149,16 @@ class _Stop:
         self.requested = True
 
 
+def _preload(course: Course, assignment: str, info, options: GradeOptions) -> str:
+    """What the kernels' fork server loads ahead for this assignment (see zygote.setup_modules)."""
+    if options.isolation != "process" or not options.fork_server:
+        return ""
+    from .zygote import setup_modules
+
+    source = course.source_dir(assignment)
+    return setup_modules([source / f"{notebook}.ipynb" for notebook in info.notebooks], dict(os.environ))
+
+
 def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     """Grade `assignment` for every submission that needs it. Returns a summary dict."""
     info = assignment_info(course, assignment)
@@ -184,6 +194,7 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
         "slots_dir": str(scratch / "slots"),
         "kernel_name": kernel_name,
         "fork_server": options.fork_server,
+        "preload": _preload(course, assignment, info, options),
     }
     jobs = max(1, min(options.jobs, len(todo)))
     # fork: a worker starts with nbgrader already imported (seconds saved per worker);

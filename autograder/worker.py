@@ -57,7 +57,9 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
     fork_server = None
     if isinstance(isolation, ProcessIsolation) and settings.get("fork_server", True):
         home = Slot(isolation_root / f"zygote{index}", -1, None)
-        fork_server = ForkServer(home.root, isolation.kernel_env(home))
+        env = isolation.kernel_env(home)
+        env["AUTOGRADER_PRELOAD"] = settings.get("preload", "")
+        fork_server = ForkServer(home.root, env)
         isolation.zygote = fork_server.start()
     pool = KernelPool(isolation, slots, settings["kernel_name"])
     # One practice-cluster cache per grading run, shared by its workers (labkit.practice_clusters).

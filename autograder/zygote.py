@@ -41,6 +41,58 @@ PRELOAD = (
 LAUNCHER = ("-m", "ipykernel_launcher")
 
 
+# Runs the setup cells given on stdin (JSON list of code) in a throwaway interpreter and lists
+# the third-party modules they loaded, in the order they loaded (see `setup_modules`).
+_PROBE = """
+import json, sys
+before = set(sys.modules)
+namespace = {"__name__": "__main__"}
+for code in json.load(sys.stdin):
+    try:
+        exec(compile(code, "<setup>", "exec"), namespace)
+    except BaseException:
+        pass
+own = ("labkit", "webapp", "autograder", "__main__")
+print(",".join(m for m in list(sys.modules) if m not in before and m.split(".")[0] not in own))
+"""
+
+
+def setup_modules(notebooks: list[Path], env: dict[str, str], timeout: float = 120.0) -> str:
+    """The third-party modules the locked setup cells of `notebooks` load, comma-separated.
+
+    Why: the heavy imports of an assignment (the official Kubernetes client takes 1.5 s) are
+    paid by both kernels of every submission; loaded once in the fork server, they cost each
+    kernel nothing. The setup cells (trusted: the instructor's, from source/) run once per
+    grading run in a throwaway interpreter in an empty folder, since labkit imports some
+    modules only when called. The course's own modules are left out: they may act on import
+    (labkit installs its traceback trimming in a running IPython), so each kernel imports them.
+    """
+    import json
+    import tempfile
+
+    setup: list[str] = []
+    for path in notebooks:
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("solution") and not meta.get("grade"):
+                source = "".join(cell.get("source", ""))
+                setup.append("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    if not setup:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as folder:
+        clean = {key: value for key, value in env.items() if key != "KUBECONFIG"}  # never a real cluster
+        try:
+            probe = subprocess.run([sys.executable, "-s", "-c", _PROBE], input=json.dumps(setup), env={**clean, "HOME": folder},
+                                   capture_output=True, text=True, timeout=timeout, cwd=folder)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return probe.stdout.strip().splitlines()[-1] if probe.returncode == 0 and probe.stdout.strip() else ""
+
+
 class ForkServer:
     """The worker's handle on its fork server: start, socket path, stop.
 
@@ -92,14 +144,19 @@ class ForkServer:
 # ---- the server process (everything below runs only as `python zygote.py`) ----
 
 def _preload() -> None:
+    import gc
     import importlib
     import threading
 
-    for name in PRELOAD:
+    extra = [name for name in os.environ.get("AUTOGRADER_PRELOAD", "").split(",") if name]
+    for name in (*PRELOAD, *extra):
         try:
             importlib.import_module(name)
-        except Exception:  # an optional part of the kernel; it loads later if needed
+        except BaseException:  # an optional part of the kernel; it loads later if needed
             pass
+    # What is loaded now is shared by every kernel: keep the garbage collector off it, or each
+    # kernel's first collection writes to (and so copies) every page of it.
+    gc.freeze()
     if threading.active_count() != 1:
         raise SystemExit(f"zygote: importing the kernel started threads ({threading.enumerate()}); "
                          "forking now would not be safe")
