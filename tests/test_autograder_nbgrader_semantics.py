@@ -272,14 +272,19 @@ def test_the_export_has_nbgrader_columns_and_values(graded: dict) -> None:
 
 def test_a_cell_nbgrader_cannot_score_costs_that_cell_not_the_cohort(graded: dict) -> None:
     """Deliberately different: nbgrader fails the whole submission (and exits 1); ours records it,
-    with 0 for that cell, the rest scored, and the reason in the export."""
+    with 0 for that cell and the rest scored. The learner's object never reaches the test cell (the
+    trusted evaluator takes only plain data), so the cell fails saying what to return."""
     assert "There was an error processing assignment" in graded["nbgrader"].stderr
     for student in DIFFERENT:
         scores = graded["our_scores"][student]
         assert scores["one/double-partial"] == 0 and scores["one/double-test"] == 2, scores
         assert scores["two/pause-3"] == 1
         row = graded["our_rows"][student]
-        assert row["status"] == "graded" and "double-partial scored 0" in row["reasons"], row
+        assert row["status"] == "graded", row
+        nb = nbformat.read(graded["ours"] / "autograded" / student / ASSIGNMENT / "one.ipynb", as_version=4)
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "double-partial")
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert errors and "plain data" in errors[0].evalue, cell.outputs
 
 
 def test_files_a_notebook_writes_are_kept_in_autograded(graded: dict) -> None:
