@@ -10,17 +10,20 @@ the evaluator re-checks what it decodes.
 ``autograder.sandbox_agent.bootstrap()`` as one execute request with ``silent=True,
 store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
 ``_autograder_plain`` and this file's text as module ``_autograder_agent`` (each via
-``plain.module_source``); it leaves no name in the user namespace. Then ask with these codes (also
-silent, one request each; ``__import__`` returns the registered module without any file lookup), as
-``manifest_code()`` and ``call_code(name, payload)`` write them::
+``plain.module_source``); it leaves no name in the user namespace. Then, before each test cell,
+ask for the names with ``manifest_code()`` (silent, one request), and serve the cell's calls with
+``serve_code(path)``: one silent request during which the agent answers calls as lines on the
+Unix socket ``path`` (see ``serve``). ``__import__`` returns the registered module without any
+file lookup::
 
     __import__("_autograder_agent").manifest()
-    __import__("_autograder_agent").call(NAME, PAYLOAD)       # NAME, PAYLOAD: Python str literals (repr)
+    __import__("_autograder_agent").serve(PATH)              # PATH: a Python str literal (repr)
 
-Each call publishes exactly one display_data whose bundle is ``{ANSWER_MIME: json.dumps(answer)}``;
-the worker takes the last such output of the request and treats the request's other outputs as the
-call's (``split_answer(outputs)`` does both on nbformat output dicts; ``bridge_outputs`` writes the
-others as the bridge reply's ``outputs``).
+A manifest (and a call made as a request of its own, ``call_code(name, payload)``: the same call
+without a socket) publishes exactly one display_data whose bundle is ``{ANSWER_MIME:
+json.dumps(answer)}``; the worker takes the last such output of the request and treats the
+request's other outputs as the call's (``split_answer(outputs)`` does both on nbformat output
+dicts; ``bridge_outputs`` writes the others as the bridge reply's ``outputs``).
 
 Answers (issue 15 wire format), and the choices where it is silent:
 - ``manifest()`` -> ``{"names": {name: {"kind": "callable"} | {"kind": "data", "value": codec text} |

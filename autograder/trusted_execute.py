@@ -11,8 +11,9 @@ Each code cell goes where it belongs (`route`):
 Before each test cell the sandbox lists its names (`_autograder_agent.manifest()`) and the
 evaluator binds them (`_autograder_evaluator.bind`): functions become proxies, plain data
 is copied. Calling a proxy comes here over the bridge (a Unix socket only the evaluator can
-reach); we run the call in the sandbox (`_autograder_agent.call`) on its shell channel and
-send back its outputs and its answer. API clients of the evaluator's practice clusters go
+reach); the sandbox serves each test cell's calls over one socket session
+(`_autograder_agent.serve`, started by one execute request), and we send back each call's
+outputs and answer. API clients of the evaluator's practice clusters go
 to the sandbox as tunnels: a Unix socket in the sandbox slot's `kernel/` directory that
 forwards to the cluster's port on 127.0.0.1. The wire formats are issue 15's.
 
