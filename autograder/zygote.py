@@ -53,12 +53,15 @@ for code in json.load(sys.stdin):
     except BaseException:
         pass
 own = ("labkit", "webapp", "autograder", "__main__")
-print(",".join(m for m in list(sys.modules) if m not in before and m.split(".")[0] not in own))
+new = [m for m in list(sys.modules) if m not in before and m.split(".")[0] not in own]
+# A module the setup cells kept from loading (None in sys.modules) is listed as "!name".
+print(",".join(("!" + m) if sys.modules[m] is None else m for m in new))
 """
 
 
 def setup_modules(notebooks: list[Path], env: dict[str, str], timeout: float = 120.0) -> str:
-    """The third-party modules the locked setup cells of `notebooks` load, comma-separated.
+    """The third-party modules the locked setup cells of `notebooks` load, comma-separated
+    (one they kept from loading, a None in `sys.modules`, as ``!name``).
 
     Why: the heavy imports of an assignment (the official Kubernetes client takes 1.5 s) are
     paid by both kernels of every submission; loaded once in the fork server, they cost each
@@ -149,7 +152,10 @@ def _preload() -> None:
     import threading
 
     extra = [name for name in os.environ.get("AUTOGRADER_PRELOAD", "").split(",") if name]
-    for name in (*PRELOAD, *extra):
+    for name in extra:  # kept from loading by the setup cells: kept out here too (see _PROBE)
+        if name.startswith("!"):
+            sys.modules.setdefault(name[1:], None)
+    for name in (*PRELOAD, *(name for name in extra if not name.startswith("!"))):
         try:
             importlib.import_module(name)
         except BaseException:  # an optional part of the kernel; it loads later if needed

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .cloud_init_schema import schema_errors
+
 __all__ = ["CLOUD_CONFIG_KEYS", "schema_check_available", "check_user_data", "check_startup_script", "did_you_mean",
            "load_cloud_config"]
 
@@ -53,13 +56,18 @@ def schema_check_available() -> bool:
     return shutil.which("cloud-init") is not None
 
 
-def _schema_problems(text: str) -> list[str]:
-    """Run ``cloud-init schema --config-file`` and turn its complaints into problems.
+def _schema_problems(text: str, config: Any = None) -> list[str]:
+    """cloud-init's schema check of ``text`` (parsed: ``config``), its complaints turned into problems.
 
+    In this interpreter when it can (:mod:`labkit.cloud_init_schema`: the same schema and
+    rules, without starting cloud-init), else by running ``cloud-init schema --config-file``.
     Tested against cloud-init 22.4 (Debian 12), which prints
     ``Cloud config schema errors: path: message, path: message`` on stderr and exits 1;
     newer releases wrap the same phrase in more text, which this parser skips.
     """
+    errors = schema_errors(config) if isinstance(config, dict) else None
+    if errors is not None:
+        return [_schema_problem(error) for error in errors]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "user-data.yaml")
         path.write_text(text, encoding="utf-8")
@@ -80,11 +88,11 @@ def _schema_problems(text: str) -> list[str]:
     body = found.group(1).strip().splitlines()[0] if found.group(1).strip() else ""
     # Errors are joined with ", "; split only where the next one starts with "key.path: ".
     pieces = re.split(r", (?=[A-Za-z_][\w.-]*: )", body)
-    return [
-        f"cloud-init's schema check says: {piece.strip()}. Fix that entry (see the cloud-init docs for its module)."
-        for piece in pieces
-        if piece.strip()
-    ]
+    return [_schema_problem(piece.strip()) for piece in pieces if piece.strip()]
+
+
+def _schema_problem(error: str) -> str:
+    return f"cloud-init's schema check says: {error}. Fix that entry (see the cloud-init docs for its module)."
 
 
 def load_cloud_config(text: Any) -> tuple[dict[str, Any] | None, list[str]]:
@@ -231,7 +239,7 @@ def check_user_data(text: str, *, schema: bool = True) -> list[str]:
             problems.append(f"{key} must be true or false, got {config[key]!r}.")
     header_ok = text.split("\n", 1)[0].rstrip("\r") == "#cloud-config"
     if schema and header_ok and schema_check_available():
-        for problem in _schema_problems(text):
+        for problem in _schema_problems(text, config):
             # Skip cloud-init's restatement of a key we have already explained.
             key = re.match(r"cloud-init's schema check says: ([\w-]+)", problem)
             if not (key and key.group(1) in reported):

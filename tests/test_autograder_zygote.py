@@ -68,7 +68,9 @@ def forked_pool(tmp_path: Path):
     os.chmod(tmp_path, 0o711)
     isolation = ProcessIsolation(limits=Limits(), course_root=course)
     home = Slot(tmp_path / "zygote", -1, None)
-    server = zygote.ForkServer(home.root, isolation.kernel_env(home))
+    env = isolation.kernel_env(home)
+    env["AUTOGRADER_PRELOAD"] = "colorsys,!wave"  # as setup_modules lists them: one loaded, one kept out
+    server = zygote.ForkServer(home.root, env)
     isolation.zygote = server.start()
     assert isolation.zygote, "the fork server did not start"
     slots = [Slot(tmp_path / f"slot{k}", k, isolation.uid_for(k)) for k in range(2)]
@@ -92,6 +94,8 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         f"print('course', os.path.exists({str(course / 'source' / 'secret.txt')!r}))\n"
         "print('cwd', os.getcwd())\n"
         "print('pid', os.getpid())\n"
+        "print('preloaded', 'colorsys' in sys.modules)\n"
+        "print('kept_out', repr(sys.modules.get('wave', 'absent')))\n"
         "try:\n"
         "    socket.create_connection(('127.0.0.1', 9), timeout=1); print('net', 'connected')\n"
         "except OSError as error:\n"
@@ -112,6 +116,8 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         assert facts["course"] == "False", "the course directory must be hidden from the kernel"
         assert facts["cwd"] == str(slot.work)
         assert facts["pid"] == "1", "the kernel should be PID 1 of its own PID namespace"
+        assert facts["preloaded"] == "True", "a module of AUTOGRADER_PRELOAD was not loaded in the fork server"
+        assert facts["kept_out"] == "None", "a module the setup cells kept from loading (!name) was loaded"
         assert facts["net"] in ("ConnectionRefusedError", "OSError"), facts["net"]
     assert seen[0][0]["random"] != seen[1][0]["random"], "two forked kernels drew the same random numbers"
 
@@ -151,3 +157,16 @@ def test_scores_do_not_depend_on_the_fork_server(tmp_path: Path) -> None:
     grade(Course.open(scratch), cohort.ASSIGNMENT, GradeOptions(jobs=2, progress=False, fork_server=False))
     assert cohort.gradebook_scores(forked) == cohort.gradebook_scores(scratch)
     assert len({s["total"] for s in cohort.gradebook_scores(forked).values()}) >= 2
+
+
+def test_setup_modules_lists_what_setup_cells_load_and_keep_out(tmp_path: Path) -> None:
+    """The probe lists third-party modules the locked setup cells load, and ``!name`` for one they
+    kept from loading (labkit keeps jsonschema's slow rfc3987_syntax out, labkit.cloud_init_schema)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    cell = new_code_cell("import sys\nsys.modules.setdefault('wave', None)\nimport colorsys")
+    cell.metadata["nbgrader"] = {"locked": True, "solution": False, "grade": False, "grade_id": "setup", "schema_version": 3}
+    path = tmp_path / "a.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    listed = zygote.setup_modules([path], dict(os.environ)).split(",")
+    assert "colorsys" in listed and "!wave" in listed, listed

@@ -113,6 +113,46 @@ def test_schema_check_available_follows_path(monkeypatch: pytest.MonkeyPatch) ->
     assert vc.check_user_data(vp.user_data()) == []
 
 
+# User-data that cloud-init's schema accepts or rejects in different ways: types, a oneOf of a
+# name or a dict (users), deprecated keys, !!binary content (bytes for a string), formats.
+SCHEMA_SAMPLES = [
+    "#cloud-config\npackages: [nginx]\nruncmd: [echo hi]\n",
+    "#cloud-config\nusers:\n  - name: learner\n    sudo: 3\npower_state:\n  mode: sideways\n",
+    "#cloud-config\npackages: 5\nusers: [{name: 3}]\nruncmd: echo\n",
+    "#cloud-config\nwrite_files:\n  - content: !!binary aGk=\n    path: /x\n",
+    "#cloud-config\nusers:\n  - default\n  - name: a\n    lock-passwd: true\n",
+    "#cloud-config\napt_update: true\nssh_authorized_keys: [1]\n",
+    "#cloud-config\nruncmd:\n  - [ls, 3]\n  - {a: b}\nbootcmd: 4\n",
+    "#cloud-config\nwrite_files:\n  - path: /a\n    encoding: rot13\n    owner: 5\n",
+    "#cloud-config\napt:\n  primary:\n    - arches: [default]\n      uri: not a uri\n",
+    "#cloud-config\nhostname: 12\nntp: {enabled: maybe}\n",
+]
+
+
+@needs_cloud_init
+@pytest.mark.parametrize("text", SCHEMA_SAMPLES, ids=range(len(SCHEMA_SAMPLES)))
+def test_schema_check_in_process_agrees_with_the_command(text: str) -> None:
+    """The in-process check (labkit.cloud_init_schema) says exactly what `cloud-init schema` says."""
+    from labkit import cloud_init_schema, vm_user_data_checks
+    if cloud_init_schema.schema_file() is None:
+        pytest.fail("cloud-init is installed but its schema file was not found where cloud_init_schema.SCHEMA_GLOBS looks")
+    in_process = vm_user_data_checks._schema_problems(text, yaml.safe_load(text))
+    by_command = vm_user_data_checks._schema_problems(text)  # no parsed config: the command runs
+    assert in_process == by_command
+
+
+def test_schema_check_without_the_schema_file_runs_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit import cloud_init_schema
+    monkeypatch.setattr(cloud_init_schema, "SCHEMA_GLOBS", ("/nonexistent/schema.json",))
+    cloud_init_schema.schema_file.cache_clear()
+    cloud_init_schema._validator.cache_clear()
+    try:
+        assert cloud_init_schema.schema_errors({"packages": 5}) is None
+    finally:
+        cloud_init_schema.schema_file.cache_clear()
+        cloud_init_schema._validator.cache_clear()
+
+
 # --- broken startup scripts ----------------------------------------------------------
 
 
