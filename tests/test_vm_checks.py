@@ -136,7 +136,9 @@ def test_schema_check_in_process_agrees_with_the_command(text: str) -> None:
     from labkit import cloud_init_schema, vm_user_data_checks
     if cloud_init_schema.schema_file() is None:
         pytest.fail("cloud-init is installed but its schema file was not found where cloud_init_schema.SCHEMA_GLOBS looks")
-    in_process = vm_user_data_checks._schema_problems(text, yaml.safe_load(text))
+    config = yaml.safe_load(text)
+    assert cloud_init_schema.schema_errors(config) is not None, "the in-process check stepped aside: both sides would be the command's"
+    in_process = vm_user_data_checks._schema_problems(text, config)
     by_command = vm_user_data_checks._schema_problems(text)  # no parsed config: the command runs
     assert in_process == by_command
 
