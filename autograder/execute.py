@@ -41,8 +41,11 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateI
                                     LimitOutput, OverwriteCells, OverwriteKernelspec)
 from traitlets.config import Config
 
+from . import schema_once
 from .kernels import KernelPool
 from .sandbox import Limits
+
+schema_once.install()  # nbgrader's cell-metadata check, its schema checked once (see schema_once)
 
 
 # The budget covers stopping the kernel too (measured: tens of milliseconds), so the

@@ -153,10 +153,13 @@ def _preload(course: Course, assignment: str, info, options: GradeOptions) -> st
     """What the kernels' fork server loads ahead for this assignment (see zygote.setup_modules)."""
     if options.isolation != "process" or not options.fork_server:
         return ""
+    from .sandbox import course_pythonpath
     from .zygote import setup_modules
 
     source = course.source_dir(assignment)
-    return setup_modules([source / f"{notebook}.ipynb" for notebook in info.notebooks], dict(os.environ))
+    # the probe imports the same labkit as the kernels will (ProcessIsolation.kernel_env)
+    env = {**os.environ, "PYTHONPATH": course_pythonpath()}
+    return setup_modules([source / f"{notebook}.ipynb" for notebook in info.notebooks], env)
 
 
 def grade(course: Course, assignment: str, options: GradeOptions) -> dict:

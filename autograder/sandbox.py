@@ -207,6 +207,12 @@ def _package_dirs(names: tuple[str, ...]) -> list[str]:
     return found
 
 
+def course_pythonpath(names: tuple[str, ...] = ("labkit", "webapp")) -> str:
+    """PYTHONPATH that puts the course's packages first: the folders holding the very `labkit`
+    and `webapp` this grader imports (an editable install could point elsewhere)."""
+    return os.pathsep.join(dict.fromkeys(str(Path(p).parent) for p in _package_dirs(names)))
+
+
 @dataclass
 class Isolation:
     """Base: the command prefix that walls a kernel in, and how to make sure it is gone."""
@@ -282,7 +288,7 @@ class ProcessIsolation(Isolation):
         must import the very `labkit` the grader exposes (an editable install could point
         elsewhere), and the folders holding them show nothing else in the jail."""
         env = super().kernel_env(slot)
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(str(Path(p).parent) for p in _package_dirs(self.packages)))
+        env["PYTHONPATH"] = course_pythonpath(self.packages)
         return env
 
     def prefix(self, slot: Slot) -> list[str]:

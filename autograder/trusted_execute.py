@@ -203,8 +203,11 @@ class TrustedExecute(GuardedExecute):
         kc.allow_stdin = False
         await run_hook(self.on_notebook_start, notebook=self.nb)
         self.sandbox_km, self.sandbox_kc = self.km, kc
-        for name, client, manager in (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km)):
-            outputs, _, reply = await self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
+        kernels = (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km))
+        # Both agents start at once: each kernel compiles its own (two separate processes).
+        booted = await asyncio.gather(*(self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
+                                        for name, client, manager in kernels))
+        for (name, _, manager), (outputs, _, reply) in zip(kernels, booted):
             if not reply or reply.get("status") != "ok":
                 detail = (reply or {}).get("evalue") or "no answer" + ("" if await ensure_async(manager.is_alive()) else
                                                                        ", the kernel is gone")

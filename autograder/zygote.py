@@ -8,7 +8,8 @@ and the server forks: the copy walls itself in exactly as `jail.py` does (namesp
 hidden files, limits, its own uid) and starts the kernel in-process, on modules that
 are already loaded.
 
-Fresh means fresh: the server never runs a line of anyone's code, holds no threads,
+Fresh means fresh: the server runs no notebook's code (it only imports libraries: the
+kernel's, and those the setup cells load, the course's own among them), holds no threads,
 sockets or ZeroMQ context when it forks, and every kernel is a new copy of it, used
 for one submission and killed. What a forked kernel shares with its siblings is the
 imported library code (copy-on-write) and the string-hash seed; `random` reseeds
@@ -42,7 +43,7 @@ LAUNCHER = ("-m", "ipykernel_launcher")
 
 
 # Runs the setup cells given on stdin (JSON list of code) in a throwaway interpreter and lists
-# the third-party modules they loaded, in the order they loaded (see `setup_modules`).
+# the modules they loaded, in the order they loaded (see `setup_modules`).
 _PROBE = """
 import json, sys
 before = set(sys.modules)
@@ -52,23 +53,29 @@ for code in json.load(sys.stdin):
         exec(compile(code, "<setup>", "exec"), namespace)
     except BaseException:
         pass
-own = ("labkit", "webapp", "autograder", "__main__")
-new = [m for m in list(sys.modules) if m not in before and m.split(".")[0] not in own]
+never = ("autograder", "__main__")
+def acts(name):  # a module that does something when imported in a kernel (see ACTS_ON_IMPORT)
+    return bool(getattr(sys.modules[name], "__acts_on_import__", False))
+new = [m for m in list(sys.modules) if m not in before and m.split(".")[0] not in never
+       and (sys.modules[m] is None or not acts(m))]
 # A module the setup cells kept from loading (None in sys.modules) is listed as "!name".
 print(",".join(("!" + m) if sys.modules[m] is None else m for m in new))
 """
 
 
 def setup_modules(notebooks: list[Path], env: dict[str, str], timeout: float = 120.0) -> str:
-    """The third-party modules the locked setup cells of `notebooks` load, comma-separated
-    (one they kept from loading, a None in `sys.modules`, as ``!name``).
+    """The modules the locked setup cells of `notebooks` load, comma-separated (one they kept
+    from loading, a None in `sys.modules`, as ``!name``).
 
-    Why: the heavy imports of an assignment (the official Kubernetes client takes 1.5 s) are
-    paid by both kernels of every submission; loaded once in the fork server, they cost each
-    kernel nothing. The setup cells (trusted: the instructor's, from source/) run once per
-    grading run in a throwaway interpreter in an empty folder, since labkit imports some
-    modules only when called. The course's own modules are left out: they may act on import
-    (labkit installs its traceback trimming in a running IPython), so each kernel imports them.
+    Why: the heavy imports of an assignment (the official Kubernetes client takes 1.5 s, the
+    course's emulator about 0.5 s) are paid by both kernels of every submission; loaded once
+    in the fork server, they cost each kernel nothing. The setup cells (trusted: the
+    instructor's, from source/) run once per grading run in a throwaway interpreter in an
+    empty folder, since labkit imports some modules only when called. The course's own
+    modules are listed too, from the same allow-listed folder the kernels import them from,
+    except one that says it acts on import (``__acts_on_import__ = True``: `labkit.checks`
+    installs its traceback trimming in the running IPython, which a fork server has not got),
+    so that each kernel imports that one itself.
     """
     import json
     import tempfile
@@ -160,6 +167,14 @@ def _preload() -> None:
             importlib.import_module(name)
         except BaseException:  # an optional part of the kernel; it loads later if needed
             pass
+    # A module that acts on import must be imported by the kernel itself, even when a preloaded
+    # module imported it along the way.
+    for name, module in list(sys.modules.items()):
+        if module is not None and getattr(module, "__acts_on_import__", False):
+            del sys.modules[name]
+            parent, _, leaf = name.rpartition(".")
+            if parent and getattr(sys.modules.get(parent), leaf, None) is module:
+                delattr(sys.modules[parent], leaf)
     # What is loaded now is shared by every kernel: keep the garbage collector off it, or each
     # kernel's first collection writes to (and so copies) every page of it.
     gc.freeze()

@@ -172,4 +172,7 @@ def expect_raises(
     )
 
 
+# Importing this module acts: it installs the error trimming in the running IPython. A grader
+# that loads modules ahead of a kernel (autograder/zygote.py) leaves this one to the kernel.
+__acts_on_import__ = True
 notebook_errors.install()

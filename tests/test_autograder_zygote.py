@@ -23,7 +23,7 @@ from autograder import cohort, zygote
 from autograder.course import Course
 from autograder.grade import GradeOptions, grade
 from autograder.kernels import KernelPool
-from autograder.sandbox import Limits, ProcessIsolation, Slot
+from autograder.sandbox import Limits, ProcessIsolation, Slot, course_pythonpath
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,9 @@ def forked_pool(tmp_path: Path):
     isolation = ProcessIsolation(limits=Limits(), course_root=course)
     home = Slot(tmp_path / "zygote", -1, None)
     env = isolation.kernel_env(home)
-    env["AUTOGRADER_PRELOAD"] = "colorsys,!wave"  # as setup_modules lists them: one loaded, one kept out
+    # as setup_modules lists them: one loaded, one kept out, a course module; and one that acts on
+    # import (setup_modules leaves it out, and the server drops it if something imported it)
+    env["AUTOGRADER_PRELOAD"] = "colorsys,!wave,labkit.cluster,labkit.checks"
     server = zygote.ForkServer(home.root, env)
     isolation.zygote = server.start()
     assert isolation.zygote, "the fork server did not start"
@@ -96,6 +98,10 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         "print('pid', os.getpid())\n"
         "print('preloaded', 'colorsys' in sys.modules)\n"
         "print('kept_out', repr(sys.modules.get('wave', 'absent')))\n"
+        "print('course_module', 'labkit.cluster' in sys.modules)\n"
+        "print('acting_module', 'labkit.checks' in sys.modules)\n"
+        "from labkit import checks\n"
+        "print('trimming', getattr(get_ipython(), '_labkit_errors', False))\n"
         "try:\n"
         "    socket.create_connection(('127.0.0.1', 9), timeout=1); print('net', 'connected')\n"
         "except OSError as error:\n"
@@ -118,6 +124,9 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         assert facts["pid"] == "1", "the kernel should be PID 1 of its own PID namespace"
         assert facts["preloaded"] == "True", "a module of AUTOGRADER_PRELOAD was not loaded in the fork server"
         assert facts["kept_out"] == "None", "a module the setup cells kept from loading (!name) was loaded"
+        assert facts["course_module"] == "True", "a course module the setup cells load was not preloaded"
+        assert facts["acting_module"] == "False", "a module that acts on import was loaded ahead of the kernel"
+        assert facts["trimming"] == "True", "labkit.checks, imported in the kernel, did not install its error trimming"
         assert facts["net"] in ("ConnectionRefusedError", "OSError"), facts["net"]
     assert seen[0][0]["random"] != seen[1][0]["random"], "two forked kernels drew the same random numbers"
 
@@ -160,13 +169,16 @@ def test_scores_do_not_depend_on_the_fork_server(tmp_path: Path) -> None:
 
 
 def test_setup_modules_lists_what_setup_cells_load_and_keep_out(tmp_path: Path) -> None:
-    """The probe lists third-party modules the locked setup cells load, and ``!name`` for one they
-    kept from loading (labkit keeps jsonschema's slow rfc3987_syntax out, labkit.cloud_init_schema)."""
+    """The probe lists the modules the locked setup cells load (the course's own too, but not one that
+    acts on import), and ``!name`` for one they kept from loading (labkit keeps jsonschema's slow
+    rfc3987_syntax out, labkit.cloud_init_schema)."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
-    cell = new_code_cell("import sys\nsys.modules.setdefault('wave', None)\nimport colorsys")
+    cell = new_code_cell("import sys\nsys.modules.setdefault('wave', None)\nimport colorsys\nfrom labkit import checks, cluster")
     cell.metadata["nbgrader"] = {"locked": True, "solution": False, "grade": False, "grade_id": "setup", "schema_version": 3}
     path = tmp_path / "a.ipynb"
     nbformat.write(new_notebook(cells=[cell]), path)
-    listed = zygote.setup_modules([path], dict(os.environ)).split(",")
+    listed = zygote.setup_modules([path], {**os.environ, "PYTHONPATH": course_pythonpath()}).split(",")
     assert "colorsys" in listed and "!wave" in listed, listed
+    assert "labkit.cluster" in listed, "the course's own modules are preloaded too"
+    assert "labkit.checks" not in listed, "labkit.checks acts on import (__acts_on_import__): each kernel imports it"

@@ -34,7 +34,7 @@ API-server-only emulator's whole state as JSON, and a new one restored from it: 
 ``strategies`` (the named per-resource strategies), ``addresses`` (address rules and the public ``Allocator``),
 ``server`` (HTTP), ``discovery``, ``openapi``,
 ``schema`` (1.36 schemas, data/openapi-v1.36.json.gz), ``tables`` (printer columns, data/printers.yaml),
-``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``protobuf`` (reading kubectl's
+``patch``, ``selectors``, ``validation``, ``defaults``, ``errors``, ``datafile`` (reading data/*.yaml with libyaml), ``protobuf`` (reading kubectl's
 protobuf bodies, tables in data/protobuf-v1.36.json.gz made by ``protogen``), ``conversion``
 (autoscaling/v1 <-> v2), ``images`` (which images exist, data/images.yaml), ``programs`` (what a
 container's command does over time), ``quantity``, ``naming`` (generated names: the alphabet and

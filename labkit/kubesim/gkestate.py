@@ -41,8 +41,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .datafile import load_yaml
 from . import addresses, defaults, kindstate
 from .kindstate import _Cluster, _Seeded
 from .objects import running_status
@@ -57,7 +56,7 @@ __all__ = ["DEFAULTS", "context_name", "data", "node_names", "region", "render"]
 
 @lru_cache(maxsize=1)
 def data() -> dict[str, Any]:
-    return yaml.safe_load(DATA.read_text())
+    return load_yaml(DATA)
 
 
 DEFAULTS: dict[str, str] = dict(data()["defaults"])

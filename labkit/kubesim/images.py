@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .datafile import load_yaml
 
 DATA = Path(__file__).parent / "data" / "images.yaml"
 
@@ -45,7 +45,7 @@ class ImageInfo:
 
 @lru_cache(maxsize=1)
 def data() -> dict[str, Any]:
-    return yaml.safe_load(DATA.read_text())
+    return load_yaml(DATA)
 
 
 def normalise(image: str) -> tuple[str, str, str]:

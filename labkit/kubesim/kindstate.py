@@ -22,8 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .datafile import load_yaml
 from . import addresses, defaults, naming
 from .clock import micro_stamp, stamp
 from .objects import daemon_pod, image_id, owner_ref, pod_from_template, replica_set_for, running_status
@@ -36,7 +35,7 @@ __all__ = ["data", "kubernetes_version", "node_names", "render"]
 
 @lru_cache(maxsize=1)
 def data() -> dict[str, Any]:
-    return yaml.safe_load(DATA.read_text())
+    return load_yaml(DATA)
 
 
 def kubernetes_version() -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from .datafile import load_yaml
 
 DEFAULT_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -85,7 +85,7 @@ class Resource:
 @lru_cache(maxsize=1)
 def load() -> tuple[Resource, ...]:
     """All resources, in discovery order."""
-    raw = yaml.safe_load((Path(__file__).parent / "data" / "resources.yaml").read_text())
+    raw = load_yaml((Path(__file__).parent / "data" / "resources.yaml"))
     out = []
     for entry in raw:
         singular = entry.get("singular", entry["kind"].lower())

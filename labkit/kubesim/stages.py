@@ -19,8 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import yaml
-
+from .datafile import load_yaml
 from .clock import stamp
 
 if TYPE_CHECKING:  # only for type hints: kubelet.py imports this module
@@ -284,7 +283,7 @@ def _resolve(table: dict[str, Any], kind: str, name: Any, stage: str, path: Path
 
 def load(path: Path = DATA) -> Lifecycle:
     """Read and check ``path``: every predicate, delay, effect, repeat and state a stage names must exist."""
-    d = yaml.safe_load(path.read_text())
+    d = load_yaml(path)
     states = d.get("states") or {}
     stages = []
     for raw in d.get("stages") or []:

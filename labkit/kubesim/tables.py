@@ -15,8 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from .datafile import load_yaml
 from .printer_rows import ROWS, Ctx, human_duration
 
 __all__ = ["PRINTERS", "DEFAULT", "Printer", "PrinterError", "Ctx", "human_duration", "load_printers", "partial", "table"]
@@ -53,7 +52,7 @@ def load_printers(path: Path = DATA) -> tuple[dict[str, Printer], Printer]:
 
     Why checked here: a misspelt row function or column type must fail when the emulator is
     imported, with the kind's name, not as a 500 on the first ``kubectl get`` of that kind."""
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path)
     printers: dict[str, Printer] = {}
     for kind, spec in (data.get("printers") or {}).items():
         fn = ROWS.get(spec.get("row", ""))
