@@ -207,7 +207,10 @@ def _package_dirs(names: tuple[str, ...]) -> list[str]:
     return found
 
 
-def course_pythonpath(names: tuple[str, ...] = ("labkit", "webapp")) -> str:
+COURSE_PACKAGES = ("labkit", "webapp")  # what a kernel imports of the course, from the grader's own copy
+
+
+def course_pythonpath(names: tuple[str, ...] = COURSE_PACKAGES) -> str:
     """PYTHONPATH that puts the course's packages first: the folders holding the very `labkit`
     and `webapp` this grader imports (an editable install could point elsewhere)."""
     return os.pathsep.join(dict.fromkeys(str(Path(p).parent) for p in _package_dirs(names)))
@@ -219,7 +222,7 @@ class Isolation:
 
     limits: Limits
     course_root: Path
-    packages: tuple[str, ...] = ("labkit", "webapp")
+    packages: tuple[str, ...] = COURSE_PACKAGES
     name: str = "none"
     warnings: list[str] = field(default_factory=list)
 

@@ -54,7 +54,7 @@ for code in json.load(sys.stdin):
     except BaseException:
         pass
 never = ("autograder", "__main__")
-def acts(name):  # a module that does something when imported in a kernel (see ACTS_ON_IMPORT)
+def acts(name):  # a module that does something when imported in a kernel (its __acts_on_import__)
     return bool(getattr(sys.modules[name], "__acts_on_import__", False))
 new = [m for m in list(sys.modules) if m not in before and m.split(".")[0] not in never
        and (sys.modules[m] is None or not acts(m))]
