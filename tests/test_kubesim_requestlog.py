@@ -1,6 +1,7 @@
 """A server's access log: what `kubectl logs` shows after requests reach it."""
 from __future__ import annotations
 
+import itertools
 import re
 
 import requests
@@ -56,5 +57,23 @@ def test_nginx_writes_the_combined_access_log_with_the_client_pod_address():
         access = [line for line in _logs(sim, "web") if '"GET / HTTP/1.1"' in line]
         assert len(access) == 1 and access[0].startswith(pods["client"]["status"]["podIP"] + " - - ["), access
         assert re.search(r'\] "GET / HTTP/1\.1" 200 615 "-" "\S+" "-"$', access[0]), access
+    finally:
+        sim.stop()
+
+
+def test_the_request_count_holds_while_the_clock_runs_between_two_readings():
+    """The counter belongs to the server's run, read once: not to a start time recomputed from the
+    clock at each request (time passing inside one request, as under load, restarted the count)."""
+    sim = kubesim.start(realtime=False, seed=3)
+    try:
+        _pod(sim, "boot", "gcr.io/google-samples/kubernetes-bootcamp:v1")
+        sim.advance(10)
+        clock, ticks = sim.store.clock, itertools.count()
+        standing = clock.time
+        clock.time = lambda: standing() + next(ticks) ** 2 * 1e-6  # each reading later, by more each time
+        for _ in range(20):
+            assert requests.get(f"{sim.url}{PODS}/boot:8080/proxy/", timeout=10).status_code == 200
+        counts = [int(re.search(r"Total Requests: (\d+)", line)[1]) for line in _logs(sim, "boot") if line.startswith("Running On")]
+        assert counts == list(range(1, 21)), counts
     finally:
         sim.stop()

@@ -124,19 +124,10 @@ def container_started(store: "Store", pod: Obj, container: Obj) -> float | None:
 
 
 def container_age(store: "Store", pod: Obj, container: Obj) -> float:
-    """Seconds since the container's current process started (its status' ``startedAt``, sim
-    clock): servers whose answers change with their age (the probes page's liveness server).
-    The kubelet's own figure when it has one (``startedAt`` keeps whole seconds only)."""
-    from .controllers.kubelet import started_at  # late: the kubelet imports what imports this module
-    exact = started_at(store, pod, container.get("name", ""))
-    if exact is not None:
-        return max(0.0, store.clock.time() - exact)
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-        if cs.get("name") == container.get("name"):
-            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
-            if started:
-                return max(0.0, store.clock.now().timestamp() - parse_time(started).timestamp())
-    return 0.0
+    """Seconds since the container's current process started: servers whose answers change with
+    their age (the probes page's liveness server)."""
+    started = container_started(store, pod, container)
+    return 0.0 if started is None else max(0.0, store.clock.time() - started)
 
 
 def _choose(responses: Obj, plain: str, age: float) -> Obj:
@@ -261,8 +252,8 @@ def answer_of(store: "Store", pod: Obj, container: Obj, port: int, method: str, 
         out["Content-Type"] = answer["type"]
     out["Content-Length"] = str(len(data))
     if responses.get("log") and logged_request:
-        uid, name = meta.get("uid", ""), container.get("name", "")
-        logged = {**values, "requests": str(requestlog.count(store, uid, name, store.clock.time() - age)), "status": str(status),
+        uid, name, run = meta.get("uid", ""), container.get("name", ""), container_started(store, pod, container) or 0.0
+        logged = {**values, "requests": str(requestlog.count(store, uid, name, run)), "status": str(status),
                   "length": str(len(data)), "client": client, "clfdate": requestlog.clf_date(store.clock.now()),
                   "user_agent": lower.get("user-agent", "-"), "path": path}
         requestlog.record(store, uid, name, store.clock.time(), _fill(str(responses["log"]), logged, env))

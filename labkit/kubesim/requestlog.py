@@ -35,17 +35,19 @@ class _Container:
     lines: list[tuple[float, str]] = field(default_factory=list)
 
 
+_LOCK = threading.Lock()  # servers answer on several threads at once (port-forward, proxy, exec)
 _LOGS: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], _Container]]" = weakref.WeakKeyDictionary()
 
 
 def count(store: Any, uid: str, container: str, started: float) -> int:
     """The number of the request being answered now: 1 for the first of the run that started at
     ``started`` (a restarted server counts from 1 again, as a new process does)."""
-    entry = _LOGS.setdefault(store, {}).setdefault((uid, container), _Container())
-    if round(started, 3) != entry.started:
-        entry.started, entry.requests = round(started, 3), 0
-    entry.requests += 1
-    return entry.requests
+    with _LOCK:
+        entry = _LOGS.setdefault(store, {}).setdefault((uid, container), _Container())
+        if round(started, 3) != entry.started:
+            entry.started, entry.requests = round(started, 3), 0
+        entry.requests += 1
+        return entry.requests
 
 
 def record(store: Any, uid: str, container: str, at: float, line: str) -> None:
