@@ -23,6 +23,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # One view's Jupyter settings (jupyter/<view>/) first on JUPYTER_CONFIG_PATH, so that they win
 # over the environment's and the user's (page config and server extensions alike).
 view_config = JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter/$(1)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+# jsonschema (which nbformat imports: JupyterLab, nbgrader and the grader all do) imports
+# rfc3987-syntax when it is installed, and that module builds about 35 Lark parsers as it loads:
+# some 2 s in every such process (python-jsonschema/jsonschema issue 1428). It only checks the
+# "iri" formats, which no Jupyter or nbgrader schema uses; without it jsonschema skips them.
+drop_slow_validator = $(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax 2>/dev/null || true
 
 .DEFAULT_GOAL := help
 .PHONY: lab env clean-env help
@@ -59,6 +64,7 @@ help:
 
 $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(drop_slow_validator)
 	touch $(TEST_STAMP)
 
 env-test: $(TEST_STAMP)
@@ -102,6 +108,7 @@ $(STAMP): pyproject.toml jupyter/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
+	$(drop_slow_validator)
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)

@@ -133,6 +133,19 @@ def test_postbuild_is_strict_and_installs_labkit() -> None:
     subprocess.run(["bash", "-n", str(REPO_ROOT / "postBuild")], check=True)
 
 
+def test_the_slow_iri_validator_is_gone_wherever_the_course_is_installed() -> None:
+    """jsonschema imports rfc3987-syntax, if present, wherever nbformat loads (JupyterLab, nbgrader,
+    the grader): about 2 s per process. Every way the course is installed removes it."""
+    import importlib.util
+
+    assert importlib.util.find_spec("rfc3987_syntax") is None, (
+        "rfc3987-syntax is installed in this environment: `make env` removes it (the Makefile's drop_slow_validator)")
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert makefile.count("$(drop_slow_validator)") == 2, "both of the Makefile's pip installs must drop rfc3987-syntax"
+    for name in ("postBuild", "autograder/Dockerfile"):
+        assert "pip uninstall" in (REPO_ROOT / name).read_text() and "rfc3987-syntax" in (REPO_ROOT / name).read_text(), name
+
+
 def test_postbuild_installs_the_learner_view() -> None:
     """Binder is the learner's view: postBuild installs the same files `make lab` uses."""
     text = (REPO_ROOT / "postBuild").read_text()
