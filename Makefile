@@ -10,7 +10,9 @@ ifneq ($(USE_ENV),)
 VENV := $(USE_ENV)
 STAMP :=
 else
-STAMP := $(VENV)/.installed
+# The stamps name the install recipe's version: a new name reinstalls an existing .venv once
+# (v2: the install removes rfc3987-syntax; see drop_slow_validator).
+STAMP := $(VENV)/.installed-v2
 endif
 BIN := $(VENV)/bin
 # Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899"
@@ -45,7 +47,7 @@ REPOSITORY ?=
 ifneq ($(USE_ENV),)
 TEST_STAMP :=
 else
-TEST_STAMP := $(VENV)/.installed-test
+TEST_STAMP := $(VENV)/.installed-test-v2
 endif
 
 .PHONY: lab-instructor test test-fast release nav grade publish env-test
