@@ -232,7 +232,11 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
                         options, summary, progress)
                 continue
             task["more"] = len(queue) >= len(workers)  # else no need to boot a kernel for later
-            conn.send(task)
+            try:
+                conn.send(task)
+            except OSError:  # the worker died meanwhile (BrokenPipeError): the task waits for its successor
+                queue.insert(0, student)
+                return
             busy.setdefault(conn, []).append(student)
 
     try:
@@ -240,7 +244,7 @@ def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
             start_worker(index)
         for conn in list(workers):
             hand_out(conn)
-        while busy:
+        while busy or (queue and not stop.requested):  # a worker that died idle is replaced below
             ready = wait(list(busy) + [p.sentinel for _, p in workers.values()], timeout=0.5)
             for item in ready:
                 if item in busy:

@@ -379,3 +379,40 @@ def test_a_worker_that_dies_costs_only_the_submission_it_was_grading(tmp_path: P
     assert again["graded"] == [victim] and sorted(again["skipped"]) == others
     assert cohort.gradebook_scores(course)[victim]["total"] == 11
     assert kernel_processes() == []
+
+
+def test_a_task_sent_to_a_worker_that_just_died_goes_to_its_successor(tmp_path: Path, monkeypatch) -> None:
+    """The worker dies on taking bob while this process is about to send it carol: the send
+    fails (a broken pipe), and carol waits for the new worker instead of the run stopping."""
+    import multiprocessing.connection
+
+    from autograder import worker
+
+    students = ["alice", "bob", "carol", "dave"]
+    course = cohort.make_course(REPO_ROOT, tmp_path / "dying")
+    for student in students:
+        cohort.write(course, student, cohort.learner_version(course, {}))
+    real_worker, real_send, parent = worker.worker_main, multiprocessing.connection.Connection.send, os.getpid()
+
+    def dies_on_bob(conn, index, settings):
+        class Dies:
+            def recv(self):
+                task = conn.recv()
+                if task is not None and task["student"] == "bob":
+                    os._exit(9)
+                return task
+
+            def __getattr__(self, name):
+                return getattr(conn, name)
+        return real_worker(Dies(), index, settings)
+
+    def late_send(self, obj):
+        if os.getpid() == parent and isinstance(obj, dict) and obj.get("student") == "carol" and "submission_dir" in obj:
+            time.sleep(3)  # the worker takes bob and dies meanwhile: this send meets a closed pipe
+        return real_send(self, obj)
+
+    monkeypatch.setattr(worker, "worker_main", dies_on_bob)
+    monkeypatch.setattr(multiprocessing.connection.Connection, "send", late_send)
+    summary = grade(Course.open(course), ASSIGNMENT, GradeOptions(jobs=1, progress=False))
+    assert list(summary["faults"]) == ["bob"] and "worker died" in summary["faults"]["bob"]
+    assert sorted(summary["graded"]) == ["alice", "carol", "dave"]
