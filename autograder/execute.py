@@ -41,7 +41,7 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateI
                                     LimitOutput, OverwriteCells, OverwriteKernelspec)
 from traitlets.config import Config
 
-from . import schema_once
+from . import frozen_gradebook, schema_once
 from .kernels import KernelPool
 from .sandbox import Limits
 
@@ -62,11 +62,21 @@ class GraderFault(Exception):
 
 class FlaggingOverwriteCells(OverwriteCells):
     """nbgrader's OverwriteCells (it restores locked cells and points), keeping a list of
-    what it had to restore, so the instructor sees who edited or deleted a test."""
+    what it had to restore, so the instructor sees who edited or deleted a test. It reads the
+    snapshot gradebook from memory (`frozen_gradebook`); the rest is nbgrader's own
+    `OverwriteCells.preprocess`, step for step."""
 
     def preprocess(self, nb, resources):
         self.flags = resources.setdefault("autograder", {}).setdefault("flags", [])
-        return super().preprocess(nb, resources)
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = frozen_gradebook.frozen(self.db_url, self.assignment_id)
+        nb, resources = super(OverwriteCells, self).preprocess(nb, resources)
+        if self.add_missing_cells:
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
 
     def report_change(self, name, attr, old, new):
         super().report_change(name, attr, old, new)
@@ -96,13 +106,38 @@ class FlaggingOverwriteCells(OverwriteCells):
         return super().add_missing_grade_cells(nb, resources)
 
 
+class FrozenOverwriteKernelspec(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec, reading the snapshot gradebook from memory (`frozen_gradebook`)."""
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        kernelspec = frozen_gradebook.frozen(meta["db_url"], meta["assignment"]).find_notebook(
+            meta["notebook"], meta["assignment"]).kernelspec
+        if kernelspec is not None:
+            kernelspec = json.loads(kernelspec)
+        if kernelspec:
+            nb.metadata["kernelspec"] = kernelspec
+        return nb, resources
+
+
+_hidden_test_clearers: dict[int, tuple[Config, object]] = {}
+
+
 def released_text(source: str, config: Config) -> str:
-    """A locked cell's text as learners got it: nbgrader's ClearHiddenTests applied."""
-    from nbformat.v4 import new_code_cell
+    """A locked cell's text as learners got it: nbgrader's ClearHiddenTests applied.
+
+    Called for every test cell of every submission (twice), so the preprocessor is made once per
+    config, and the cell it works on is a bare node: it reads and writes only the cell's source
+    (`nbformat.v4.new_code_cell` would validate a new cell each time, a sixth of the worker's
+    nbformat time)."""
+    from nbformat import NotebookNode
     from nbgrader.preprocessors import ClearHiddenTests
 
-    cell = new_code_cell(source)
-    ClearHiddenTests(config=config)._remove_hidden_test_region(cell)
+    cached = _hidden_test_clearers.get(id(config))
+    if cached is None or cached[0] is not config:
+        cached = _hidden_test_clearers[id(config)] = (config, ClearHiddenTests(config=config))
+    cell = NotebookNode(cell_type="code", source=source, metadata=NotebookNode(), outputs=[], execution_count=None)
+    cached[1]._remove_hidden_test_region(cell)
     return cell.source
 
 
@@ -238,7 +273,7 @@ def sanitize(path: Path, student: str, assignment: str, notebook: str, snapshot_
              config: Config) -> tuple[nbformat.NotebookNode, list[str]]:
     """nbgrader's first pass (against a private copy of the gradebook). Raises on bad files."""
     text = read_submitted(path)
-    exporter = _exporter(config, [ClearOutput, DeduplicateIds, OverwriteKernelspec, FlaggingOverwriteCells,
+    exporter = _exporter(config, [ClearOutput, DeduplicateIds, FrozenOverwriteKernelspec, FlaggingOverwriteCells,
                                   CheckCellMetadata])
     resources = _resources(student, assignment, notebook, snapshot_url, path.parent)
     resources["autograder"] = {"flags": []}
