@@ -6,12 +6,16 @@ proxy that runs the call in the learner's kernel through the worker and hands ba
 so a test's checks, seeds and hidden inputs never enter the learner's kernel, and nothing the learner
 defines can replace the evaluator's own names (``checks``, ``expect_dict``, builtins).
 
-**Loading (the worker):** right after the evaluator kernel starts, execute the text returned by
+**Loading (the worker):** a kernel the fork server started has the agent already (`zygote`, which
+runs this same text once and gives each kernel its role's modules). Otherwise, right after the evaluator
+kernel starts, execute the text returned by
 ``autograder.evaluator_agent.bootstrap()`` as one execute request with ``silent=True,
 store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
 ``_autograder_plain`` and this file's text as module ``_autograder_evaluator`` (each via
-``plain.module_source``) and installs the agent's AST watcher; it leaves no name in the user
-namespace. Before each test cell, bind the sandbox's latest manifest (also silent; ``bind_code`` writes it)::
+``plain.module_source``) and installs the agent's AST watcher and its ``pre_run_cell`` hook; it leaves
+no name in the user namespace. Before each test cell, hold the sandbox's latest manifest: the hook asks
+for it over the bridge (``{"op": "manifest"}``, answered ``{"manifest": JSON text or null}``) and binds
+it (``bind_pending``). A bind can also be its own silent request (``bind_code`` writes it)::
 
     __import__("_autograder_evaluator").bind(MANIFEST)   # MANIFEST: a Python str literal of the manifest's JSON text
 
@@ -65,11 +69,16 @@ _REPLY_LIMIT = 4 * plain.MAX_BYTES  # an answer's text, escaped inside JSON, plu
 
 
 def bootstrap() -> str:
-    """The text the worker executes (silently) in a fresh evaluator kernel: the codec, then this agent."""
+    """The text the worker executes (silently) in a fresh evaluator kernel: the codec, this agent, `install()`."""
+    return bootstrap_modules() + '__import__("_autograder_evaluator").install()\n'
+
+
+def bootstrap_modules() -> str:
+    """The part of `bootstrap` that registers the modules; the fork server runs it once (`zygote`) and
+    calls `install()` in each evaluator kernel it starts, before the kernel answers any request."""
     here = Path(__file__).resolve().parent
     return (plain.module_source("_autograder_plain", (here / "plain.py").read_text())
-            + plain.module_source("_autograder_evaluator", (here / "evaluator_agent.py").read_text())
-            + '__import__("_autograder_evaluator").install()\n')
+            + plain.module_source("_autograder_evaluator", (here / "evaluator_agent.py").read_text()))
 
 
 def bind_code(manifest_text: str) -> str:
@@ -351,12 +360,34 @@ _bound: dict[str, Any] = {}
 
 
 def install() -> None:
-    """Start watching the cells the evaluator runs (once per kernel)."""
+    """Start watching the cells the evaluator runs, and bind before each one (once per kernel)."""
     from IPython import get_ipython
 
     shell = get_ipython()
     if not any(isinstance(t, _Watcher) for t in shell.ast_transformers):
         shell.ast_transformers.append(_Watcher())
+    if bind_pending not in shell.events.callbacks["pre_run_cell"]:
+        shell.events.register("pre_run_cell", bind_pending)
+
+
+def bind_pending(info: Any = None) -> None:
+    """Before a cell: bind the manifest the worker holds for it, if any (``{"op": "manifest"}`` on the bridge).
+
+    Why a hook and not a request of its own: a bind request costs a round of kernel messages for
+    every test cell; asking the worker over the bridge costs one local socket exchange. IPython
+    runs this hook before it transforms the cell (so before the watcher sees the cell's names, as a
+    bind request did) and only for the cells the worker runs as the notebook's (never for silent
+    requests). Never raises: a hook that raised would print into the test cell's output.
+    """
+    try:
+        reply = _ask({"op": "manifest"})
+    except Exception:  # no bridge (a kernel started by hand), or the worker went away: nothing to bind
+        return
+    if type(reply.get("manifest")) is str:
+        try:
+            bind(reply["manifest"])
+        except Exception:
+            pass
 
 
 def _is_own(name: str, namespace: dict, hidden: dict) -> bool:

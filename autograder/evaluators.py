@@ -69,6 +69,7 @@ class EvaluatorIsolation(Isolation):
         env = super().kernel_env(slot)
         env["PYTHONSAFEPATH"] = "1"
         env["AUTOGRADER_BRIDGE"] = str(slot.root / BRIDGE)
+        env["AUTOGRADER_AGENT"] = "evaluator"
         if self.practice_cache:
             env["LABKIT_PRACTICE_CACHE"] = self.practice_cache
         return env

@@ -18,6 +18,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from . import zygote
 from .sandbox import Isolation, Slot
 
 
@@ -31,11 +32,17 @@ class WalledKernelManager(AsyncKernelManager):
         self.isolation = isolation
         self.slot = slot
 
+    # Set at launch: the kernel has the grader's agent before any request (forked by a fork
+    # server that gave it one: `zygote.agent_preloaded`), so it needs no bootstrap request.
+    agent_preloaded = False
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         if Path(cmd[0]).name.startswith("python"):
             cmd[0] = self.isolation.python()
-        return self.isolation.prefix(self.slot) + cmd
+        cmd = self.isolation.prefix(self.slot) + cmd
+        self.agent_preloaded = zygote.agent_preloaded(cmd)
+        return cmd
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)

@@ -248,6 +248,7 @@ class Isolation:
             "NBGRADER_EXECUTION": "autograde",
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "AUTOGRADER_AGENT": "sandbox",  # the agent a fork server gives this kernel (zygote.AGENT_ENV)
         }
         for key in ("LABKIT_CONTAINER_IMAGE", "LABKIT_BASE_IMAGE"):
             if key in os.environ:

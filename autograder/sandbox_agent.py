@@ -6,15 +6,17 @@ arguments" (``call``), and only plain data comes back. Nothing here is trusted b
 code shares this process and may replace any of it; the worker treats every answer as untrusted and
 the evaluator re-checks what it decodes.
 
-**Loading (the worker):** right after the sandbox kernel starts, execute the text returned by
+**Loading (the worker):** a kernel the fork server started has the agent already (`zygote`, which
+runs this same text once and gives each kernel its role's modules). Otherwise, right after the sandbox
+kernel starts, execute the text returned by
 ``autograder.sandbox_agent.bootstrap()`` as one execute request with ``silent=True,
 store_history=False``. That text registers, in this order, ``autograder/plain.py``'s text as module
 ``_autograder_plain`` and this file's text as module ``_autograder_agent`` (each via
 ``plain.module_source``); it leaves no name in the user namespace. Then, before each test cell,
-ask for the names with ``manifest_code()`` (silent, one request), and serve the cell's calls with
-``serve_code(path)``: one silent request during which the agent answers calls as lines on the
-Unix socket ``path`` (see ``serve``). ``__import__`` returns the registered module without any
-file lookup::
+start ``serve_code(path)``: one silent request during which the agent answers, as lines on the
+Unix socket ``path`` (see ``serve``), first the worker's request for the names, then the cell's
+calls. ``manifest_code()`` asks for the names as a request of its own. ``__import__`` returns the
+registered module without any file lookup::
 
     __import__("_autograder_agent").manifest()
     __import__("_autograder_agent").serve(PATH)              # PATH: a Python str literal (repr)
@@ -67,7 +69,9 @@ _PLAIN = "plain data (None, bool, int, float, str, list or dict)"
 
 
 def bootstrap() -> str:
-    """The text the worker executes (silently) in a fresh sandbox kernel: the codec, then this agent."""
+    """The text the worker executes (silently) in a fresh sandbox kernel: the codec, then this agent.
+
+    A kernel forked by the fork server has both already (`zygote`, which runs this same text once)."""
     here = Path(__file__).resolve().parent
     return (plain.module_source("_autograder_plain", (here / "plain.py").read_text())
             + plain.module_source("_autograder_agent", (here / "sandbox_agent.py").read_text()))
@@ -156,9 +160,14 @@ def _entry(value: Any) -> dict:
 
 def manifest() -> None:
     """Publish the user namespace's names, as the evaluator will bind them."""
+    _publish(names())
+
+
+def names() -> dict:
+    """The user namespace's names, as the evaluator will bind them: ``{"names": {...}}``."""
     from IPython import get_ipython
 
-    names = {}
+    found = {}
     try:
         shell = get_ipython()
         hidden = shell.user_ns_hidden
@@ -168,12 +177,12 @@ def manifest() -> None:
             if isinstance(value, types.ModuleType) or (name in hidden and hidden[name] is value):
                 continue
             try:
-                names[name] = _entry(value)
+                found[name] = _entry(value)
             except BaseException:  # learner code (a __call__ or property) must not stop the manifest
-                names[name] = {"kind": "other", "type": plain.describe_type(value)}
+                found[name] = {"kind": "other", "type": plain.describe_type(value)}
     except BaseException:  # the namespace itself was tampered with: the names read so far
         pass
-    _publish({"names": names})
+    return {"names": found}
 
 
 # -- tunnels: an API object the evaluator handed over, rebuilt on a local port -----------------------------------
@@ -198,6 +207,17 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
                 pass
 
 
+def _connection_through(path: str) -> socket.socket:
+    """A connection to the cluster behind the worker's Unix socket ``path``: the worker answers each
+    connection with one it opened to the cluster, handed over as a file descriptor (SCM_RIGHTS)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+        unix.connect(path)
+        _, fds, _, _ = socket.recv_fds(unix, 1, 1)
+    if not fds:
+        raise OSError("the grader handed over no connection")
+    return socket.socket(fileno=fds[0])
+
+
 def _serve(listener: socket.socket, path: str) -> None:
     while True:
         try:
@@ -205,8 +225,7 @@ def _serve(listener: socket.socket, path: str) -> None:
         except OSError:
             return
         try:
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(path)
+            upstream = _connection_through(path)
         except OSError:
             conn.close()
             continue
@@ -358,7 +377,9 @@ def serve(path: str) -> None:
     busy machine, and a test cell may make dozens of calls); one request that serves every call of
     a test cell costs one. Each call runs here, in the kernel's main thread, as an execute request
     would run it; what it prints to sys.stdout/sys.stderr comes back with its answer, in order. A
-    line in: ``{"name", "payload"}``; a line out: ``{"answer": ..., "outputs": [...]}``.
+    line in: ``{"name", "payload"}``; a line out: ``{"answer": ..., "outputs": [...]}``. The line
+    ``{"op": "manifest"}`` asks for the names instead (the worker's first line, before the test
+    cell runs): ``{"answer": names()}``, the same answer as ``manifest()`` publishes.
     """
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
@@ -369,6 +390,9 @@ def serve(path: str) -> None:
             if not line:
                 return
             request = json.loads(line)
+            if type(request) is dict and request.get("op") == "manifest":
+                conn.sendall((json.dumps({"answer": names()}) + "\n").encode())
+                continue
             chunks: list[dict] = []
             budget = [SERVE_OUTPUT_LIMIT]
             saved = sys.stdout, sys.stderr

@@ -8,8 +8,9 @@ Each code cell goes where it belongs (`route`):
   evaluator only. Their outputs are the evaluator's, and so is their verdict: the points
   come from nbgrader's own `determine_grade` on those outputs.
 
-Before each test cell the sandbox lists its names (`_autograder_agent.manifest()`) and the
-evaluator binds them (`_autograder_evaluator.bind`): functions become proxies, plain data
+Before each test cell the sandbox lists its names (the first answer of the cell's serving
+session, `_autograder_agent.serve`) and the evaluator binds them as the cell starts (its
+`pre_run_cell` hook asks for them over the bridge): functions become proxies, plain data
 is copied. Calling a proxy comes here over the bridge (a Unix socket only the evaluator can
 reach); the sandbox serves each test cell's calls over one socket session
 (`_autograder_agent.serve`, started by one execute request), and we send back each call's
@@ -27,6 +28,7 @@ import asyncio
 import copy
 import json
 import os
+import socket
 import time
 import urllib.parse
 from pathlib import Path
@@ -104,47 +106,60 @@ def verdict(cell) -> dict:
                 "problem": f"the test cell's result could not be scored ({type(error).__name__}: {str(error)[:200]})"}
 
 
+def hand_over(conn: socket.socket, port: int) -> None:
+    """Answer one tunnel connection from the sandbox: a new connection to 127.0.0.1:`port`, sent
+    over `conn` as a file descriptor (SCM_RIGHTS); then both of ours are closed."""
+    try:
+        conn.setblocking(True)
+        conn.settimeout(5)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as upstream:
+            upstream.settimeout(None)
+            socket.send_fds(conn, [b"\0"], [upstream.fileno()])
+    except OSError:  # the cluster is gone, or the sandbox hung up: its client sees a closed connection
+        pass
+    finally:
+        conn.close()
+
+
 class Tunnels:
-    """Unix sockets in the sandbox slot's kernel/ directory, each forwarding to one local port."""
+    """Unix sockets in the sandbox slot's kernel/ directory, one per local port. Each connection the
+    sandbox makes to one is answered with a connection to that port, handed over (`hand_over`).
+
+    Why hand over rather than relay: the API traffic of a learner's function (pod lists of hundreds
+    of kB, many per test cell on assignment 3) then goes from the sandbox to the cluster directly,
+    not through this process's event loop, which also serves the kernels' messages. The sandbox
+    cannot open that connection itself: it has no network but its own loopback."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.servers: dict[int, tuple[asyncio.AbstractServer, Path]] = {}
+        self.listeners: dict[int, tuple[socket.socket, Path]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def socket_for(self, host: str) -> str:
         url = urllib.parse.urlsplit(host)
         if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost") or not url.port:
             raise ValueError(f"an API client for {host!r}: the grader only hands over clients of a cluster on 127.0.0.1")
-        if url.port not in self.servers:
+        if url.port not in self.listeners:
             path = self.directory / f"tunnel-{url.port}.sock"
             if path.exists() or path.is_symlink():
                 path.unlink()
-            server = await asyncio.start_unix_server(lambda r, w, port=url.port: self._pipe(r, w, port), path=str(path))
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(path))
+            listener.listen(16)
+            listener.setblocking(False)
             os.chmod(path, 0o666)  # the sandbox's uid connects to it
-            self.servers[url.port] = (server, path)
-        return str(self.servers[url.port][1])
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(listener.fileno(), self._accept, listener, url.port)
+            self.listeners[url.port] = (listener, path)
+        return str(self.listeners[url.port][1])
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+    @staticmethod
+    def _accept(listener: socket.socket, port: int) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            writer.close()
+            conn, _ = listener.accept()
+        except OSError:  # another wake-up took it, or the listener is closing
             return
-
-        async def copy_(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                try:
-                    dst.close()
-                except Exception:
-                    pass
-
-        await asyncio.gather(copy_(reader, up_writer), copy_(up_reader, writer))
+        hand_over(conn, port)
 
     async def rewrite(self, payload: str) -> str:
         """Codec text with host markers -> the same with socket markers (a tunnel for each)."""
@@ -156,13 +171,15 @@ class Tunnels:
         return plain.map_api(payload, lambda marker: {"API": marker["API"], "socket": sockets[marker["host"]]})
 
     def close(self) -> None:
-        for server, path in self.servers.values():
-            server.close()
+        for listener, path in self.listeners.values():
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(listener.fileno())
+            listener.close()
             try:
                 path.unlink()
             except OSError:
                 pass
-        self.servers.clear()
+        self.listeners.clear()
 
 
 class TrustedExecute(GuardedExecute):
@@ -182,6 +199,7 @@ class TrustedExecute(GuardedExecute):
         self._sandbox_died = False
         self._calls: set[asyncio.Task] = set()
         self._session = None  # (reader, writer, the serve request) while the sandbox serves calls
+        self._pending_manifest = None  # the names the evaluator's hook binds as the next test cell starts
         self._accepted: asyncio.Queue | None = None
         self._calls_server = None
         try:
@@ -203,7 +221,9 @@ class TrustedExecute(GuardedExecute):
         kc.allow_stdin = False
         await run_hook(self.on_notebook_start, notebook=self.nb)
         self.sandbox_km, self.sandbox_kc = self.km, kc
-        kernels = (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km))
+        kernels = tuple((name, client, manager) for name, client, manager in
+                        (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km))
+                        if not getattr(manager, "agent_preloaded", False))  # a fork server's kernel has its agent
         # Both agents start at once: each kernel compiles its own (two separate processes).
         booted = await asyncio.gather(*(self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
                                         for name, client, manager in kernels))
@@ -303,18 +323,16 @@ class TrustedExecute(GuardedExecute):
             self.km, self.kc = saved
 
     async def _bind(self, cell) -> None:
-        """The sandbox's names, as of now, bound in the evaluator."""
+        """The sandbox's names, as of now, held for the evaluator, whose hook binds them as the cell
+        starts (`evaluator_agent.bind_pending`). The names come as the first answer of the cell's
+        serving session, which then serves the cell's calls: no request of its own on either side."""
         manifest = {"names": {}}
         started = time.monotonic()
-        _, answer, _ = await self._request(self.sandbox_kc, self.sandbox_km, sandbox_agent.manifest_code(),
-                                           timeout=self._get_timeout(cell), interrupt=True)
+        answer = await self._session_manifest(self._get_timeout(cell))
         self.cost["sandbox"] += time.monotonic() - started
         if isinstance(answer, dict) and isinstance(answer.get("names"), dict):
             manifest = answer
-        started = time.monotonic()
-        await self._request(self.evaluator_kc, self.evaluator_km,
-                            evaluator_agent.bind_code(json.dumps(manifest)), timeout=60)
-        self.cost["evaluator"] += time.monotonic() - started
+        self._pending_manifest = json.dumps(manifest)
 
     # --- requests to a kernel ---------------------------------------------------------
 
@@ -406,6 +424,9 @@ class TrustedExecute(GuardedExecute):
 
     async def _serve_call(self, reader: asyncio.StreamReader) -> dict | None:
         request = json.loads(await reader.readline())
+        if isinstance(request, dict) and request.get("op") == "manifest":  # the evaluator's hook, as a cell starts
+            pending, self._pending_manifest = self._pending_manifest, None
+            return {"manifest": pending}
         name, payload = request.get("name"), request.get("payload")
         if request.get("op") != "call" or not isinstance(name, str) or not name.isidentifier() \
                 or not isinstance(payload, str):
@@ -484,6 +505,29 @@ class TrustedExecute(GuardedExecute):
             await self._end_session(timeout=5)
             return None
         return reply if isinstance(reply, dict) else None
+
+    async def _session_manifest(self, timeout: float | None) -> dict | None:
+        """The sandbox's names, asked on the serving session (opened here); None if it did not answer in time."""
+        session = await self._open_session()
+        if session is None:
+            return None
+        reader, writer, request = session
+        try:
+            writer.write(b'{"op": "manifest"}\n')
+            await writer.drain()
+            line = asyncio.ensure_future(reader.readline())
+            await asyncio.wait({line, request}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not line.done():  # learner code hung while its names were read, or the session ended
+                line.cancel()
+                if not request.done():
+                    await ensure_async(self.sandbox_km.interrupt_kernel())
+                await self._end_session(timeout=5)
+                return None
+            reply = json.loads(line.result()) if line.result() else None
+        except (OSError, ValueError):
+            await self._end_session(timeout=5)
+            return None
+        return reply.get("answer") if isinstance(reply, dict) else None
 
     async def _end_session(self, timeout: float | None) -> None:
         """Close the session and wait (at most `timeout`) for the serve request to finish, so no

@@ -58,7 +58,7 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
     if isinstance(isolation, ProcessIsolation) and settings.get("fork_server", True):
         home = Slot(isolation_root / f"zygote{index}", -1, None)
         env = isolation.kernel_env(home)
-        env["AUTOGRADER_PRELOAD"] = settings.get("preload", "")
+        env["AUTOGRADER_PRELOAD"] = settings.get("preload", "")  # a first list; the full one follows (see above)
         fork_server = ForkServer(home.root, env)
         isolation.zygote = fork_server.start()
     pool = KernelPool(isolation, slots, settings["kernel_name"])
@@ -70,8 +70,6 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
                                              practice_cache=str(cache))
     evaluators = KernelPool(evaluator_isolation, evaluator_slots(isolation_root, index), settings["kernel_name"])
     try:
-        pool.prestart()
-        evaluators.prestart()
         while True:
             try:
                 task = conn.recv()
@@ -79,6 +77,13 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
                 break
             if task is None:
                 break
+            if "preload" in task:  # the parent's full list (grade.py sends it first): loaded before any kernel forks
+                if fork_server is not None and isolation.zygote and not fork_server.preload(task["preload"]):
+                    fork_server.stop()  # it could not load them: kernels start the slow way, walled in as well
+                    isolation.zygote = evaluator_isolation.zygote = None
+                pool.prestart()
+                evaluators.prestart()
+                continue
             # Boot a kernel for later if the parent said more is coming, or already sent it.
             task["more"] = task.get("more", True) or conn.poll()
             try:

@@ -9,7 +9,8 @@ hidden files, limits, its own uid) and starts the kernel in-process, on modules 
 are already loaded.
 
 Fresh means fresh: the server runs no notebook's code (it only imports libraries: the
-kernel's, and those the setup cells load, the course's own among them), holds no threads,
+kernel's, and those the setup cells load, the course's own among them; and it registers the
+grader's two agents, each kernel getting only its own role's at start), holds no threads,
 sockets or ZeroMQ context when it forks, and every kernel is a new copy of it, used
 for one submission and killed. What a forked kernel shares with its siblings is the
 imported library code (copy-on-write) and the string-hash seed; `random` reseeds
@@ -40,6 +41,23 @@ PRELOAD = (
     "tornado.platform.asyncio", "debugpy.server.api", "psutil", "sqlite3", "faulthandler", "runpy",
 )
 LAUNCHER = ("-m", "ipykernel_launcher")
+# Which grader agent a kernel gets at start ("sandbox" or "evaluator"), set by its isolation's env.
+AGENT_ENV = "AUTOGRADER_AGENT"
+
+
+def starts_in_process(command: list[str]) -> bool:
+    """Whether the fork server starts this kernel command in its own forked copy (with the modules,
+    and the grader's agent, it has loaded) rather than by exec'ing a new interpreter."""
+    return command[1:3] == list(LAUNCHER) and Path(command[0]).resolve() == Path(sys.executable).resolve()
+
+
+def agent_preloaded(kernel_cmd: list[str]) -> bool:
+    """Whether a kernel launched with `kernel_cmd` (the jail's argv) has its agent before any request:
+    it goes through a fork server (``--zygote``) that starts it in process."""
+    if "--" not in kernel_cmd:
+        return False
+    split = kernel_cmd.index("--")
+    return "--zygote" in kernel_cmd[:split] and starts_in_process(kernel_cmd[split + 1:])
 
 
 # Runs the setup cells given on stdin (JSON list of code) in a throwaway interpreter and lists
@@ -80,6 +98,23 @@ def setup_modules(notebooks: list[Path], env: dict[str, str], timeout: float = 1
     import json
     import tempfile
 
+    setup = setup_cells(notebooks)
+    if not setup:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as folder:
+        clean = {key: value for key, value in env.items() if key != "KUBECONFIG"}  # never a real cluster
+        try:
+            probe = subprocess.run([sys.executable, "-s", "-c", _PROBE], input=json.dumps(setup), env={**clean, "HOME": folder},
+                                   capture_output=True, text=True, timeout=timeout, cwd=folder)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return probe.stdout.strip().splitlines()[-1] if probe.returncode == 0 and probe.stdout.strip() else ""
+
+
+def setup_cells(notebooks: list[Path]) -> list[str]:
+    """The code of the locked setup cells of `notebooks` (IPython's ``%`` and ``!`` lines left out)."""
+    import json
+
     setup: list[str] = []
     for path in notebooks:
         try:
@@ -91,16 +126,30 @@ def setup_modules(notebooks: list[Path], env: dict[str, str], timeout: float = 1
             if cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("solution") and not meta.get("grade"):
                 source = "".join(cell.get("source", ""))
                 setup.append("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-    if not setup:
-        return ""
-    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as folder:
-        clean = {key: value for key, value in env.items() if key != "KUBECONFIG"}  # never a real cluster
+    return setup
+
+
+def imported_modules(notebooks: list[Path]) -> str:
+    """The modules the setup cells' own import statements name, comma-separated: a first list for
+    the fork server to load while `setup_modules` runs the cells (it finds what they load when
+    called, seconds later on assignment 3). Read, never run."""
+    import ast
+
+    names: list[str] = []
+    for code in setup_cells(notebooks):
         try:
-            probe = subprocess.run([sys.executable, "-s", "-c", _PROBE], input=json.dumps(setup), env={**clean, "HOME": folder},
-                                   capture_output=True, text=True, timeout=timeout, cwd=folder)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-    return probe.stdout.strip().splitlines()[-1] if probe.returncode == 0 and probe.stdout.strip() else ""
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found = [node.module]
+            else:
+                continue
+            names += [name for name in found if name.split(".")[0] not in ("autograder", "__main__") and name not in names]
+    return ",".join(names)
 
 
 class ForkServer:
@@ -137,6 +186,19 @@ class ForkServer:
             return None
         return str(self.socket)
 
+    def preload(self, names: str, timeout: float = 120.0) -> bool:
+        """Have the running server load more modules (comma-separated, as `setup_modules` lists them)
+        before it forks again; True once it says it has."""
+        if self.process is None:
+            return False
+        try:
+            self.process.stdin.write(names.replace("\n", "").encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            return False
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        return bool(ready) and self.process.stdout.readline() == READY
+
     def stop(self) -> None:
         """Closing its stdin ends the server; kernels already forked live on until killed."""
         if self.process is None:
@@ -153,12 +215,12 @@ class ForkServer:
 
 # ---- the server process (everything below runs only as `python zygote.py`) ----
 
-def _preload() -> None:
+def _preload(names: str) -> None:
     import gc
     import importlib
     import threading
 
-    extra = [name for name in os.environ.get("AUTOGRADER_PRELOAD", "").split(",") if name]
+    extra = [name for name in names.split(",") if name]
     for name in extra:  # kept from loading by the setup cells: kept out here too (see _PROBE)
         if name.startswith("!"):
             sys.modules.setdefault(name[1:], None)
@@ -175,12 +237,35 @@ def _preload() -> None:
             parent, _, leaf = name.rpartition(".")
             if parent and getattr(sys.modules.get(parent), leaf, None) is module:
                 delattr(sys.modules[parent], leaf)
+    if not _AGENTS:
+        _load_agents()
     # What is loaded now is shared by every kernel: keep the garbage collector off it, or each
     # kernel's first collection writes to (and so copies) every page of it.
     gc.freeze()
     if threading.active_count() != 1:
         raise SystemExit(f"zygote: importing the kernel started threads ({threading.enumerate()}); "
                          "forking now would not be safe")
+
+
+_AGENTS: dict[str, dict[str, object]] = {}  # role -> the modules its bootstrap registers
+
+
+def _load_agents() -> None:
+    """The grader's agents (`sandbox_agent`, `evaluator_agent`), registered once here, by the very
+    text a bootstrap request runs, and kept out of `sys.modules`: a kernel gets its own role's
+    modules as it starts (`_start_kernel`). Why: compiling an agent is about 20 ms of CPU per kernel,
+    and its bootstrap request a round of kernel messages, two kernels per submission."""
+    sys.path.insert(0, str(SERVER.parent.parent))
+    try:
+        from autograder import evaluator_agent, sandbox_agent
+        texts = {"sandbox": sandbox_agent.bootstrap(), "evaluator": evaluator_agent.bootstrap_modules()}
+    finally:
+        sys.path.pop(0)
+        for name in [name for name in sys.modules if name == "autograder" or name.startswith("autograder.")]:
+            del sys.modules[name]  # the kernels must not import the grader's modules
+    for role, text in texts.items():
+        exec(compile(text, f"<{role} agent>", "exec"), {"__name__": f"_autograder_{role}_bootstrap"})
+        _AGENTS[role] = {name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith("_autograder_")}
 
 
 def _start_kernel(env: dict[str, str], cwd: str, command: list[str]) -> None:
@@ -197,9 +282,15 @@ def _start_kernel(env: dict[str, str], cwd: str, command: list[str]) -> None:
     from ipykernel import kernelapp
 
     sys.argv = [ipykernel_launcher.__file__, *command[3:]]
+    role = env.get(AGENT_ENV)
+    sys.modules.update(_AGENTS.get(role, {}))
     code = 0
     try:
-        kernelapp.launch_new_instance()
+        app = kernelapp.IPKernelApp.instance()  # what kernelapp.launch_new_instance() does, with the agent's start between
+        app.initialize()
+        if role == "evaluator":
+            sys.modules["_autograder_evaluator"].install()
+        app.start()
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     except BaseException:  # report, as a kernel that crashed would
@@ -242,7 +333,7 @@ def _warden(conn: socket.socket, request: dict, fds: list[int]) -> None:
     for fd in set(fds) - {0, 1, 2}:
         os.close(fd)
     opts, command = jail._parse(request["argv"])
-    if command[1:3] == list(LAUNCHER) and Path(command[0]).resolve() == Path(sys.executable).resolve():
+    if starts_in_process(command):
         start = lambda cmd: _start_kernel(request["env"], request["cwd"], cmd)  # noqa: E731
     else:
         start = jail._exec
@@ -288,7 +379,7 @@ def _serve(path: str, parent: int) -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the worker
     if os.getppid() != parent:
         return
-    _preload()
+    _preload(os.environ.get("AUTOGRADER_PRELOAD", ""))
     if os.path.exists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -299,10 +390,19 @@ def _serve(path: str, parent: int) -> None:
     sys.stdout.buffer.write(READY)
     sys.stdout.buffer.flush()
     me = os.geteuid()
+    pending = b""
     while True:
         ready, _, _ = select.select([listener, 0], [], [])
-        if 0 in ready and not os.read(0, 64):
-            return  # the worker closed our stdin: done
+        if 0 in ready:
+            data = os.read(0, 1 << 16)
+            if not data:
+                return  # the worker closed our stdin: done
+            pending += data
+            while b"\n" in pending:  # a line of module names: load them, then say so (ForkServer.preload)
+                line, pending = pending.split(b"\n", 1)
+                _preload(line.decode(errors="replace"))
+                sys.stdout.buffer.write(READY)
+                sys.stdout.buffer.flush()
         if listener not in ready:
             continue
         conn, _ = listener.accept()

@@ -22,6 +22,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 
 from autograder import evaluator_agent, plain, sandbox_agent
+from autograder.trusted_execute import hand_over
 
 
 # -- the codec ---------------------------------------------------------------------------------------------------
@@ -377,10 +378,14 @@ def test_a_payload_the_sandbox_cannot_read_is_the_graders_error_not_the_learners
 
 class FakeBridge:
     """The worker's bridge server, scripted: ``reply(request)`` answers each connection's one request line;
-    a reply of None holds the call open and records the next line the proxy sends (a cancel)."""
+    a reply of None holds the call open and records the next line the proxy sends (a cancel). The
+    evaluator's hook asks for a manifest as each cell starts: answered at once with ``pending`` (None:
+    nothing to bind), as the worker does, and counted in ``manifests``, not in ``requests``."""
 
     def __init__(self, path: Path):
         self.requests: list[dict] = []
+        self.manifests = 0
+        self.pending: str | None = None
         self.after: list[bytes] = []
         self.reply = lambda request: {"failed": "no reply scripted"}
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -399,6 +404,11 @@ class FakeBridge:
     def _handle(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rb") as lines:
             request = json.loads(lines.readline())
+            if request == {"op": "manifest"}:
+                self.manifests += 1
+                pending, self.pending = self.pending, None
+                conn.sendall(json.dumps({"manifest": pending}).encode() + b"\n")
+                return
             self.requests.append(request)
             reply = self.reply(request)
             if reply is None:
@@ -563,23 +573,9 @@ def test_an_interrupted_call_tells_the_worker_to_cancel(evaluator, bridge):
 
 # -- both agents together, the test playing the worker: a learner function on a real kubesim cluster ---------------
 
-def _forward(conn: socket.socket, port: int) -> None:
-    """The worker's forwarder: one Unix-socket connection from the sandbox to the cluster's TCP port."""
-    upstream = socket.create_connection(("127.0.0.1", port))
-
-    def pump(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-            b.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-    threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
-    pump(conn, upstream)
-
-
 class Tunnels:
-    """The worker's side of tunnels: one Unix socket in the slot's ``kernel/`` folder per cluster port."""
+    """The worker's side of tunnels, on threads: one Unix socket in the slot's ``kernel/`` folder per cluster port,
+    each connection answered as the worker answers it (`hand_over`)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -596,7 +592,7 @@ class Tunnels:
             def serve() -> None:
                 while True:
                     conn, _ = listener.accept()
-                    threading.Thread(target=_forward, args=(conn, port), daemon=True).start()
+                    threading.Thread(target=hand_over, args=(conn, port), daemon=True).start()
             threading.Thread(target=serve, daemon=True).start()
             self.paths[port] = path
         return self.paths[port]
@@ -643,14 +639,11 @@ def test_arguments_may_hold_tuples_but_answers_may_not() -> None:
         plain.encode(steps)
 
 
-def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox, short_dir):
-    """What the worker does for a test cell: one serve request, then calls as lines on a socket."""
+def serve_session(sandbox: Kernel, path: Path, lines: list[dict]) -> tuple[list[dict], list[dict]]:
+    """What the worker does for a test cell: one serve request, then each line sent and its answer read;
+    closing the connection ends the session. (The serve request's outputs, the answers.)"""
     import threading
 
-    sandbox.run("import sys\n"
-                "def s_twice(x):\n    print('out'); print('err', file=sys.stderr); print('out again')\n    return x * 2\n"
-                "def s_fail():\n    raise KeyError('k')\n")
-    path = short_dir / "calls.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(1)
@@ -658,10 +651,10 @@ def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox,
 
     def worker_side() -> None:
         conn, _ = listener.accept()
-        lines = conn.makefile("rb")
-        for name, args in (("s_twice", [21]), ("s_fail", []), ("s_missing", [])):
-            conn.sendall((json.dumps({"name": name, "payload": plain.encode([args, {}])}) + "\n").encode())
-            replies.append(json.loads(lines.readline()))
+        answers = conn.makefile("rb")
+        for line in lines:
+            conn.sendall((json.dumps(line) + "\n").encode())
+            replies.append(json.loads(answers.readline()))
         conn.close()  # the end of the test cell: serve returns
 
     thread = threading.Thread(target=worker_side)
@@ -669,6 +662,16 @@ def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox,
     outputs = sandbox.run(sandbox_agent.serve_code(str(path)), silent=True)
     thread.join(10)
     listener.close()
+    return outputs, replies
+
+
+def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox, short_dir):
+    """What the worker does for a test cell: one serve request, then calls as lines on a socket."""
+    sandbox.run("import sys\n"
+                "def s_twice(x):\n    print('out'); print('err', file=sys.stderr); print('out again')\n    return x * 2\n"
+                "def s_fail():\n    raise KeyError('k')\n")
+    outputs, replies = serve_session(sandbox, short_dir / "calls.sock", [
+        {"name": name, "payload": plain.encode([args, {}])} for name, args in (("s_twice", [21]), ("s_fail", []), ("s_missing", []))])
     assert outputs == [], "a session prints nothing of its own"
     twice, fail, missing = replies
     assert plain.decode(twice["answer"]["ok"]) == 42
@@ -677,3 +680,59 @@ def test_serve_answers_every_call_of_a_session_with_its_output_in_order(sandbox,
     assert fail["answer"]["raised"]["type"] == "KeyError" and fail["outputs"] == []
     assert "s_missing is not defined" in missing["answer"]["missing"]
     assert sandbox.value("type(__import__('sys').stdout).__name__") != "_Capture", "the streams are given back"
+
+
+def test_a_session_answers_the_manifest_first_as_the_manifest_request_would(sandbox, short_dir):
+    """The worker's first line in a test cell's session asks for the names: the same answer as `manifest()`."""
+    sandbox.run("def q_fn(x):\n    return x\nq_data = {'k': [1, 2]}\nq_tuple = (1,)\n")
+    outputs, replies = serve_session(sandbox, short_dir / "manifest.sock",
+                                     [{"op": "manifest"}, {"name": "q_fn", "payload": plain.encode([[7], {}])}])
+    assert outputs == []
+    names, call = replies
+    assert names == {"answer": ask_manifest(sandbox)}
+    assert {k: names["answer"]["names"][k] for k in ("q_fn", "q_data", "q_tuple")} == {
+        "q_fn": CALLABLE, "q_data": data({"k": [1, 2]}), "q_tuple": {"kind": "other", "type": "tuple"}}
+    assert plain.decode(call["answer"]["ok"]) == 7, "the session goes on serving the cell's calls"
+
+
+def test_the_evaluator_binds_the_workers_pending_manifest_as_a_cell_starts(evaluator, bridge):
+    """No bind request: the evaluator's pre_run_cell hook asks the bridge, once per cell the worker runs."""
+    bridge.pending = json.dumps({"names": {"h_limit": data(4), "h_fn": CALLABLE}})
+    before = bridge.manifests
+    assert evaluator.run("'h_limit' in globals()", silent=True) == [] and bridge.pending is not None, \
+        "a silent request (the grader's own) binds nothing"
+    assert evaluator.value("h_limit, callable(h_fn)") == (4, True)
+    assert bridge.manifests == before + 1 and bridge.pending is None
+    assert evaluator.value("h_limit") == 4, "a cell with no manifest pending keeps the names bound"
+    bridge.pending = json.dumps({"names": {"h_other": data(1)}})
+    assert evaluator.value("'h_limit' in globals(), h_other") == (False, 1), "the next manifest replaces the last"
+
+
+def test_the_workers_tunnel_hands_the_sandbox_a_connection_to_the_cluster(short_dir):
+    """The worker's `Tunnels` answer a connection with one to the cluster's port, handed over (no relay)."""
+    import asyncio
+
+    from autograder.trusted_execute import Tunnels as WorkerTunnels
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    async def scenario() -> tuple[bytes, int]:
+        tunnels = WorkerTunnels(short_dir)
+        path = await tunnels.socket_for(f"http://127.0.0.1:{port}")
+        try:
+            handed = await asyncio.to_thread(sandbox_agent._connection_through, path)
+            accepted, _ = await asyncio.to_thread(server.accept)
+            with handed, accepted:
+                handed.sendall(b"GET /api")
+                got = await asyncio.to_thread(accepted.recv, 100)
+                return got, handed.getpeername()[1]
+        finally:
+            tunnels.close()
+            assert not Path(path).exists()
+
+    try:
+        got, peer = asyncio.run(scenario())
+    finally:
+        server.close()
+    assert got == b"GET /api" and peer == port, "the sandbox's socket is connected to the cluster itself"

@@ -60,21 +60,27 @@ def run_code(km, code: str) -> str:
     return text
 
 
+def start_fork_server(tmp_path: Path, course: Path, preload: str) -> tuple[ProcessIsolation, zygote.ForkServer]:
+    """A fork server for kernels walled in as the grader walls them, started on `preload`."""
+    os.chmod(tmp_path, 0o711)
+    isolation = ProcessIsolation(limits=Limits(), course_root=course)
+    home = Slot(tmp_path / "zygote", -1, None)
+    env = isolation.kernel_env(home)
+    env["AUTOGRADER_PRELOAD"] = preload
+    server = zygote.ForkServer(home.root, env)
+    isolation.zygote = server.start()
+    assert isolation.zygote, "the fork server did not start"
+    return isolation, server
+
+
 @pytest.fixture
 def forked_pool(tmp_path: Path):
     course = tmp_path / "course"
     (course / "source").mkdir(parents=True)
     (course / "source" / "secret.txt").write_text("answers")
-    os.chmod(tmp_path, 0o711)
-    isolation = ProcessIsolation(limits=Limits(), course_root=course)
-    home = Slot(tmp_path / "zygote", -1, None)
-    env = isolation.kernel_env(home)
     # as setup_modules lists them: one loaded, one kept out, a course module; and one that acts on
     # import (setup_modules leaves it out, and the server drops it if something imported it)
-    env["AUTOGRADER_PRELOAD"] = "colorsys,!wave,labkit.cluster,labkit.checks"
-    server = zygote.ForkServer(home.root, env)
-    isolation.zygote = server.start()
-    assert isolation.zygote, "the fork server did not start"
+    isolation, server = start_fork_server(tmp_path, course, "colorsys,!wave,labkit.cluster,labkit.checks")
     slots = [Slot(tmp_path / f"slot{k}", k, isolation.uid_for(k)) for k in range(2)]
     pool = KernelPool(isolation, slots, "python3")
     try:
@@ -131,6 +137,38 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
     assert seen[0][0]["random"] != seen[1][0]["random"], "two forked kernels drew the same random numbers"
 
 
+def test_a_forked_kernel_has_its_own_roles_agent_before_any_request(forked_pool, tmp_path: Path) -> None:
+    """No bootstrap request: the fork server registered the agents once; each kernel gets its role's."""
+    from autograder.evaluators import EvaluatorIsolation, evaluator_slots
+
+    pool, course, _ = forked_pool
+    probe = ("import sys\n"
+             "print('modules', sorted(n for n in sys.modules if n.startswith('_autograder_')))\n"
+             "print('hooked', any(getattr(f, '__name__', '') == 'bind_pending' "
+             "for f in get_ipython().events.callbacks['pre_run_cell']))\n"
+             "print('agent_from', sys.modules['_autograder_plain'].__spec__ is None)\n")
+    km, slot = pool.take()
+    try:
+        assert km.agent_preloaded, "a kernel of the fork server was not marked as having its agent"
+        sandbox = dict(line.split(" ", 1) for line in run_code(km, probe).strip().splitlines())
+    finally:
+        pool.give_back(km, slot)
+    evaluators = KernelPool(EvaluatorIsolation(limits=Limits(), course_root=course, zygote=pool.isolation.zygote),
+                            evaluator_slots(tmp_path / "evaluators", 0, count=1), "python3")
+    km, slot = evaluators.take()
+    try:
+        assert km.agent_preloaded
+        evaluator = dict(line.split(" ", 1) for line in run_code(km, probe).strip().splitlines())
+    finally:
+        evaluators.give_back(km, slot)
+        evaluators.close()
+    assert sandbox["modules"] == "['_autograder_agent', '_autograder_plain']", "the sandbox has its agent, and only its own"
+    assert sandbox["hooked"] == "False"
+    assert evaluator["modules"] == "['_autograder_evaluator', '_autograder_plain']"
+    assert evaluator["hooked"] == "True", "the evaluator's pre_run_cell hook was not installed at start"
+    assert sandbox["agent_from"] == evaluator["agent_from"] == "True", "an agent was imported from a file, not registered"
+
+
 def test_an_interrupt_reaches_a_forked_kernel(forked_pool) -> None:
     pool, _, _ = forked_pool
     km, slot = pool.take()
@@ -182,3 +220,36 @@ def test_setup_modules_lists_what_setup_cells_load_and_keep_out(tmp_path: Path) 
     assert "colorsys" in listed and "!wave" in listed, listed
     assert "labkit.cluster" in listed, "the course's own modules are preloaded too"
     assert "labkit.checks" not in listed, "labkit.checks acts on import (__acts_on_import__): each kernel imports it"
+
+
+def test_imported_modules_reads_the_setup_cells_import_statements_without_running_them(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    setup = new_code_cell("import colorsys, os.path\nfrom labkit import checks\nfrom . import local\n"
+                          "%matplotlib inline\nraise SystemExit('never run')\nimport autograder.plain")
+    setup.metadata["nbgrader"] = {"locked": True, "solution": False, "grade": False, "grade_id": "setup", "schema_version": 3}
+    answer = new_code_cell("import wave")
+    answer.metadata["nbgrader"] = {"locked": False, "solution": True, "grade": False, "grade_id": "a", "schema_version": 3}
+    path = tmp_path / "a.ipynb"
+    nbformat.write(new_notebook(cells=[setup, answer]), path)
+    assert zygote.imported_modules([path]) == "colorsys,os.path,labkit", \
+        "the setup cell's absolute imports, the grader's own and the learner's cells left out"
+
+
+def test_a_running_fork_server_loads_the_full_list_before_it_forks_again(tmp_path: Path) -> None:
+    """grade.py starts the servers on the quick list and sends the probe's list later (ForkServer.preload)."""
+    isolation, server = start_fork_server(tmp_path, tmp_path, "colorsys")
+    pool = KernelPool(isolation, [Slot(tmp_path / "slot0", 0, isolation.uid_for(0))], "python3")
+    try:
+        assert server.preload("!wave,labkit.cluster,labkit.checks"), "the server did not say it had loaded the list"
+        km, slot = pool.take()
+        try:
+            text = run_code(km, "import sys\nprint(sorted(m for m in ('colorsys', 'labkit.cluster', 'labkit.checks') "
+                                "if m in sys.modules), repr(sys.modules.get('wave', 'absent')))\n")
+        finally:
+            pool.give_back(km, slot)
+    finally:
+        pool.close()
+        server.stop()
+    assert text.strip() == "['colorsys', 'labkit.cluster'] None", \
+        "both lists loaded, the kept-out module kept out, the one that acts on import left to the kernel"
