@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .sandbox import JAIL, Isolation, Slot, _cpu_seconds
+from .zygote import AGENT_ENV
 
 BRIDGE = "bridge.sock"
 
@@ -69,7 +70,7 @@ class EvaluatorIsolation(Isolation):
         env = super().kernel_env(slot)
         env["PYTHONSAFEPATH"] = "1"
         env["AUTOGRADER_BRIDGE"] = str(slot.root / BRIDGE)
-        env["AUTOGRADER_AGENT"] = "evaluator"
+        env[AGENT_ENV] = "evaluator"
         if self.practice_cache:
             env["LABKIT_PRACTICE_CACHE"] = self.practice_cache
         return env

@@ -2,9 +2,9 @@
 
 Why: nbgrader's `OverwriteKernelspec` and `OverwriteCells` open the gradebook for every
 notebook (a new SQLAlchemy engine, and nbgrader's course check) and query it once or twice
-for every cell that has a grade id. Measured on assignment 1 with 16 submissions: 3.0 s of a
-worker's CPU went to that first pass, most of it in those queries, against about 0.5 s per
-submission for all the rest of the worker's work. A worker reads a private snapshot of the
+for every cell that has a grade id. Measured on assignment 1 with 16 submissions: 3.0 s of the
+two workers' CPU went to that first pass, most of it in those queries: about a third of all
+their work. A worker reads a private snapshot of the
 gradebook that nothing writes while it grades (`course.snapshot_gradebook`), so each
 notebook's rows can be read once, through nbgrader's own `Gradebook`, and kept as plain
 records: the preprocessors then get the same answers, in the same order, without a query.
@@ -34,7 +34,7 @@ class SourceCell:
 
 @dataclass(frozen=True)
 class GradedCell:
-    """A grade cell or a task cell: what OverwriteCells reads of either."""
+    """A grade cell or a task cell: what OverwriteCells reads of either (a solution cell: its name; points 0)."""
 
     name: str
     max_score: float

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from . import jail as _jail
 from .course import GradingError
+from .zygote import AGENT_ENV
 
 JAIL = Path(__file__).with_name("jail.py")
 # uids for kernels when grading as root: far above any real account. Not the 400000 of
@@ -248,7 +249,7 @@ class Isolation:
             "NBGRADER_EXECUTION": "autograde",
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "AUTOGRADER_AGENT": "sandbox",  # the agent a fork server gives this kernel (zygote.AGENT_ENV)
+            AGENT_ENV: "sandbox",  # the agent a fork server gives this kernel
         }
         for key in ("LABKIT_CONTAINER_IMAGE", "LABKIT_BASE_IMAGE"):
             if key in os.environ:

@@ -224,7 +224,7 @@ class TrustedExecute(GuardedExecute):
         kernels = tuple((name, client, manager) for name, client, manager in
                         (("sandbox", kc, self.km), ("evaluator", self.evaluator_kc, self.evaluator_km))
                         if not getattr(manager, "agent_preloaded", False))  # a fork server's kernel has its agent
-        # Both agents start at once: each kernel compiles its own (two separate processes).
+        # The agents not preloaded start at once: each kernel compiles its own (two separate processes).
         booted = await asyncio.gather(*(self._request(client, manager, self._boot[name], timeout=self.startup_timeout)
                                         for name, client, manager in kernels))
         for (name, _, manager), (outputs, _, reply) in zip(kernels, booted):
