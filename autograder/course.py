@@ -20,6 +20,8 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from .shared_gradebook import SharedGradebook
+
 
 class GradingError(Exception):
     """A problem the operator must fix before grading can go on (the message says how)."""
@@ -105,7 +107,7 @@ class Course:
         return Path(self.db_url[len(prefix):]) if self.db_url.startswith(prefix) else None
 
     def gradebook(self) -> Gradebook:
-        return Gradebook(self.db_url, self.coursedir.course_id)
+        return SharedGradebook(self.db_url, self.coursedir.course_id)
 
     def step_dir(self, step: str, student: str, assignment: str) -> Path:
         """`<root>/<step>/<student>/<assignment>` as nbgrader's directory_structure says."""

@@ -29,6 +29,7 @@ from .course import Course, GradingError, assignment_info, snapshot_gradebook, t
 from .progress import Progress
 from .record import SubmissionRefused, admission, load_record, note_not_graded, record_result, refuse
 from .sandbox import Limits
+from .shared_gradebook import shared_engines
 
 
 @dataclass
@@ -167,6 +168,7 @@ def _preload(course: Course, assignment: str, info, options: GradeOptions, quick
     return setup_modules(notebooks, env)
 
 
+@shared_engines()  # one gradebook engine for the whole run's recording (see shared_gradebook)
 def grade(course: Course, assignment: str, options: GradeOptions) -> dict:
     """Grade `assignment` for every submission that needs it. Returns a summary dict."""
     info = assignment_info(course, assignment)
@@ -359,6 +361,7 @@ def _write_shard_result(out: Path, result: dict) -> None:
     os.replace(tmp, out / f"{result['student']}.json")
 
 
+@shared_engines()
 def merge(course: Course, assignment: str, result_dirs: list[Path]) -> dict:
     """Record the result files the shards wrote (one per student) into the gradebook.
 

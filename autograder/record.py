@@ -33,8 +33,12 @@ from nbgrader import utils
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, SaveAutoGrades
 
+from . import shared_gradebook
 from .course import AssignmentInfo, Course
 from .execute import _exporter, _resources
+
+# nbgrader's recording preprocessors open the grading run's one engine (see shared_gradebook)
+shared_gradebook.install()
 
 
 class SubmissionRefused(Exception):

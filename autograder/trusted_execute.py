@@ -59,32 +59,44 @@ def connected_client(km):
     return kc
 
 
+# After the kernel's reply, how long its idle status may take before the request is sent again.
+STATUS_GRACE = 0.05
+
+
 async def ready(kc, km, timeout: float) -> None:
     """Wait until the kernel answers on its shell channel and its IOPub reaches `kc`.
 
     jupyter_client's `wait_for_ready` does that too, then drains IOPub until it has been quiet
     for 0.2 s: 0.2 s per kernel and submission, for messages nbclient would skip anyway (it
     reads only the replies to its own requests). Here a kernel_info request's reply and its
-    idle status prove both channels; without them in a second, `wait_for_ready` decides.
+    idle status prove both channels. A kernel just forked may publish that status before our
+    IOPub subscription has reached it (ZeroMQ's "slow joiner": the message is dropped, the
+    reply on the shell channel is not): then the request goes again, until a status of one of
+    ours arrives. Waiting out the second for the lost one cost about 1.2 s in one kernel start of
+    twenty to sixty. Without both in a second, `wait_for_ready` decides.
     """
-    msg_id = kc.kernel_info()
+    sent = {kc.kernel_info()}
     deadline = time.monotonic() + 1.0
-    replied = idle = False
-    while not (replied and idle) and time.monotonic() < deadline:
-        if not replied:
+    replied_at = None
+    idle = False
+    while not (replied_at and idle) and time.monotonic() < deadline:
+        if replied_at is None:
             try:
-                reply = await ensure_async(kc.shell_channel.get_msg(timeout=0.05))
-                replied = reply["parent_header"].get("msg_id") == msg_id
+                reply = await ensure_async(kc.shell_channel.get_msg(timeout=0.02))
+                if reply["parent_header"].get("msg_id") in sent:
+                    replied_at = time.monotonic()
             except Empty:
                 pass
         if not idle:
             try:
-                msg = await ensure_async(kc.iopub_channel.get_msg(timeout=0.05))
-                idle = (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                msg = await ensure_async(kc.iopub_channel.get_msg(timeout=0.02))
+                idle = (msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
                         and msg["content"].get("execution_state") == "idle")
             except Empty:
-                pass
-    if not (replied and idle):
+                if replied_at is not None and time.monotonic() - replied_at > STATUS_GRACE:
+                    sent.add(kc.kernel_info())  # its status was lost on the way: ask again
+                    replied_at = time.monotonic()
+    if not (replied_at and idle):
         await ensure_async(kc.wait_for_ready(timeout=timeout))
 
 
