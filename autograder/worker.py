@@ -34,6 +34,20 @@ def make_isolation(settings: dict):
     return ProcessIsolation(limits=limits, course_root=course_root)
 
 
+def start_fork_server(settings: dict, name: str, wait: bool = True) -> ForkServer | None:
+    """A fork server (zygote.py) for kernels walled in as `settings` say, started on the first
+    module list (`settings["preload"]`); None when kernels start the ordinary way (Docker, or
+    --no-fork-server) or when it could not start (it says why). `wait=False`: see ForkServer.start."""
+    isolation = make_isolation(settings)
+    if not isinstance(isolation, ProcessIsolation) or not settings.get("fork_server", True):
+        return None
+    home = Slot(Path(settings["slots_dir"]) / name, -1, None)
+    env = isolation.kernel_env(home)
+    env["AUTOGRADER_PRELOAD"] = settings.get("preload", "")  # a first list; the full one follows (ForkServer.preload)
+    server = ForkServer(home.root, env)
+    return server if server.start(wait=wait) else None
+
+
 def worker_main(conn: Connection, index: int, settings: dict) -> None:
     """Loop: receive a task dict, send back a result dict; `None` ends the loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -54,19 +68,17 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
         else:  # the container's user must own the slot it writes to
             uid = GRADER_IMAGE_UID if os.geteuid() == 0 else None
         slots.append(Slot(isolation_root / f"slot{number}", number, uid))
-    fork_server = None
-    if isinstance(isolation, ProcessIsolation) and settings.get("fork_server", True):
-        home = Slot(isolation_root / f"zygote{index}", -1, None)
-        env = isolation.kernel_env(home)
-        env["AUTOGRADER_PRELOAD"] = settings.get("preload", "")  # a first list; the full one follows (see above)
-        fork_server = ForkServer(home.root, env)
-        isolation.zygote = fork_server.start()
+    # The grading run's one fork server (grade.py starts it: "" when there is none), else this worker's own.
+    shared = "zygote" in settings
+    fork_server = None if shared else start_fork_server(settings, f"zygote{index}")
+    if isinstance(isolation, ProcessIsolation):
+        isolation.zygote = (settings["zygote"] or None) if shared else (str(fork_server.socket) if fork_server else None)
     pool = KernelPool(isolation, slots, settings["kernel_name"])
     # One practice-cluster cache per grading run, shared by its workers (labkit.practice_clusters).
     cache = isolation_root.parent / "practice-cache"
     cache.mkdir(mode=0o700, parents=True, exist_ok=True)
     evaluator_isolation = EvaluatorIsolation(limits=limits, course_root=Path(settings["course_root"]),
-                                             zygote=fork_server.socket.as_posix() if fork_server and isolation.zygote else None,
+                                             zygote=isolation.zygote if isinstance(isolation, ProcessIsolation) else None,
                                              practice_cache=str(cache))
     evaluators = KernelPool(evaluator_isolation, evaluator_slots(isolation_root, index), settings["kernel_name"])
     try:
@@ -80,6 +92,8 @@ def worker_main(conn: Connection, index: int, settings: dict) -> None:
             if "preload" in task:  # the parent's full list (grade.py sends it first): loaded before any kernel forks
                 if fork_server is not None and isolation.zygote and not fork_server.preload(task["preload"]):
                     fork_server.stop()  # it could not load them: kernels start the slow way, walled in as well
+                    isolation.zygote = evaluator_isolation.zygote = None
+                if shared and not task.get("zygote"):  # the run's server could not load it (grade.py): the slow way
                     isolation.zygote = evaluator_isolation.zygote = None
                 pool.prestart()
                 evaluators.prestart()

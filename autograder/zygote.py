@@ -2,7 +2,8 @@
 
 Most of a Python kernel's start-up is importing ipykernel, IPython, ZeroMQ, tornado and
 debugpy (about 0.2 CPU-seconds, a quarter of what grading a small notebook costs).
-Each grading worker starts one fork server, which imports all that once and then waits.
+A grading run starts one fork server, shared by its workers (a worker started on its own starts
+its own), which imports all that once and then waits.
 For every kernel, `jail.py --zygote` (the command the kernel manager runs) connects,
 and the server forks: the copy walls itself in exactly as `jail.py` does (namespaces,
 hidden files, limits, its own uid) and starts the kernel in-process, on modules that
@@ -16,7 +17,7 @@ for one submission and killed. What a forked kernel shares with its siblings is 
 imported library code (copy-on-write) and the string-hash seed; `random` reseeds
 itself in every fork.
 
-Runs as a script, `python -s zygote.py SOCKET`, next to `jail.py`. The worker side is
+Runs as a script, `python -s zygote.py SOCKET`, next to `jail.py`. The grader's side is
 `ForkServer`, which starts it and stops it.
 """
 
@@ -153,10 +154,10 @@ def imported_modules(notebooks: list[Path]) -> str:
 
 
 class ForkServer:
-    """The worker's handle on its fork server: start, socket path, stop.
+    """The grader's handle on a fork server: start, socket path, stop.
 
     `start` returns None (and says why on stderr) when the server cannot come up; the
-    worker then starts kernels the ordinary way, which is slower but just as walled in.
+    grader then starts kernels the ordinary way, which is slower but just as walled in.
     """
 
     def __init__(self, directory: Path, env: dict[str, str]) -> None:
@@ -164,8 +165,11 @@ class ForkServer:
         self.socket = directory / "zygote.sock"
         self.env = env
         self.process: subprocess.Popen | None = None
+        self._ready: bool | None = None  # None: not asked yet (see started)
 
-    def start(self, timeout: float = 60.0) -> str | None:
+    def start(self, timeout: float = 60.0, wait: bool = True) -> str | None:
+        """Start the server; its socket's path once it is ready, None if it did not come up.
+        With `wait=False` it returns at once, and `started()` must be asked before any use."""
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
         log = open(self.directory / "zygote.log", "ab")
@@ -176,20 +180,28 @@ class ForkServer:
                 cwd=self.directory)
         finally:
             log.close()
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else b""
-        if line != READY:
-            self.stop()
-            tail = (self.directory / "zygote.log").read_text(errors="replace")[-500:].strip()
-            print(f"autograder: the kernel fork server did not start ({tail or 'no message'}); "
-                  "kernels start the slow way", file=sys.stderr)
-            return None
-        return str(self.socket)
+        if not wait:
+            return str(self.socket)
+        return str(self.socket) if self.started(timeout) else None
+
+    def started(self, timeout: float = 60.0) -> bool:
+        """Whether the server has come up (waiting up to `timeout` for it to say so)."""
+        if self._ready is None:
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout) if self.process else ([], [], [])
+            self._ready = bool(ready) and self.process.stdout.readline() == READY
+            if not self._ready:
+                tail = ""
+                if self.process is not None:
+                    self.stop()
+                    tail = (self.directory / "zygote.log").read_text(errors="replace")[-500:].strip()
+                print(f"autograder: the kernel fork server did not start ({tail or 'no message'}); "
+                      "kernels start the slow way", file=sys.stderr)
+        return self._ready
 
     def preload(self, names: str, timeout: float = 120.0) -> bool:
         """Have the running server load more modules (comma-separated, as `setup_modules` lists them)
         before it forks again; True once it says it has."""
-        if self.process is None:
+        if self.process is None or not self.started(timeout):
             return False
         try:
             self.process.stdin.write(names.replace("\n", "").encode() + b"\n")
@@ -226,9 +238,16 @@ def _preload(names: str) -> None:
             sys.modules.setdefault(name[1:], None)
     for name in (*PRELOAD, *(name for name in extra if not name.startswith("!"))):
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except BaseException:  # an optional part of the kernel; it loads later if needed
-            pass
+            continue
+        # What the module's functions would import when called, as it lists them (labkit.cluster's
+        # official client): loaded now, before the setup cells' full list arrives.
+        for later in getattr(module, "__imports_when_called__", ()):
+            try:
+                importlib.import_module(later)
+            except BaseException:
+                pass
     # A module that acts on import must be imported by the kernel itself, even when a preloaded
     # module imported it along the way.
     for name, module in list(sys.modules.items()):
@@ -376,7 +395,7 @@ def _exited(pid: int) -> bool:
 def _serve(path: str, parent: int) -> None:
     import ctypes
 
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the worker
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader that started it
     if os.getppid() != parent:
         return
     _preload(os.environ.get("AUTOGRADER_PRELOAD", ""))
@@ -396,7 +415,7 @@ def _serve(path: str, parent: int) -> None:
         if 0 in ready:
             data = os.read(0, 1 << 16)
             if not data:
-                return  # the worker closed our stdin: done
+                return  # the grader closed our stdin: done
             pending += data
             while b"\n" in pending:  # a line of module names: load them, then say so (ForkServer.preload)
                 line, pending = pending.split(b"\n", 1)

@@ -17,6 +17,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+# What this module's functions import only when called (`_clients`: the official client, 0.7 s;
+# `_start_emulator`: the emulator). A grading fork server loads these with the module
+# (autograder/zygote.py), while it still waits for the full list, so that no kernel pays for them.
+__imports_when_called__ = (
+    "kubernetes.client.api_client", "kubernetes.client.configuration", "kubernetes.config.kube_config",
+    "kubernetes.client.api.core_v1_api", "kubernetes.client.api.apps_v1_api",
+    "kubernetes.client.api.autoscaling_v2_api", "kubernetes.client.api.batch_v1_api", "labkit.kubesim",
+)
+
 __all__ = ["ClusterProbe", "Connection", "connect", "probe"]
 
 

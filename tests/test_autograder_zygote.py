@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,6 +107,7 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         "print('preloaded', 'colorsys' in sys.modules)\n"
         "print('kept_out', repr(sys.modules.get('wave', 'absent')))\n"
         "print('course_module', 'labkit.cluster' in sys.modules)\n"
+        "print('when_called', all(m in sys.modules for m in sys.modules['labkit.cluster'].__imports_when_called__))\n"
         "print('acting_module', 'labkit.checks' in sys.modules)\n"
         "from labkit import checks\n"
         "print('trimming', getattr(get_ipython(), '_labkit_errors', False))\n"
@@ -131,6 +134,8 @@ def test_forked_kernels_are_fresh_and_walled_in(forked_pool) -> None:
         assert facts["preloaded"] == "True", "a module of AUTOGRADER_PRELOAD was not loaded in the fork server"
         assert facts["kept_out"] == "None", "a module the setup cells kept from loading (!name) was loaded"
         assert facts["course_module"] == "True", "a course module the setup cells load was not preloaded"
+        assert facts["when_called"] == "True", "what labkit.cluster imports when called (__imports_when_called__) " \
+                                               "was not loaded with it"
         assert facts["acting_module"] == "False", "a module that acts on import was loaded ahead of the kernel"
         assert facts["trimming"] == "True", "labkit.checks, imported in the kernel, did not install its error trimming"
         assert facts["net"] in ("ConnectionRefusedError", "OSError"), facts["net"]
@@ -206,6 +211,40 @@ def test_scores_do_not_depend_on_the_fork_server(tmp_path: Path) -> None:
     assert len({s["total"] for s in cohort.gradebook_scores(forked).values()}) >= 2
 
 
+def test_a_grading_run_forks_every_kernel_from_one_fork_server(tmp_path: Path, monkeypatch) -> None:
+    """The workers share the run's fork server (grade.py starts it): the modules are imported once per run."""
+    from autograder import evaluators, sandbox
+
+    course = cohort.make_course(REPO_ROOT, tmp_path / "course")
+    cohort.normal_cohort(course, 4)
+    log = tmp_path / "log.txt"
+
+    def logged(cls, method: str, what: str) -> None:
+        real = getattr(cls, method)
+
+        def wrapper(self, *args, **kwargs):
+            answer = real(self, *args, **kwargs)
+            words = answer[answer.index("--zygote") + 1] if isinstance(answer, list) and "--zygote" in answer else ""
+            with open(log, "a") as out:  # appended by the grader and by its forked workers alike
+                out.write(f"{what} {os.getpid()} {words}\n")
+            return answer
+        monkeypatch.setattr(cls, method, wrapper)
+
+    logged(zygote.ForkServer, "start", "server")
+    logged(sandbox.ProcessIsolation, "prefix", "sandbox")
+    logged(evaluators.EvaluatorIsolation, "prefix", "evaluator")
+    summary = grade(Course.open(course), cohort.ASSIGNMENT, GradeOptions(jobs=2, progress=False))
+    assert len(summary["graded"]) == 4
+    lines = [line.split(" ") for line in log.read_text().splitlines()]
+    servers = [pid for what, pid, _ in lines if what == "server"]
+    assert servers == [str(os.getpid())], f"fork servers started by {servers}: one, by the grader, was expected"
+    kernels = [(what, pid, socket) for what, pid, socket in lines if what != "server"]
+    assert len({pid for _, pid, _ in kernels}) == 2, "both workers should have started kernels"
+    assert {what for what, _, _ in kernels} == {"sandbox", "evaluator"}
+    assert len({socket for _, _, socket in kernels}) == 1 and kernels[0][2], \
+        f"every kernel should come from the one fork server: {kernels}"
+
+
 def test_setup_modules_lists_what_setup_cells_load_and_keep_out(tmp_path: Path) -> None:
     """The probe lists the modules the locked setup cells load (the course's own too, but not one that
     acts on import), and ``!name`` for one they kept from loading (labkit keeps jsonschema's slow
@@ -220,6 +259,20 @@ def test_setup_modules_lists_what_setup_cells_load_and_keep_out(tmp_path: Path) 
     assert "colorsys" in listed and "!wave" in listed, listed
     assert "labkit.cluster" in listed, "the course's own modules are preloaded too"
     assert "labkit.checks" not in listed, "labkit.checks acts on import (__acts_on_import__): each kernel imports it"
+
+
+def test_what_labkit_cluster_says_it_imports_when_called_is_what_connect_imports(tmp_path: Path) -> None:
+    """The fork server loads a module's `__imports_when_called__` ahead: a stale or misspelled name there
+    would only cost speed, so it is checked here against what `connect()` (on the emulator) really loads."""
+    code = ("import sys\nimport labkit.cluster as c\nlisted = c.__imports_when_called__\n"
+            "before = [m for m in listed if m in sys.modules]\nc.connect(prefer='emulator')\n"
+            "print('loaded-before', before)\nprint('missing-after', [m for m in listed if m not in sys.modules])\n")
+    env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+    env.update(HOME=str(tmp_path), PYTHONPATH=course_pythonpath())
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert "loaded-before []" in result.stdout, f"labkit.cluster already imports these itself:\n{result.stdout}{result.stderr}"
+    assert "missing-after []" in result.stdout, f"connect() never imports these:\n{result.stdout}{result.stderr}"
 
 
 def test_imported_modules_reads_the_setup_cells_import_statements_without_running_them(tmp_path: Path) -> None:
