@@ -152,14 +152,40 @@ def test_the_probes_page_http_liveness_example_restarts_after_its_healthz_turns_
     assert unhealthy and set(unhealthy) == {"Liveness probe failed: HTTP probe failed with statuscode: 500"}, unhealthy
 
 
-def test_a_readiness_probe_on_the_liveness_server_turns_unready_once_healthz_fails(sim):
+def test_a_readiness_probe_on_the_liveness_server_turns_unready_after_failure_threshold_failures(sim):
+    """/healthz answers 500 once the server is 10 s old: probes every 2 s fail at 12, 14 and 16 s,
+    and only the third failure in a row (failureThreshold 3, the default) takes the pod out."""
     make_pod(sim, "ready-http", "registry.k8s.io/liveness", args=["/server"],
              readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2})
+    make_pod(sim, "ready-http-1", "registry.k8s.io/liveness", args=["/server"],
+             readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2, "failureThreshold": 1})
     wait_running(sim, "ready-http")
     sim.advance(5)
     assert container_state(sim, "ready-http")["ready"] is True
-    sim.advance(10)
-    assert container_state(sim, "ready-http")["ready"] is False
+    seen = {}
+    for step in range(8):  # from about 5 s to 21 s of the server's life, every 2 s
+        sim.advance(2)
+        seen[7 + 2 * step] = (container_state(sim, "ready-http")["ready"], container_state(sim, "ready-http-1")["ready"])
+    flips = [age for age, (ready, _) in seen.items() if not ready]
+    flips_1 = [age for age, (_, ready) in seen.items() if not ready]
+    assert flips and flips_1 and min(flips) - min(flips_1) >= 3, \
+        f"failureThreshold 3 should lag failureThreshold 1 by two probes (4 s): {seen}"
+
+
+def test_a_readiness_probe_with_success_threshold_needs_that_many_successes_in_a_row(sim):
+    make_pod(sim, "ready-slow", "busybox:1.36", command=["sh", "-c", "sleep 5; touch /tmp/ready; sleep 3600"],
+             readinessProbe={"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 2, "successThreshold": 3})
+    make_pod(sim, "ready-fast", "busybox:1.36", command=["sh", "-c", "sleep 5; touch /tmp/ready; sleep 3600"],
+             readinessProbe={"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 2})
+    wait_running(sim, "ready-slow")
+    became = {}
+    for step in range(10):
+        sim.advance(1)
+        for name in ("ready-slow", "ready-fast"):
+            if container_state(sim, name)["ready"] and name not in became:
+                became[name] = step
+    assert set(became) == {"ready-slow", "ready-fast"}, became
+    assert became["ready-slow"] - became["ready-fast"] >= 3, f"successThreshold 3 is two more probes (4 s): {became}"
 
 
 # ---- 2. ConfigMap history from the kubelet's start ------------------------------------------------

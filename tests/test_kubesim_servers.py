@@ -204,6 +204,8 @@ def test_the_course_web_service_answers_with_its_own_app(kubectl):
     assert json.loads(through_service)["greeting"] == "Hello from a ConfigMap"
     kubectl("exec", "web", "--", "rm", "/tmp/ready")
     sim.advance(6)
+    assert kubectl("get", "pod", "web").splitlines()[1].split()[1] == "1/1", "one failed probe is not three in a row"
+    sim.advance(10)  # the third failed probe, 5 s apart (failureThreshold 3)
     assert kubectl("get", "pod", "web").splitlines()[1].split()[1] == "0/1"
     assert "Readiness probe failed: HTTP probe failed with statuscode: 503" in kubectl("describe", "pod", "web")
     slices = json.loads(kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "json"))

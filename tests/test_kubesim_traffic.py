@@ -537,3 +537,39 @@ def test_the_course_web_service_behind_a_service_spreads_drops_a_pod_that_is_not
     during = _answered_by("\n".join(kube("logs", "client").splitlines()[before:]))
     assert during.count("failed") == 0 and len(during) > 100, [a for a in during if a == "failed"][:3]
     assert set(during[-20:]) <= set(now), "after the rollout only the new pods answer"
+
+
+COURSE_WEB_LIVENESS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web-alive, labels: {app: web-alive}}
+spec:
+  containers:
+  - name: web
+    image: course-webapp:lesson
+    imagePullPolicy: IfNotPresent
+    env: [{name: APP_UNHEALTHY_FILE, value: /tmp/broken}]
+    livenessProbe: {httpGet: {path: /healthz, port: 8080}, initialDelaySeconds: 2, periodSeconds: 2, failureThreshold: 3}
+"""
+
+
+def test_the_course_web_service_says_it_is_broken_while_its_unhealthy_file_exists_and_is_restarted(kube):
+    """`touch` APP_UNHEALTHY_FILE in the container: /healthz answers 500, the liveness probe fails three
+    times in a row and the kubelet restarts the container, whose fresh file system is healthy again."""
+    sim = kube.sim
+    kube("apply", "-f", "-", stdin=COURSE_WEB_LIVENESS)
+    sim.advance(20)
+
+    def restarts() -> str:
+        return kube("get", "pod", "web-alive", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+    assert restarts() == "0"
+    kube("exec", "web-alive", "--", "touch", "/tmp/broken")
+    sim.advance(3)
+    assert restarts() == "0", "one failed probe is not yet three in a row"
+    sim.advance(10)
+    assert restarts() == "1"
+    events = kube("get", "events", "--field-selector", "involvedObject.name=web-alive", "-o",
+                  "jsonpath={range .items[*]}{.reason}: {.message}{'\\n'}{end}")
+    assert "Liveness probe failed: HTTP probe failed with statuscode: 500" in events, events
+    sim.advance(60)
+    assert restarts() == "1", "the restarted container has no /tmp/broken: it stays healthy"

@@ -9,8 +9,9 @@ through its platform hooks (``webapp/app.py``, "Platform hooks"):
 - its environment is the container's, as the kubelet builds it (env, envFrom ConfigMaps and
   Secrets: ``userland.container_view(...).env``), so a ConfigMap's ``APP_GREETING`` shows in ``/``;
 - its hostname is the pod's (``spec.hostname`` or its name);
-- ``APP_READY_FILE`` is looked up in the container's files (the image, volumes and what
-  ``kubectl exec ... rm`` changed: ``userland.file_exists``), so ``/readyz`` turns 503;
+- ``APP_READY_FILE`` and ``APP_UNHEALTHY_FILE`` are looked up in the container's files (the image,
+  volumes and what ``kubectl exec ... rm`` or ``touch`` changed: ``userland.file_exists``), so
+  ``/readyz`` turns 503 and ``/healthz`` 500;
 - ``/work?ms=N`` does not spin the host's CPU: the N ms are the request's cost
   (:attr:`..http_answers.HttpAnswer.cpu`, core-seconds); other requests cost the entry's ``cpu``.
 

@@ -417,6 +417,40 @@ def _node_events(c: _Cluster) -> list[Obj]:
     return out
 
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+@lru_cache(maxsize=1)
+def rbac_defaults() -> dict[str, Any]:
+    return load_yaml(Path(__file__).parent / "data" / "rbac-defaults.yaml")
+
+
+def _rbac(c: _Cluster) -> list[Obj]:
+    """The bootstrap ClusterRoles and ClusterRoleBindings (data/rbac-defaults.yaml); drawn after every
+    other object, so that the rest of the cluster's names and uids are what they were before."""
+    d = rbac_defaults()
+    out: list[Obj] = []
+
+    def meta(name: str, bootstrap: bool = True) -> Obj:
+        extra = {"labels": dict(d["labels"]), "annotations": dict(d["annotations"])} if bootstrap else {}
+        return {"name": name, **extra, "uid": c.rnd.uid(), "creationTimestamp": c.ts(d["age"])}
+
+    for name, role in d["clusterRoles"].items():
+        obj: Obj = {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRole", "metadata": meta(name)}
+        if isinstance(role, dict):  # an aggregated role: its selector, and the rules aggregation gave it
+            obj["aggregationRule"] = {"clusterRoleSelectors": [
+                {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{role['aggregateTo']}": "true"}}]}
+            role = role["rules"]
+        obj["rules"] = copy.deepcopy(role)
+        out.append(obj)
+    for name, binding in d["clusterRoleBindings"].items():
+        out.append({"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding",
+                    "metadata": meta(name, binding.get("bootstrap", True)),
+                    "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": binding["role"]},
+                    "subjects": [{"apiGroup": RBAC_GROUP, **subject} for subject in binding["subjects"]]})
+    return out
+
+
 def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime | None = None) -> list[Obj]:
     """The objects of a fresh kind cluster, in creation order (each with apiVersion and kind)."""
     if now is None:
@@ -433,4 +467,5 @@ def render(name: str = "course", workers: int = 2, seed: int = 0, now: datetime 
     out += _endpoints(c, pods)
     out += _leases(c, nodes)
     out += _node_events(c)
+    out += _rbac(c)
     return out

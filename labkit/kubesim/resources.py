@@ -55,6 +55,7 @@ class Resource:
     allocations: tuple[str, ...] = ()
     scale_selector: str = "labelSelector"
     name_validation: str = "dns1123Subdomain"
+    computed: str | None = None  # a create answered by a handler (reviews.py), never stored
 
     @property
     def api_version(self) -> str:
@@ -132,6 +133,7 @@ STRATEGY_FIELDS = (
     ("allocations", "allocations", tuple),
     ("scaleSelector", "scale_selector", str),
     ("nameValidation", "name_validation", str),
+    ("computed", "computed", str),
 )
 KNOWN_KEYS = {"group", "version", "kind", "plural", "namespaced", "singular", "shortNames", "categories", "verbs",
               "status", "scale", "generation", "subresources", "schema", "storageVersion"} | {f[0] for f in STRATEGY_FIELDS}

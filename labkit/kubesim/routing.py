@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
 from urllib.parse import parse_qs, unquote
 
-from . import conversion, discovery, errors, openapi, resources
+from . import conversion, discovery, errors, openapi, rbac, resources
 from .errors import ApiError
 from .resources import Resource
 from .store import encode
@@ -120,6 +120,10 @@ class Router:
     def _route(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
         accept = req.headers.get("accept", "")
+        user = rbac.requester(req.headers)
+        if not user.admin and (not _resource_path(path) or self._controls(path)):  # discovery, /version, the clock
+            self._authorize(user, rbac.Attributes(verb=NON_RESOURCE_VERBS.get(req.method, req.method.lower()),
+                                                  path=req.path))
         if path in ("/healthz", "/livez", "/readyz"):
             return Response(200, b"ok", "text/plain; charset=utf-8")
         if path == "/version":  # the API server writes it indented (responsewriters.WriteRawJSON)
@@ -165,7 +169,26 @@ class Router:
                 raise errors.method_not_allowed()
             return json_response(discovery.resource_list(group, version))
         target = self._target(group, version, rest)
+        if not user.admin:
+            self._authorize(user, self._attributes(req, target))
         return self._dispatch(req, target)
+
+    def _authorize(self, user: rbac.User, attrs: rbac.Attributes) -> None:
+        if not rbac.authorize(self.store, user, attrs).allowed:
+            raise rbac.forbidden(user, attrs)
+
+    def _attributes(self, req: Request, t: Target) -> rbac.Attributes:
+        """The request as the authorizer sees it: its verb (as RequestInfo names it) and what it acts on."""
+        m = req.method
+        if t.sub in CONNECT and t.name is not None:
+            verb = CONNECT_VERBS.get(m, m.lower())
+        elif t.watch_path or (m == "GET" and req.flag("watch")):
+            verb = "watch"
+        else:
+            verb = RESOURCE_VERBS.get((m, t.name is not None), m.lower())
+        res = t.view or t.res
+        return rbac.Attributes(verb=verb, group=res.group, resource=res.plural, subresource=t.sub or "",
+                               namespace=t.namespace or "", name=t.name or "")
 
     def _controls(self, path: str) -> bool:
         """Whether ``path`` is the emulator's own API group (``control.py``), when it serves one."""
@@ -217,9 +240,7 @@ class Router:
             if m != "GET":
                 raise errors.method_not_allowed()
             return self.watch(req, t)
-        verb = {("GET", False): "list", ("GET", True): "get", ("POST", False): "create", ("PUT", True): "update",
-                ("PATCH", True): "patch", ("DELETE", True): "delete", ("DELETE", False): "deletecollection"}.get(
-                    (m, t.name is not None))
+        verb = RESOURCE_VERBS.get((m, t.name is not None))
         if verb is None:
             raise errors.method_not_allowed()
         if t.sub is None and verb not in res.verbs:
@@ -278,6 +299,19 @@ class Router:
             response.body = encode(convert(body))
         return response
 
+
+
+# (HTTP method, names one object) -> the verb; a non-resource request's verb is its method, lower-case
+RESOURCE_VERBS = {("GET", False): "list", ("GET", True): "get", ("POST", False): "create", ("PUT", True): "update",
+                  ("PATCH", True): "patch", ("DELETE", True): "delete", ("DELETE", False): "deletecollection"}
+NON_RESOURCE_VERBS = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put", "PATCH": "patch", "DELETE": "delete"}
+CONNECT_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}  # exec, proxy...
+
+
+def _resource_path(path: str) -> bool:
+    """Whether `path` names a resource (``/api/v1/...``, ``/apis/GROUP/VERSION/...``), not discovery."""
+    parts = path.strip("/").split("/")
+    return len(parts) >= (3 if parts[0] == "api" else 4) and parts[0] in ("api", "apis")
 
 
 def dry_run(req: Request) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import conversion, defaults, errors, patch, resources, schema, selectors, strategies, validation
+from . import conversion, defaults, errors, patch, resources, reviews, schema, selectors, strategies, validation
 from .errors import ApiError
 from .resources import Resource
 from .routing import Obj, Request, Response, Target, dry_run as _dry, json_response
@@ -26,6 +26,8 @@ class Writes:
             raise errors.method_not_allowed()
         obj = self._object_body(req, t)
         warnings = self._decode_checks(req, res, obj)
+        if res.computed:  # a review: answered, never stored
+            return reviews.answer(self.store, req, t, obj)
         return self._create_obj(req, t, obj, warnings)
 
     def _create_obj(self, req: Request, t: Target, obj: Obj, warnings: list[str], operation: str = "Update") -> Response:

@@ -87,6 +87,18 @@ def test_readyz_waits_for_ready_file(tmp_path: Path) -> None:
     assert app_client.get("/readyz").status_code == 200
 
 
+def test_healthz_fails_while_the_unhealthy_file_exists(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    app_client = client({"APP_UNHEALTHY_FILE": str(broken)})
+    assert app_client.get("/healthz").status_code == 200, "healthy until the file appears"
+    broken.touch()
+    response = app_client.get("/healthz")
+    assert response.status_code == 500
+    assert response.get_json() == {"status": "unhealthy", "reason": f"{broken} exists (APP_UNHEALTHY_FILE)"}
+    broken.unlink()
+    assert app_client.get("/healthz").status_code == 200
+
+
 def test_work_burns_about_the_requested_time() -> None:
     response = client().get("/work?ms=30")
     assert response.status_code == 200

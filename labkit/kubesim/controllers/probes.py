@@ -95,6 +95,21 @@ def probe_times(probe: Obj, horizon: float, after: float = 0.0) -> Iterator[floa
         t += period
 
 
+def as_instance(pod: Obj, run: kubelet.Run) -> Obj:
+    """The pod as the container instance `run` sees it: its status names the run's container ID.
+    Why: the kubelet plans a restarted container's probes before it writes the new instance's
+    status, and the files (a `touch` in the old instance's writable layer) are found by that ID;
+    read through the stored status, the new instance would see the old one's files."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    if not run.cid or not any(cs.get("name") == run.name for cs in statuses):
+        return pod
+    current = f"containerd://{run.cid}"
+    if all(cs.get("containerID") == current for cs in statuses if cs.get("name") == run.name):
+        return pod
+    return {**pod, "status": {**pod["status"], "containerStatuses": [
+        {**cs, "containerID": current} if cs.get("name") == run.name else cs for cs in statuses]}}
+
+
 class Prober:
     """The probe worker of every node's kubelet: results, plans, readiness, Unhealthy events.
 
@@ -148,6 +163,7 @@ class Prober:
         pod = self.mgr.find("/pods", *pr.key)
         if pod is None or str(spec.get("scheme", "HTTP")).upper() == "HTTPS":
             return True, ""
+        pod = as_instance(pod, run)
         headers = {"Host": target, "User-Agent": PROBE_AGENT, "Accept": "*/*", "Connection": "close"}
         for h in spec.get("httpHeaders") or []:
             if h.get("name"):
@@ -258,7 +274,7 @@ class Prober:
         if not run.cid:
             return None
         pod = self.mgr.find("/pods", *pr.key)
-        return overlay.layer(self.store, pod, run.name) if pod is not None else None
+        return overlay.layer(self.store, as_instance(pod, run), run.name) if pod is not None else None
 
     def _base_file(self, pr: kubelet.PodRun, run: kubelet.Run, path: str) -> bool:
         """A file of the image or a volume (``cat /etc/config/key``), as the userland builds it."""
@@ -369,13 +385,31 @@ class Prober:
             first += -(-(after - first - 1e-9) // period) * period
         if elapsed < first - 1e-9:
             return False, run.started + first
-        last = first + int((elapsed - first + 1e-9) // period) * period
-        ok, message = self.result(probe, pr, run, last)
-        if not ok:
-            self._readiness_failed(pr, run, last, message)
+        index = int((elapsed - first + 1e-9) // period)  # the probe made last (0: the first one)
+        ready = self._readiness(probe, pr, run, first, period, index)
         # re-probed at every period: exec (files change) and httpGet (a real request each time: it
         # shows in the server's access log, and answers may change with age or at any time);
         # tcpSocket and grpc answers follow only the process, known ahead
         again = "exec" in probe or "httpGet" in probe
-        return ok, (run.started + last + period if again else None)
+        return ready, (run.started + first + (index + 1) * period if again else None)
+
+    def _readiness(self, probe: Obj, pr: kubelet.PodRun, run: kubelet.Run, first: float, period: float,
+                   index: int) -> bool:
+        """Ready after probe number `index`: a container starts not ready, becomes ready after
+        successThreshold successes in a row and unready after failureThreshold failures in a row
+        (the kubelet's results manager; defaults 1 and 3). The probes not yet counted are counted
+        now, at most the last failureThreshold + successThreshold of them after a jump of the clock."""
+        failures, successes = threshold(probe), int(probe.get("successThreshold", 1) or 1)
+        seen, ready, streak = run.__dict__.get("readiness", (-1, False, 0))
+        for k in range(max(seen + 1, index - failures - successes + 1), index + 1):
+            t = first + k * period
+            ok, message = self.result(probe, pr, run, t)
+            if not ok:
+                self._readiness_failed(pr, run, t, message)
+            streak = streak + 1 if ok != ready else 0  # results in a row that disagree with the state
+            if streak >= (successes if ok else failures):
+                ready, streak = ok, 0
+        if index > seen:
+            run.__dict__["readiness"] = (index, ready, streak)
+        return ready
 

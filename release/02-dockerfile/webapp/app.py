@@ -9,7 +9,7 @@ the one configuration channel all three platforms share (cloud-init / systemd
 Endpoints
 ---------
 ``GET /``          greeting, hostname (which VM / container / pod answered), version, env
-``GET /healthz``   liveness: the process is up
+``GET /healthz``   liveness: the process is up; 500 while ``$APP_UNHEALTHY_FILE`` is set and that file exists
 ``GET /readyz``    readiness: 503 while ``$APP_READY_FILE`` is set and that file is missing
 ``GET /work?ms=N`` burns about N ms of CPU (at most 1000) so autoscaling has load to see
 
@@ -19,7 +19,7 @@ Platform hooks
 than a real machine (the course's Kubernetes emulator answers pods of this image with this very
 app, in-process): ``environ`` (the environment to read instead of ``os.environ``), ``hostname``
 (instead of ``socket.gethostname()``), ``file_exists`` (instead of ``os.path.exists``, for
-``APP_READY_FILE``) and ``burn`` (instead of spinning the CPU for ``/work``: it gets the
+``APP_READY_FILE`` and ``APP_UNHEALTHY_FILE``) and ``burn`` (instead of spinning the CPU for ``/work``: it gets the
 milliseconds to burn and returns the milliseconds taken). Left out, the app behaves exactly as
 it does under gunicorn.
 """
@@ -59,6 +59,7 @@ class Settings:
     version: str = DEFAULT_VERSION
     port: int = DEFAULT_PORT
     ready_file: str | None = None
+    unhealthy_file: str | None = None
 
 
 def _parse_port(raw: str) -> int:
@@ -89,7 +90,7 @@ def load_settings(
     source: dict[str, str] = dict(os.environ if environ is None else environ)
     if config:
         source.update(config)
-    for name in ("APP_GREETING", "APP_ENV", "APP_VERSION", "PORT", "APP_READY_FILE"):
+    for name in ("APP_GREETING", "APP_ENV", "APP_VERSION", "PORT", "APP_READY_FILE", "APP_UNHEALTHY_FILE"):
         value = source.get(name)
         if value is not None and not isinstance(value, str):
             raise ConfigError(
@@ -105,6 +106,7 @@ def load_settings(
         version=source.get("APP_VERSION", DEFAULT_VERSION),
         port=_parse_port(source["PORT"]) if "PORT" in source else DEFAULT_PORT,
         ready_file=source.get("APP_READY_FILE") or None,
+        unhealthy_file=source.get("APP_UNHEALTHY_FILE") or None,
     )
 
 
@@ -153,21 +155,23 @@ def create_app(
             env=settings.env,
         )
 
+    def status(state: str, code: int, reason: str = "") -> tuple[flask.Response, int]:
+        body = {"status": state, **({"reason": reason} if reason else {})}
+        return flask.jsonify(body), code
+
     @app.get("/healthz")
-    def healthz() -> flask.Response:
-        return flask.jsonify(status="ok")
+    def healthz() -> tuple[flask.Response, int]:
+        # A switch for lessons on liveness: `touch` the file inside the container and the
+        # process stays up but says it is broken, so the kubelet restarts the container.
+        if settings.unhealthy_file and exists(settings.unhealthy_file):
+            return status("unhealthy", 500, f"{settings.unhealthy_file} exists (APP_UNHEALTHY_FILE)")
+        return status("ok", 200)
 
     @app.get("/readyz")
     def readyz() -> tuple[flask.Response, int]:
         if settings.ready_file and not exists(settings.ready_file):
-            return (
-                flask.jsonify(
-                    status="not ready",
-                    reason=f"waiting for {settings.ready_file} to exist (APP_READY_FILE)",
-                ),
-                503,
-            )
-        return flask.jsonify(status="ready"), 200
+            return status("not ready", 503, f"waiting for {settings.ready_file} to exist (APP_READY_FILE)")
+        return status("ready", 200)
 
     @app.get("/work")
     def work() -> tuple[flask.Response, int]:
