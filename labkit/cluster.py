@@ -23,7 +23,9 @@ from typing import Any
 __imports_when_called__ = (
     "kubernetes.client.api_client", "kubernetes.client.configuration", "kubernetes.config.kube_config",
     "kubernetes.client.api.core_v1_api", "kubernetes.client.api.apps_v1_api",
-    "kubernetes.client.api.autoscaling_v2_api", "kubernetes.client.api.batch_v1_api", "labkit.kubesim",
+    "kubernetes.client.api.autoscaling_v2_api", "kubernetes.client.api.batch_v1_api",
+    "kubernetes.client.api.discovery_v1_api", "kubernetes.client.api.rbac_authorization_v1_api",
+    "kubernetes.client.api.authorization_v1_api", "labkit.kubesim",
 )
 
 __all__ = ["ClusterProbe", "Connection", "connect", "probe"]
@@ -139,6 +141,9 @@ class Connection:
     apps: Any = field(repr=False)
     autoscaling: Any = field(repr=False)
     batch: Any = field(repr=False)
+    discovery: Any = field(repr=False)  # EndpointSlices (discovery.k8s.io)
+    rbac: Any = field(repr=False)       # Roles, RoleBindings (rbac.authorization.k8s.io)
+    authorization: Any = field(repr=False)  # access reviews: what `kubectl auth can-i` asks
     emulator: Any = field(default=None, repr=False)
 
     def __str__(self) -> str:
@@ -153,7 +158,8 @@ class Connection:
         self.api_client.close()
 
 
-def _clients(config_file: str, context: str | None) -> tuple[Any, ...]:
+def _clients(config_file: str, context: str | None) -> dict[str, Any]:
+    """The official client's API objects for one kubeconfig context, by Connection field."""
     from kubernetes import client
     from kubernetes.config import kube_config
 
@@ -161,8 +167,10 @@ def _clients(config_file: str, context: str | None) -> tuple[Any, ...]:
     kube_config.load_kube_config(config_file=config_file, context=context,
                                  client_configuration=configuration, persist_config=False)
     api = client.ApiClient(configuration)
-    return (api, client.CoreV1Api(api), client.AppsV1Api(api), client.AutoscalingV2Api(api),
-            client.BatchV1Api(api))
+    return {"api_client": api, "core": client.CoreV1Api(api), "apps": client.AppsV1Api(api),
+            "autoscaling": client.AutoscalingV2Api(api), "batch": client.BatchV1Api(api),
+            "discovery": client.DiscoveryV1Api(api), "rbac": client.RbacAuthorizationV1Api(api),
+            "authorization": client.AuthorizationV1Api(api)}
 
 
 def _start_emulator(name: str, workers: int, seed: int) -> Any:
@@ -198,23 +206,21 @@ def connect(kubeconfig: str | None = None, *, prefer: str | None = None, timeout
             raise RuntimeError(f"{ENV}=kubeconfig asks for the kubeconfig's cluster, but: {found.detail}")
     if found is not None and found.reachable:
         config_file = os.pathsep.join(p for p in _kubeconfig_paths(kubeconfig) if os.path.isfile(p))
-        api, core, apps, autoscaling, batch = _clients(config_file, found.context)
         if (found.context or "").startswith("kubesim-"):
             what = f"the course's local Kubernetes emulator, reached through the kubeconfig: {found.detail}"
             kind = "emulator"
         else:
             what = f"a real Kubernetes cluster: {found.detail}"
             kind = "kubeconfig"
-        conn = Connection(kind, f"You are on {what}", config_file, found.context, api, core, apps, autoscaling, batch)
+        conn = Connection(kind, f"You are on {what}", config_file, found.context, **_clients(config_file, found.context))
     else:
         sim = _start_emulator(name, workers, seed)
         if export_kubeconfig:
             os.environ["KUBECONFIG"] = sim.kubeconfig
         why = "" if found is None else f" ({found.detail})"
         reason = f"because {ENV}=emulator" if found is None else "because no real cluster answered"
-        api, core, apps, autoscaling, batch = _clients(sim.kubeconfig, sim.context)
         conn = Connection("emulator", f"You are on {sim.describe()}, {reason}{why}.", sim.kubeconfig, sim.context,
-                          api, core, apps, autoscaling, batch, emulator=sim)
+                          **_clients(sim.kubeconfig, sim.context), emulator=sim)
     if not quiet:
         print(conn.description)
     return conn

@@ -17,6 +17,14 @@ def test_no_cluster_starts_the_emulator(tmp_path, monkeypatch, capsys):
         assert len(conn.core.list_node().items) == 3
         assert conn.apps.read_namespaced_deployment("coredns", "kube-system").spec.replicas == 2
         assert conn.autoscaling.list_horizontal_pod_autoscaler_for_all_namespaces().items == []
+        slices = conn.discovery.list_namespaced_endpoint_slice("kube-system", label_selector="kubernetes.io/service-name=kube-dns")
+        assert len(slices.items) == 1 and len(slices.items[0].endpoints) == 2, "the discovery client reads EndpointSlices"
+        assert "view" in {r.metadata.name for r in conn.rbac.list_cluster_role().items}
+        from kubernetes import client
+        review = conn.authorization.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
+                verb="delete", resource="nodes"))))
+        assert review.status.allowed is True, "the admin may do anything"
         import os
         assert os.environ["KUBECONFIG"] == conn.kubeconfig  # `!kubectl` in the notebook reaches it too
         assert cluster.connect(prefer="emulator", seed=11, quiet=True).emulator is conn.emulator
