@@ -138,3 +138,26 @@ def test_kubectl_get_and_describe_show_it_as_a_real_cluster_does(tmp_path):
         assert 'Error: configmap "web-config" not found' in described
     finally:
         sim.stop()
+
+
+def test_an_immutable_config_map_keeps_its_data_and_a_secret_its_type(cluster):
+    """`immutable: true` freezes data, binaryData and the flag itself (delete and recreate to change
+    them); metadata may still change. A Secret's type never changes. The API server's words."""
+    sim = cluster
+    create(sim, "configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"},
+                               "immutable": True, "data": {"greeting": "hi"}})
+    create(sim, "secrets", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"a": "b"}})
+    merge = {"Content-Type": "application/merge-patch+json"}
+    base = f"{sim.url}/api/v1/namespaces/default"
+    for body, field in (({"data": {"greeting": "bye"}}, "data"), ({"immutable": False}, "immutable")):
+        r = requests.patch(f"{base}/configmaps/frozen", json=body, headers=merge, timeout=10)
+        assert r.status_code == 422, r.text
+        assert r.json()["message"] == (f'ConfigMap "frozen" is invalid: {field}: Forbidden: field is immutable when '
+                                       '`immutable` is set')
+    r = requests.patch(f"{base}/configmaps/frozen", json={"metadata": {"labels": {"team": "web"}}}, headers=merge, timeout=10)
+    assert r.status_code == 200 and r.json()["data"] == {"greeting": "hi"}
+    r = requests.patch(f"{base}/secrets/s", json={"type": "kubernetes.io/tls"}, headers=merge, timeout=10)
+    assert r.status_code == 422 and r.json()["message"] == ('Secret "s" is invalid: type: Invalid value: '
+                                                            '"kubernetes.io/tls": field is immutable'), r.text
+    r = requests.patch(f"{base}/secrets/s", json={"stringData": {"a": "c"}}, headers=merge, timeout=10)
+    assert r.status_code == 200, "a Secret that is not immutable takes new data"

@@ -262,6 +262,24 @@ def validate(res: Resource, obj: Obj, old: Obj | None = None) -> None:
         raise errors.invalid(res.group, res.kind, name, causes)
 
 
+IMMUTABLE_SET = "field is immutable when `immutable` is set"
+
+
+def _immutable_data(kind: str, obj: Obj, old: Obj) -> Causes:
+    """ValidateConfigMapUpdate / ValidateSecretUpdate: a Secret's type never changes, and once
+    ``immutable: true`` is set neither the flag nor the data may change (delete and recreate)."""
+    causes: Causes = []
+    if kind == "Secret" and obj.get("type", "Opaque") != old.get("type", "Opaque"):
+        causes.append(errors.field_invalid("type", obj.get("type", ""), "field is immutable"))
+    if old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            causes.append(errors.field_forbidden("immutable", IMMUTABLE_SET))
+        for field in ("data", "binaryData"):
+            if obj.get(field) != old.get(field):
+                causes.append(errors.field_forbidden(field, IMMUTABLE_SET))
+    return causes
+
+
 def _immutable(kind: str, obj: Obj, old: Obj) -> Causes:
     spec, before = obj.get("spec") or {}, old.get("spec") or {}
     if kind in ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"):
@@ -269,6 +287,8 @@ def _immutable(kind: str, obj: Obj, old: Obj) -> Causes:
             from .selectors import selector_string
             return [errors.field_invalid("spec.selector", "v1.LabelSelector{" + selector_string(spec.get("selector")) + "}",
                                          "field is immutable")]
+    if kind in ("ConfigMap", "Secret"):
+        return _immutable_data(kind, obj, old)
     if kind == "Service" and before.get("clusterIP") and spec.get("clusterIP") not in (None, "", before["clusterIP"]):
         return [errors.field_invalid("spec.clusterIP", spec.get("clusterIP"), "field is immutable")]
     if kind == "Pod":
