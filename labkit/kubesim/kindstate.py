@@ -441,7 +441,8 @@ def _rbac(c: _Cluster) -> list[Obj]:
             obj["aggregationRule"] = {"clusterRoleSelectors": [
                 {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{role['aggregateTo']}": "true"}}]}
             role = role["rules"]
-        obj["rules"] = copy.deepcopy(role)
+        # an entry that is a list is one of the shared rule lists (data/rbac-defaults.yaml's ruleLists)
+        obj["rules"] = copy.deepcopy([rule for entry in role for rule in (entry if isinstance(entry, list) else [entry])])
         out.append(obj)
     for name, binding in d["clusterRoleBindings"].items():
         out.append({"apiVersion": f"{RBAC_GROUP}/v1", "kind": "ClusterRoleBinding",
