@@ -188,6 +188,103 @@ def test_a_readiness_probe_with_success_threshold_needs_that_many_successes_in_a
     assert became["ready-slow"] - became["ready-fast"] >= 3, f"successThreshold 3 is two more probes (4 s): {became}"
 
 
+
+def exec_in(sim, name: str, command: list[str]) -> str:
+    """What `kubectl exec NAME -- COMMAND` prints, through the official client's stream()."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    api = config.new_client_from_config(str(sim.kubeconfig))
+    try:
+        return stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, name, "default", command=command,
+                      stderr=True, stdin=False, stdout=True, tty=False)
+    finally:
+        api.close()
+
+
+def test_a_container_restarted_by_its_liveness_probe_is_not_ready_until_its_own_readiness_probe_passes(sim):
+    """The restarted container is a new one (its /tmp is empty): the old instance's readiness streak
+    must not carry over, so the pod is 0/1 until the new container's file exists again."""
+    make_pod(sim, "relive", "course-webapp:lesson",
+             env=[{"name": "APP_READY_FILE", "value": "/tmp/ready"}, {"name": "APP_UNHEALTHY_FILE", "value": "/tmp/unhealthy"}],
+             startupProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2, "failureThreshold": 30},
+             livenessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5, "failureThreshold": 3},
+             readinessProbe={"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 2, "failureThreshold": 1})
+    wait_running(sim, "relive")
+    sim.advance(4)
+    exec_in(sim, "relive", ["touch", "/tmp/ready"])
+    sim.advance(4)
+    assert container_state(sim, "relive")["ready"] is True
+    exec_in(sim, "relive", ["touch", "/tmp/unhealthy"])
+    for _ in range(5):
+        sim.advance(5)
+    state = container_state(sim, "relive")
+    assert state["restartCount"] == 1 and "running" in state["state"], state
+    assert get(sim, "relive", 8080, "/readyz").status == 503
+    assert state["ready"] is False, "a restarted container is ready only once its own readiness probe passes"
+    exec_in(sim, "relive", ["touch", "/tmp/ready"])
+    sim.advance(4)
+    assert container_state(sim, "relive")["ready"] is True
+    exec_in(sim, "relive", ["rm", "/tmp/ready"])
+    sim.advance(4)
+    assert container_state(sim, "relive")["ready"] is False, "and unready again as soon as it fails (failureThreshold 1)"
+
+
+def test_a_deployment_reapplied_with_a_service_account_and_a_volume_rolls_out(sim, tmp_path):
+    """kubectl apply of a changed template (a serviceAccountName, a configMap volume, fields the
+    apiserver defaults) makes one new ReplicaSet that takes over: the stored template is defaulted
+    on update as on create, so the controller recognises its ReplicaSet's copy of it."""
+    def apply(extra: str) -> None:
+        path = tmp_path / "rollout.yaml"
+        path.write_text(f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: rollout}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: rollout}}}}
+  template:
+    metadata: {{labels: {{app: rollout}}}}
+    spec:{extra}
+      containers:
+        - name: web
+          image: course-webapp:lesson
+""")
+        done = subprocess.run(["kubectl", "--kubeconfig", str(sim.kubeconfig), "apply", "-f", str(path)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    create(sim, "configmaps", {"kind": "ConfigMap", "metadata": {"name": "rollout-config"}, "data": {"a": "1"}})
+    create(sim, "serviceaccounts", {"kind": "ServiceAccount", "metadata": {"name": "rollout"}})
+    apply("")
+    sim.advance(20)
+    apply("""
+      serviceAccountName: rollout
+      volumes: [{name: config, configMap: {name: rollout-config}}]""")
+    sim.advance(60)
+    base = f"{sim.url}/apis/apps/v1/namespaces/default"
+    deployment = requests.get(f"{base}/deployments/rollout", timeout=10).json()
+    sets = [rs for rs in requests.get(f"{base}/replicasets", timeout=10).json()["items"]
+            if rs["metadata"]["name"].startswith("rollout-")]
+    assert deployment["status"].get("updatedReplicas") == 2 and deployment["status"].get("readyReplicas") == 2, deployment["status"]
+    assert sorted(rs["spec"]["replicas"] for rs in sets) == [0, 2], [(rs["metadata"]["name"], rs["spec"]["replicas"]) for rs in sets]
+    template = deployment["spec"]["template"]["spec"]
+    assert template["volumes"][0]["configMap"].get("defaultMode") == 420 and template.get("serviceAccount") == "rollout"
+
+
+def test_a_server_killed_by_its_liveness_probe_stops_on_sigterm_with_exit_code_0(sim):
+    """The kubelet kills a container whose liveness probe fails as it stops one: SIGTERM, then SIGKILL
+    after the grace period. gunicorn (the web service) shuts down on SIGTERM and exits 0, so the
+    last state is Completed (kubernetes/kubernetes#109537: httpd's pod ends Completed under
+    restartPolicy OnFailure); a shell as PID 1 ignores SIGTERM and ends by SIGKILL, 137 (the stage case)."""
+    make_pod(sim, "killed-gently", "course-webapp:lesson", env=[{"name": "APP_UNHEALTHY_FILE", "value": "/etc/hostname"}],
+             livenessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5, "failureThreshold": 2})
+    wait_running(sim, "killed-gently")
+    sim.advance(12)
+    state = container_state(sim, "killed-gently")
+    assert state["restartCount"] == 1, state
+    assert state["lastState"]["terminated"]["exitCode"] == 0 and state["lastState"]["terminated"]["reason"] == "Completed", state
+
 # ---- 2. ConfigMap history from the kubelet's start ------------------------------------------------
 def test_a_configmap_volume_updated_before_anyone_looked_keeps_its_old_content_for_the_sync_delay(tmp_path):
     from labkit.kubesim import userland

@@ -152,7 +152,7 @@ def _start(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, at: float) -> None:
     run.started = at
     run.finished = None
     run.ended = None
-    run.plan, run.changes, run.unhealthy, run.base_files = None, None, 0, {}
+    run.plan, run.changes, run.unhealthy, run.base_files, run.probe_state = None, None, 0, {}, {}
     if run.program.oneshot:
         kl.run_oneshot(pod, run, at)
     run.cid = hashlib.sha256(f"{pr.uid}/{run.name}/{run.restarts}".encode()).hexdigest()

@@ -39,6 +39,10 @@ UPDATE: dict[str, UpdateStrategy] = {
     "secret": UpdateStrategy(prepare=defaults.secret),
     # a pod's spec is defaulted again after an update (the fields a client left out)
     "podSpec": UpdateStrategy(finish=lambda obj, ctx: defaults.pod_spec(obj.get("spec") or {})),
+    # a workload and its pod template are defaulted on every write, as the apiserver decodes them:
+    # a template that an update left undefaulted (a new volume without defaultMode) would never equal
+    # its ReplicaSet's defaulted copy, and the rollout would stall
+    "workload": UpdateStrategy(prepare=lambda obj, ctx: defaults.apply(obj.get("kind", ""), obj, ctx)),
 }
 
 

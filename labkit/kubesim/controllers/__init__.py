@@ -123,6 +123,7 @@ class Manager:
         self.api = api
         self.clock = clock
         self.seed = seed
+        self.epoch = clock.time()  # uids count time from here: a frozen clock's cluster is the same whenever it starts
         self.lock = threading.RLock()
         self.controllers: list[Controller] = []
         self._by_key: dict[str, list[Controller]] = collections.defaultdict(list)
@@ -315,7 +316,7 @@ class Manager:
         """Store a new object (controllers bypass HTTP but not defaulting)."""
         res = resources.get(key)
         meta = obj["metadata"]
-        meta.setdefault("uid", self.uid(res.key, meta.get("namespace", ""), meta["name"], self.now()))
+        meta.setdefault("uid", self.uid(res.key, meta.get("namespace", ""), meta["name"], round(self.now() - self.epoch, 6)))
         meta.setdefault("creationTimestamp", self.stamp())
         if res.kind in defaults.DEFAULTERS:
             defaults.apply(res.kind, obj, self.defaults)

@@ -69,6 +69,9 @@ class Run:
     unhealthy: int = 0                       # Unhealthy events recorded for this instance
     changes: list[tuple[float, str, bool]] | None = None   # file changes since start (timeline, shells)
     base_files: dict[str, bool] = field(default_factory=dict)  # image and volume files, at start
+    # what the probes counted for this instance (readiness streaks, answers asked): a restarted
+    # container is a new instance, not ready until its own readiness probes say so
+    probe_state: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -187,7 +187,7 @@ class Prober:
         node's address) when ``t`` is the probe being made now; for a plan ahead, the answer as
         the server is then (a server whose answers can change at any time is asked as it is now)."""
         now = self.mgr.now() - (run.started or 0.0)
-        memo = run.__dict__.setdefault("probe_answers", {})
+        memo = run.probe_state.setdefault("answers", {})
         client = pr.host_ip or pr.ip
         if abs(t - now) < 0.5:
             key = ("now", port, path, round(t, 3))
@@ -287,9 +287,9 @@ class Prober:
 
     def _readiness_failed(self, pr: kubelet.PodRun, run: kubelet.Run, t: float, message: str) -> None:
         """The kubelet's Unhealthy event for a failed readiness probe, once per probe made."""
-        if run.__dict__.get("readiness_failed_at") == round(t, 3) or not message:
+        if run.probe_state.get("readiness_failed_at") == round(t, 3) or not message:
             return
-        run.__dict__["readiness_failed_at"] = round(t, 3)
+        run.probe_state["readiness_failed_at"] = round(t, 3)
         pod = self.mgr.find("/pods", *pr.key)
         if pod is not None and pod["metadata"].get("uid") == pr.uid:
             self.mgr.recorder.record(pod, "Warning", "Unhealthy", f"Readiness probe failed: {message}", "kubelet",
@@ -400,7 +400,7 @@ class Prober:
         (the kubelet's results manager; defaults 1 and 3). The probes not yet counted are counted
         now, at most the last failureThreshold + successThreshold of them after a jump of the clock."""
         failures, successes = threshold(probe), int(probe.get("successThreshold", 1) or 1)
-        seen, ready, streak = run.__dict__.get("readiness", (-1, False, 0))
+        seen, ready, streak = run.probe_state.get("readiness", (-1, False, 0))
         for k in range(max(seen + 1, index - failures - successes + 1), index + 1):
             t = first + k * period
             ok, message = self.result(probe, pr, run, t)
@@ -410,6 +410,6 @@ class Prober:
             if streak >= (successes if ok else failures):
                 ready, streak = ok, 0
         if index > seen:
-            run.__dict__["readiness"] = (index, ready, streak)
+            run.probe_state["readiness"] = (index, ready, streak)
         return ready
 
