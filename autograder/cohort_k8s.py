@@ -1,30 +1,27 @@
-"""A synthetic cohort of assignment 3 (the cluster -> node -> pod -> container hierarchy).
+"""Synthetic cohorts of the assignments whose test cells start practice clusters (3 and 4).
 
-Why its own module: assignment 3 is the one whose test cells start practice clusters (about
-nineteen per submission, visible and hidden), so it is where grading costs most and where
-building each cluster once per run pays; `bench/autograde --assignment 03-kubernetes-hierarchy`
-and the tests grade this cohort. The same interface as :mod:`autograder.cohort` (the cohort of
-assignment 1): `make_course`, `normal_cohort` (a deterministic mix of right, wrong and untouched
-answers, so scores differ), `learner_version`, `with_prefix`, `write`, `solved`, `released`.
-The wrong answers are the mistakes the questions warn about, each failing its exercise's tests.
+Why a module of its own: assignment 3 (the cluster -> node -> pod -> container hierarchy) starts about
+nineteen API-only practice clusters per submission, assignment 4 (health, discovery, configuration) a
+dozen live ones (controllers on a frozen clock, built without a cache): that is where grading costs most.
+`bench/autograde --assignment 03-kubernetes-hierarchy` (or `04-health-discovery-config`) and the tests
+grade these cohorts. Each :class:`ClusterCohort` has the interface of :mod:`autograder.cohort` (the cohort
+of assignment 1, a module; hence the upper-case names): `ASSIGNMENT`, `make_course`, `normal_cohort` (a
+deterministic mix of right, wrong and untouched answers, so scores differ), `learner_version`,
+`with_prefix`, `write`, `solved`, `released`. The wrong answers are the mistakes the questions warn
+about, each failing its exercise's tests.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-
 
 from autograder import cohort
 from autograder.cohort import gradebook_scores
 
-__all__ = ["ASSIGNMENT", "NOTEBOOK", "EXERCISES", "WRONG", "make_course", "solved", "released", "learner_version",
-           "write", "normal_cohort", "with_prefix", "gradebook_scores"]
+__all__ = ["ClusterCohort", "HIERARCHY", "HEALTH", "gradebook_scores"]
 
-ASSIGNMENT = "03-kubernetes-hierarchy"
-NOTEBOOK = "kubernetes-hierarchy"
-EXERCISES = ("roles", "pods", "containers", "ips", "tree", "drain")
-
-WRONG = {
+HIERARCHY_WRONG = {
     # every node called a worker: the control plane's label is not read
     "roles": "def nodes_and_roles(core) -> dict:\n    return {node.metadata.name: 'worker' for node in core.list_node().items}\n",
     # keys only for nodes that run a pod: a node with no pod is missing
@@ -53,41 +50,89 @@ WRONG = {
               "                  if not any(o.kind == 'DaemonSet' for o in p.metadata.owner_references or []))\n"),
 }
 
+HEALTH_WRONG = {
+    # the readiness probe asks /healthz, not /readyz
+    "probes": ("def web_deployment(name: str, replicas: int, startup_seconds: int) -> dict:\n"
+               "    probe = lambda path, period, **extra: {'httpGet': {'path': path, 'port': 8080}, 'periodSeconds': period, **extra}\n"
+               "    labels = {'app': name}\n"
+               "    container = {'name': 'web', 'image': WEB_IMAGE, 'ports': [{'containerPort': 8080}],\n"
+               "                 'startupProbe': probe('/healthz', 2, failureThreshold=math.ceil(startup_seconds / 2)),\n"
+               "                 'livenessProbe': probe('/healthz', 10, failureThreshold=3), 'readinessProbe': probe('/healthz', 5)}\n"
+               "    return {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': name},\n"
+               "            'spec': {'replicas': replicas, 'selector': {'matchLabels': labels},\n"
+               "                     'template': {'metadata': {'labels': labels}, 'spec': {'containers': [container]}}}}\n"),
+    # the phase taken for the reason
+    "diagnose": ("def diagnose(core, namespace: str) -> dict:\n"
+                 "    return {p.metadata.name: p.status.phase for p in core.list_namespaced_pod(namespace).items}\n"),
+    # every endpoint, ready or not
+    "serving": ("def serving_pods(discovery, namespace: str, service: str) -> list:\n"
+                "    slices = discovery.list_namespaced_endpoint_slice(namespace, label_selector=f'kubernetes.io/service-name={service}')\n"
+                "    return sorted(e.target_ref.name for s in slices.items for e in s.endpoints or [])\n"),
+    "discovery": None,  # keeps the stub
+    # the password written into the pod
+    "config": ("def web_config(greeting: str, environment: str, password: str) -> list:\n"
+               "    return [{'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'web-config'},\n"
+               "             'data': {'APP_GREETING': greeting, 'APP_ENV': environment}},\n"
+               "            {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'web-secret'}, 'type': 'Opaque',\n"
+               "             'data': {'DB_PASSWORD': base64.b64encode(password.encode()).decode()}},\n"
+               "            {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'web'}, 'spec': {'containers': [{\n"
+               "                'name': 'web', 'image': WEB_IMAGE, 'envFrom': [{'configMapRef': {'name': 'web-config'}}],\n"
+               "                'env': [{'name': 'DB_PASSWORD', 'value': password}]}]}}]\n"),
+    # every Secret of the namespace (no resourceNames)
+    "rbac": ("def secret_reader(namespace: str, service_account: str, secret: str) -> list:\n"
+             "    name = f'read-{secret}'\n"
+             "    return [{'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'Role', 'metadata': {'name': name},\n"
+             "             'rules': [{'apiGroups': [''], 'resources': ['secrets'], 'verbs': ['get']}]},\n"
+             "            {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'RoleBinding', 'metadata': {'name': name},\n"
+             "             'roleRef': {'apiGroup': 'rbac.authorization.k8s.io', 'kind': 'Role', 'name': name},\n"
+             "             'subjects': [{'kind': 'ServiceAccount', 'name': service_account, 'namespace': namespace}]}]\n"),
+}
 
-def make_course(repo_root: Path, target: Path) -> Path:
-    """A scratch course with the repository's config and source/, and a fresh gradebook for assignment 3."""
-    return cohort.make_course(repo_root, target, ASSIGNMENT)
+
+@dataclass(frozen=True)
+class ClusterCohort:
+    """One assignment's synthetic cohort: what :mod:`autograder.cohort` is for assignment 1."""
+
+    ASSIGNMENT: str
+    NOTEBOOK: str
+    EXERCISES: tuple[str, ...]
+    WRONG: dict
+
+    def make_course(self, repo_root: Path, target: Path) -> Path:
+        """A scratch course with the repository's config and source/, and a fresh gradebook for the assignment."""
+        return cohort.make_course(repo_root, target, self.ASSIGNMENT)
+
+    def solved(self, course: Path):
+        return cohort.solved(course, self.ASSIGNMENT, self.NOTEBOOK)
+
+    def released(self, course: Path):
+        return cohort.released(course, self.ASSIGNMENT, self.NOTEBOOK)
+
+    def learner_version(self, course: Path, choices: dict[str, str]):
+        """A submission with each exercise `right`, `wrong` or `stub` (untouched)."""
+        return cohort.learner_version(course, choices, self.ASSIGNMENT, self.NOTEBOOK, self.EXERCISES, self.WRONG)
+
+    def write(self, course: Path, student: str, nb) -> Path:
+        return cohort.write(course, student, nb, self.ASSIGNMENT, self.NOTEBOOK)
+
+    def normal_cohort(self, course: Path, count: int) -> list[str]:
+        """`count` learners with a deterministic mix of right, wrong and untouched answers (every
+        fourth one all right, as in assignment 1's cohort)."""
+        students = []
+        for i in range(count):
+            choices = {ex: ("right", "wrong", "stub")[(i * (k + 2) + k) % 3 if i % 4 else 0] for k, ex in enumerate(self.EXERCISES)}
+            student = f"learner{i:03d}"
+            self.write(course, student, self.learner_version(course, choices))
+            students.append(student)
+        return students
+
+    def with_prefix(self, course: Path, exercise: str, prefix: str):
+        """A submission with every answer right and `prefix` run first in one answer cell."""
+        return cohort.prefixed(self.learner_version(course, {}), exercise, prefix)
 
 
-def solved(course: Path):
-    return cohort.solved(course, ASSIGNMENT, NOTEBOOK)
+HIERARCHY = ClusterCohort("03-kubernetes-hierarchy", "kubernetes-hierarchy",
+                          ("roles", "pods", "containers", "ips", "tree", "drain"), HIERARCHY_WRONG)
+HEALTH = ClusterCohort("04-health-discovery-config", "health-discovery-config",
+                       ("probes", "diagnose", "serving", "discovery", "config", "rbac"), HEALTH_WRONG)
 
-
-def released(course: Path):
-    return cohort.released(course, ASSIGNMENT, NOTEBOOK)
-
-
-def learner_version(course: Path, choices: dict[str, str]):
-    """A submission with each exercise `right`, `wrong` or `stub` (untouched)."""
-    return cohort.learner_version(course, choices, ASSIGNMENT, NOTEBOOK, EXERCISES, WRONG)
-
-
-def write(course: Path, student: str, nb) -> Path:
-    return cohort.write(course, student, nb, ASSIGNMENT, NOTEBOOK)
-
-
-def normal_cohort(course: Path, count: int) -> list[str]:
-    """`count` learners with a deterministic mix of right, wrong and untouched answers (every
-    fourth one all right, as in assignment 1's cohort)."""
-    students = []
-    for i in range(count):
-        choices = {ex: ("right", "wrong", "stub")[(i * (k + 2) + k) % 3 if i % 4 else 0] for k, ex in enumerate(EXERCISES)}
-        student = f"learner{i:03d}"
-        write(course, student, learner_version(course, choices))
-        students.append(student)
-    return students
-
-
-def with_prefix(course: Path, exercise: str, prefix: str):
-    """A submission with every answer right and `prefix` run first in one answer cell."""
-    return cohort.prefixed(learner_version(course, {}), exercise, prefix)

@@ -21,8 +21,8 @@ from typing import Any
 from labkit.kubesim import quantity as _quantity
 
 __all__ = [
-    "ContainerInfo", "PodInfo", "NodeInfo", "node_info", "pod_info", "nodes", "pods_on",
-    "unscheduled_pods", "text_tree", "node_line", "pod_line", "container_line", "natural_key", "quantity", "ROLE_LABEL", "MIRROR_ANNOTATION",
+    "ContainerInfo", "PodInfo", "NodeInfo", "node_info", "pod_info", "nodes", "pods_on", "unscheduled_pods", "text_tree",
+    "node_line", "pod_line", "container_line", "natural_key", "get_field", "quantity", "ROLE_LABEL", "MIRROR_ANNOTATION",
 ]
 
 ROLE_LABEL = "node-role.kubernetes.io/"
@@ -111,7 +111,7 @@ class NodeInfo:
         return f"{self.cpu or '?'} CPU, {memory}, up to {self.max_pods or '?'} pods"
 
 
-def _get(obj: Any, *names: str) -> Any:
+def get_field(obj: Any, *names: str) -> Any:
     """Follow attributes, stopping at the first None (client objects leave unset fields None)."""
     for name in names:
         if obj is None:
@@ -122,21 +122,21 @@ def _get(obj: Any, *names: str) -> Any:
 
 def node_info(node: Any) -> NodeInfo:
     """A client ``V1Node`` as a :class:`NodeInfo`."""
-    labels = _get(node, "metadata", "labels") or {}
+    labels = get_field(node, "metadata", "labels") or {}
     roles = tuple(sorted(key[len(ROLE_LABEL):] for key in labels if key.startswith(ROLE_LABEL)))
-    addresses = _get(node, "status", "addresses") or []
+    addresses = get_field(node, "status", "addresses") or []
     internal = next((a.address for a in addresses if a.type == "InternalIP"), None)
-    capacity = _get(node, "status", "capacity") or {}
-    conditions = _get(node, "status", "conditions") or []
+    capacity = get_field(node, "status", "capacity") or {}
+    conditions = get_field(node, "status", "conditions") or []
     ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
     return NodeInfo(
-        name=node.metadata.name, roles=roles, internal_ip=internal, pod_cidr=_get(node, "spec", "pod_cidr"),
+        name=node.metadata.name, roles=roles, internal_ip=internal, pod_cidr=get_field(node, "spec", "pod_cidr"),
         cpu=capacity.get("cpu"), memory=capacity.get("memory"), max_pods=capacity.get("pods"), ready=ready,
     )
 
 
 def _state(status: Any) -> str:
-    state = _get(status, "state")
+    state = get_field(status, "state")
     if state is None:
         return "unknown"
     if state.running is not None:
@@ -150,21 +150,21 @@ def _state(status: Any) -> str:
 
 def pod_info(pod: Any) -> PodInfo:
     """A client ``V1Pod`` as a :class:`PodInfo` (containers in the order of the pod's spec)."""
-    statuses = {s.name: s for s in (_get(pod, "status", "container_statuses") or [])}
+    statuses = {s.name: s for s in (get_field(pod, "status", "container_statuses") or [])}
     containers = []
-    for container in _get(pod, "spec", "containers") or []:
+    for container in get_field(pod, "spec", "containers") or []:
         status = statuses.get(container.name)
         containers.append(ContainerInfo(
-            name=container.name, image=container.image, ready=bool(_get(status, "ready")),
-            restarts=int(_get(status, "restart_count") or 0), state=_state(status),
+            name=container.name, image=container.image, ready=bool(get_field(status, "ready")),
+            restarts=int(get_field(status, "restart_count") or 0), state=_state(status),
         ))
-    owners = _get(pod, "metadata", "owner_references") or []
+    owners = get_field(pod, "metadata", "owner_references") or []
     controller = next((o for o in owners if o.controller), owners[0] if owners else None)
-    annotations = _get(pod, "metadata", "annotations") or {}
+    annotations = get_field(pod, "metadata", "annotations") or {}
     return PodInfo(
-        namespace=pod.metadata.namespace, name=pod.metadata.name, node=_get(pod, "spec", "node_name"),
-        ip=_get(pod, "status", "pod_ip"), phase=_get(pod, "status", "phase") or "Unknown",
-        host_network=bool(_get(pod, "spec", "host_network")),
+        namespace=pod.metadata.namespace, name=pod.metadata.name, node=get_field(pod, "spec", "node_name"),
+        ip=get_field(pod, "status", "pod_ip"), phase=get_field(pod, "status", "phase") or "Unknown",
+        host_network=bool(get_field(pod, "spec", "host_network")),
         owner=f"{controller.kind}/{controller.name}" if controller else None,
         mirror=MIRROR_ANNOTATION in annotations, containers=tuple(containers),
     )

@@ -14,7 +14,6 @@ official client's ``CoreV1Api`` and the public Kubernetes API (kind or the emula
 """
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 from labkit.cluster_hierarchy import (ContainerInfo, NodeInfo, PodInfo, container_line, node_line, nodes,
                                       pod_line, pods_on)
+from labkit.figures import png_image
 
 __all__ = ["ClusterTree", "cluster_tree", "hierarchy_figure", "picture", "ClusterUnavailable", "GONE"]
 
@@ -426,11 +426,6 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
 def picture(core: Any, cluster: str = "cluster", max_nodes: int = 6, max_pods: int = 8,
             highlight: Callable[[PodInfo], bool] | None = None):
     """:func:`hierarchy_figure` of the live cluster, as a PNG a notebook shows by itself."""
-    from IPython.display import Image
-
     node_list = nodes(core)
     pods = {node.name: pods_on(core, node.name) for node in node_list[:max_nodes]}
-    figure = hierarchy_figure(node_list, pods, cluster, max_nodes, max_pods, highlight)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return Image(data=buffer.getvalue(), format="png")
+    return png_image(hierarchy_figure(node_list, pods, cluster, max_nodes, max_pods, highlight))

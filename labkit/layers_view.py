@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import io
-
 import ipywidgets
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from labkit import dockerfile, dockerfile_layers
+from labkit.figures import png_image
 
 __all__ = ["short_reason", "layers_figure", "picture", "rebuild_explorer"]
 
@@ -125,10 +124,7 @@ def picture(
     A plain ``Figure`` (no pyplot) has no notebook display of its own; a PNG does,
     in JupyterLab and in exported notebooks alike.
     """
-    figure = layers_figure(dockerfile_text, changed, sizes_mb, build_args)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return Image(data=buffer.getvalue(), format="png")
+    return png_image(layers_figure(dockerfile_text, changed, sizes_mb, build_args))
 
 
 def rebuild_explorer(dockerfile_text: str, files: Sequence[str]) -> ipywidgets.VBox:

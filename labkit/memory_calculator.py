@@ -8,12 +8,12 @@ reused in a static notebook, without any widget machinery.
 from __future__ import annotations
 
 import base64
-import io
 
 import ipywidgets
 from matplotlib.figure import Figure
 
 from labkit import vms
+from labkit.figures import png_bytes
 
 __all__ = ["memory_chart", "memory_calculator", "MemoryCalculator"]
 
@@ -45,12 +45,6 @@ def memory_chart(capacity: vms.Capacity) -> Figure:
     each_axes.set_title("Memory for one copy of the app")
     each_axes.set_ylim(0, max(each + [1]) * 1.15)
     return figure
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return buffer.getvalue()
 
 
 class MemoryCalculator(ipywidgets.VBox):
@@ -116,7 +110,7 @@ class MemoryCalculator(ipywidgets.VBox):
             f"{self.hypervisor_reserved_mib:g} MiB kept for the host's own OS. {comparison}"
         )
         figure = memory_chart(result)
-        image = _png(figure)
+        image = png_bytes(figure)
         figure.clear()  # free the drawing now; nothing else holds the figure
         # Replacing the outputs redraws the chart; unlike clear_output() this
         # also works (and prints nothing) outside a running kernel.

@@ -19,6 +19,7 @@ getting practice clusters, built or restored (the grader reports it per submissi
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -30,12 +31,12 @@ import time
 import urllib.request
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from labkit.cluster_hierarchy import MIRROR_ANNOTATION, NodeInfo, nodes
 from labkit.kubesim import naming
 
-__all__ = ["PracticeCluster", "practice_cluster", "cluster_seconds", "CACHE_ENV"]
+__all__ = ["PracticeCluster", "practice_cluster", "cluster_seconds", "CACHE_ENV", "timed"]
 CACHE_ENV = "LABKIT_PRACTICE_CACHE"
 _seconds = 0.0  # spent in practice_cluster by this process
 
@@ -56,6 +57,52 @@ class PracticeCluster:
     def raw(self, path: str) -> dict:
         with urllib.request.urlopen(self.sim.url + path, timeout=10) as response:
             return json.load(response)
+
+    @property
+    def discovery(self) -> Any:
+        """The official client's DiscoveryV1Api (EndpointSlices) on this cluster."""
+        from kubernetes import client
+
+        return client.DiscoveryV1Api(self.api_client)
+
+    @property
+    def rbac(self) -> Any:
+        """The official client's RbacAuthorizationV1Api (Roles, RoleBindings) on this cluster."""
+        from kubernetes import client
+
+        return client.RbacAuthorizationV1Api(self.api_client)
+
+    @property
+    def authorization(self) -> Any:
+        """The official client's AuthorizationV1Api (access reviews: what `kubectl auth can-i` asks)."""
+        from kubernetes import client
+
+        return client.AuthorizationV1Api(self.api_client)
+
+    def advance(self, seconds: float) -> None:
+        """Run the cluster's controllers through ``seconds`` of simulated time (a live cluster's
+        clock moves only so: :mod:`labkit.practice_live`); an API-only cluster just moves its clock."""
+        self.sim.advance(seconds)
+
+    def exec(self, namespace: str, pod: str, command: list[str], container: str | None = None) -> str:
+        """What ``command`` prints (stdout and stderr) in a container of ``pod``: what the container
+        sees, asked the way ``kubectl exec`` asks (the exec subresource, over a WebSocket)."""
+        from kubernetes import client
+        from kubernetes.stream import stream
+
+        core = client.CoreV1Api(self.api_client)
+        extra = {"container": container} if container else {}
+        return stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                      stderr=True, stdin=False, stdout=True, tty=False, **extra)
+
+    def impersonating(self, user: str) -> Any:
+        """A CoreV1Api whose requests are made as ``user``: ``kubectl --as``'s Impersonate-User
+        header, so the cluster's RBAC decides what it may do (``.api_client.close()`` when done)."""
+        from kubernetes import client
+
+        api_client = client.ApiClient(self.api_client.configuration)
+        api_client.set_default_header("Impersonate-User", user)
+        return client.CoreV1Api(api_client)
 
     def stop(self) -> None:
         self.api_client.close()
@@ -175,19 +222,27 @@ def practice_cluster(seed: int = 0, workers: int = 2, pods_per_worker: int = 0, 
     event ``CIDRNotAvailable``), and a pod placed on one waits in ContainerCreating without an IP.
     The same arguments give the same cluster; another seed gives other names, IPs and placement.
     """
-    global _seconds
-    began = time.perf_counter()
-    try:
+    with timed():
         cache = os.environ.get(CACHE_ENV)
         if cache:
             return _from_cache(Path(cache), seed, workers, pods_per_worker, name)
         return _build(seed, workers, pods_per_worker, name)
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[None]:
+    """Count the time inside the block as time spent getting practice clusters (every builder does)."""
+    global _seconds
+    began = time.perf_counter()
+    try:
+        yield
     finally:
         _seconds += time.perf_counter() - began
 
 
 def cluster_seconds() -> float:
-    """Seconds this process has spent in :func:`practice_cluster` (building or restoring)."""
+    """Seconds this process has spent getting practice clusters (building or restoring), in
+    :func:`practice_cluster` and the other builders (:mod:`labkit.practice_live`)."""
     return _seconds
 
 

@@ -63,3 +63,26 @@ def run_with(
             if failures:
                 errors[meta["grade_id"]] = f"{failures[0]['ename']}: {failures[0]['evalue']}"
     return passed, errors
+
+
+def graded_cells(notebook_path: Path) -> list[dict]:
+    """The nbgrader metadata of the notebook's graded cells, in order."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    return [c.metadata["nbgrader"] for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def assert_hidden_tests_catch(notebook_path: Path, hard_coded: dict[str, str], timeout: int = 180) -> None:
+    """Each hard-coded answer (by answer grade_id) passes its visible test and fails the full one."""
+    visible, errors = run_with(notebook_path, hard_coded, visible_only=True, timeout=timeout)
+    full, _ = run_with(notebook_path, hard_coded, visible_only=False, timeout=timeout)
+    for answer in hard_coded:
+        test = answer.replace("-answer", "-test")
+        assert visible[test], f"the cheat for {answer} should pass the visible tests (fix the cheat): {errors.get(test)}"
+        assert not full[test], f"hidden tests of {test} let a hard-coded answer through"
+
+
+def assert_visible_tests_refuse(notebook_path: Path, answers: dict[str, str], timeout: int = 180) -> None:
+    """Answers of objects equal to anything fail every visible test, each with an AssertionError."""
+    visible, errors = run_with(notebook_path, answers, visible_only=True, timeout=timeout)
+    assert visible == {answer.replace("-answer", "-test"): False for answer in answers}
+    assert all("AssertionError" in error for error in errors.values()), errors

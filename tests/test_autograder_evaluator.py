@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from assignment_runner import anything_class
 from conftest import REPO_ROOT, skip_unless_ci
 
 from autograder import attacks, cohort
@@ -30,6 +32,10 @@ from autograder.course import Course, snapshot_gradebook
 from autograder.sandbox import Limits
 
 ASSIGNMENT_3 = "03-kubernetes-hierarchy"
+ASSIGNMENT_4 = "04-health-discovery-config"
+# student -> (assignment, notebook) for the submissions that are not of assignment 1
+OTHER_ASSIGNMENTS = {"honest3": (ASSIGNMENT_3, "kubernetes-hierarchy"),
+                     **{student: (ASSIGNMENT_4, "health-discovery-config") for student in ("honest4", "blank4", "anything4")}}
 FIT_POINTS = 2.0
 
 # Learner code beside the right answers, to check what a called function may do.
@@ -65,16 +71,25 @@ def _called_submission(course: Path, student: str):
     return nb
 
 
-def _solved_3(course: Path):
-    source = nbformat.read(course / "source" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb", as_version=4)
-    nb = nbformat.read(course / "release" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb", as_version=4)
+def _answered(course: Path, assignment: str, notebook: str, answer=None):
+    """The released notebook with each answer cell replaced: by the source's solution (``answer`` None),
+    or by ``answer(grade_id, solution)``; a blank submission is the release itself."""
+    source = nbformat.read(course / "source" / assignment / f"{notebook}.ipynb", as_version=4)
+    nb = nbformat.read(course / "release" / assignment / f"{notebook}.ipynb", as_version=4)
     answers = {c.metadata.nbgrader["grade_id"]: c.source for c in source.cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
-            cell.source = "\n".join(line for line in answers[grade_id].split("\n") if "### " not in line)
+            solution = "\n".join(line for line in answers[grade_id].split("\n") if "### " not in line)
+            cell.source = solution if answer is None else answer(grade_id, solution)
     return nb
+
+
+def _equal_to_anything(grade_id: str, solution: str) -> str:
+    """Every function of the cell answers an object equal to everything (not plain data: it must score 0)."""
+    head = solution.split(":\n", 1)[0]
+    return anything_class() + head + ":\n    return _Anything()\n"
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +100,22 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course_root = cohort.make_course(REPO_ROOT, scratch / "course")
     with (course_root / "nbgrader_config.py").open("a") as config:
         config.write("\nc.Execute.timeout = 8\n")
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT_3, "--force"], cwd=course_root,
-                   env=cohort.nbgrader_env(), capture_output=True, check=True)
+    for assignment in (ASSIGNMENT_3, ASSIGNMENT_4):
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], cwd=course_root,
+                       env=cohort.nbgrader_env(), capture_output=True, check=True)
     cases = {**attacks.tampering(course_root), **attacks.shadowing(course_root),
              **attacks.reading_notebook(course_root), **attacks.links(course_root)}
     cohort.write(course_root, "honest", cohort.learner_version(course_root, {}))
     cohort.write(course_root, "allwrong", attacks._all_wrong(course_root))
     for student in CALLED:
         cohort.write(course_root, student, _called_submission(course_root, student))
-    target = course_root / "submitted" / "honest3" / ASSIGNMENT_3 / "kubernetes-hierarchy.ipynb"
-    target.parent.mkdir(parents=True)
-    nbformat.write(_solved_3(course_root), target)
+    for student, (assignment, notebook) in OTHER_ASSIGNMENTS.items():
+        target = course_root / "submitted" / student / assignment / f"{notebook}.ipynb"
+        target.parent.mkdir(parents=True)
+        if student == "blank4":
+            shutil.copy(course_root / "release" / assignment / f"{notebook}.ipynb", target)
+        else:
+            nbformat.write(_answered(course_root, assignment, notebook, _equal_to_anything if student == "anything4" else None), target)
 
     course = Course.open(course_root)
     snapshot = snapshot_gradebook(course, scratch / "snapshot.db")
@@ -111,8 +131,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     try:
         students = sorted(p.name for p in (course_root / "submitted").iterdir())
         for student in students:
-            assignment = ASSIGNMENT_3 if student == "honest3" else cohort.ASSIGNMENT
-            notebook = "kubernetes-hierarchy" if student == "honest3" else cohort.NOTEBOOK
+            assignment, notebook = OTHER_ASSIGNMENTS.get(student, (cohort.ASSIGNMENT, cohort.NOTEBOOK))
             source = course_root / "source" / assignment
             parent.send({"student": student, "assignment": assignment, "notebooks": [notebook], "digest": "",
                          "submission_dir": str(course_root / "submitted" / student / assignment),
@@ -241,3 +260,18 @@ def test_assignment_3_reaches_the_learners_functions_through_tunnels(graded: dic
     assert entry["status"] == "graded", entry["reasons"]
     assert entry["verdicts"] and all(v["score"] == v["max_score"] for v in entry["verdicts"].values()), entry["verdicts"]
     assert result["cost"]["evaluator"] > 0
+
+
+def test_assignment_4_solution_scores_full_and_blank_or_always_equal_answers_score_zero(graded: dict) -> None:
+    """Live practice clusters (controllers on a frozen clock) built in the evaluator, learners' functions
+    called through tunnels: the solution gets all 16 points; a blank submission and one whose every
+    function returns an object equal to anything get none, and the tests say why."""
+    solved = notebook_of(graded, "honest4")
+    assert solved["status"] == "graded", solved["reasons"]
+    assert len(solved["verdicts"]) == 6 and all(v["score"] == v["max_score"] for v in solved["verdicts"].values()), solved["verdicts"]
+    assert total(solved) == 16.0
+    for student in ("blank4", "anything4"):
+        entry = notebook_of(graded, student)
+        assert total(entry) == 0.0, (student, entry["verdicts"])
+    assert "NotImplementedError" in cell_outputs(notebook_of(graded, "blank4"), "probes-test")
+    assert "returned a __main__._Anything: return plain data" in cell_outputs(notebook_of(graded, "anything4"), "diagnose-test")

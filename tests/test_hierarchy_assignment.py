@@ -1,29 +1,23 @@
-"""Assignment 3 (the Kubernetes hierarchy) and lesson 3: hidden tests catch cheats; kind-safe cells.
+"""Assignment 3 (the Kubernetes hierarchy): hidden tests catch cheats, failures say what to fix.
 
 For each graded exercise we plant a "cheat" that passes the visible tests (it returns, for the
 visible practice cluster, exactly what the reference solution returns, as a literal) and check that
 the full test cell, hidden tests included, fails: the hidden tests use other seeds, more workers,
 more pods and other cluster names. Objects that compare equal to anything must fail even the
 visible tests. Failures tell the learner what to fix.
-
-Lesson 3 must run unchanged on kind: its cells that talk to the cluster may use only the public
-Kubernetes API (client, kubectl). We check the source for emulator-only calls, and run the whole
-lesson against an emulator reached *through a kubeconfig whose context is named like kind's*, so
-``connect()`` takes it for a real cluster and no emulator handle exists in the notebook at all.
+(Lesson 3 on a cluster that looks like kind: tests/test_lessons_on_kind.py.)
 """
 from __future__ import annotations
 
-import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from assignment_runner import anything_class, run_with as run_assignment
+from assignment_runner import (anything_class, assert_hidden_tests_catch, assert_visible_tests_refuse, graded_cells,
+                               run_with as run_assignment)
 from conftest import REPO_ROOT
 
 ASSIGNMENT = REPO_ROOT / "source" / "03-kubernetes-hierarchy" / "kubernetes-hierarchy.ipynb"
-LESSON = REPO_ROOT / "notebooks" / "03-kubernetes-hierarchy.ipynb"
 TESTS = ["roles-test", "pods-test", "containers-test", "ips-test", "tree-test", "drain-test"]
 
 
@@ -113,8 +107,7 @@ EQUAL_TO_ANYTHING = {
 
 
 def test_the_assignment_has_at_least_five_graded_cells_with_points() -> None:
-    notebook = nbformat.read(ASSIGNMENT, as_version=4)
-    graded = [c.metadata["nbgrader"] for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    graded = graded_cells(ASSIGNMENT)
     assert [g["grade_id"] for g in graded] == TESTS
     assert all(g["points"] > 0 and g["locked"] for g in graded)
     assert sum(g["points"] for g in graded) == 12
@@ -126,18 +119,11 @@ def test_the_solutions_pass_every_test() -> None:
 
 
 def test_hard_coded_answers_pass_visible_tests_but_fail_hidden_ones(hard_coded) -> None:
-    visible, errors = run_with(hard_coded, visible_only=True)
-    full, _ = run_with(hard_coded, visible_only=False)
-    for answer in hard_coded:
-        test = answer.replace("-answer", "-test")
-        assert visible[test], f"the cheat for {answer} should pass the visible tests (fix the cheat): {errors.get(test)}"
-        assert not full[test], f"hidden tests of {test} let a hard-coded answer through"
+    assert_hidden_tests_catch(ASSIGNMENT, hard_coded)
 
 
 def test_objects_equal_to_anything_fail_even_the_visible_tests() -> None:
-    visible, errors = run_with(EQUAL_TO_ANYTHING, visible_only=True)
-    assert visible == {test: False for test in TESTS}
-    assert all("AssertionError" in error for error in errors.values()), errors
+    assert_visible_tests_refuse(ASSIGNMENT, EQUAL_TO_ANYTHING)
 
 
 def test_failures_tell_the_learner_what_to_fix() -> None:
@@ -210,51 +196,6 @@ def drain_evicts(core, node):
     assert "match each status to its container by name" in errors["containers-test"]
     assert "even one that runs no pod" in errors["pods-test"]
     assert "A finished pod (the Job pod report-...)" in errors["drain-test"]
-
-
-# ----------------------------------------------------------------------------------------------
-# Lesson 3: the same cells for kind and the emulator
-# ----------------------------------------------------------------------------------------------
-
-EMULATOR_ONLY = re.compile(r"kubesim|\.emulator\b|\.advance\(|\.store\b|stop_node|start_node|set_load|load_image|\bsim\.")
-
-
-def test_lesson_cells_use_no_emulator_only_calls() -> None:
-    notebook = nbformat.read(LESSON, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        assert not EMULATOR_ONLY.search(cell.source), f"an emulator-only call in a lesson cell:\n{cell.source}"
-        if "practice_cluster" in cell.source or "big." in cell.source:
-            # the one deliberately emulator-only demo (hundreds of nodes) never touches the learner's cluster
-            assert "k8s" not in cell.source, cell.source
-
-
-def test_lesson_runs_against_a_cluster_that_looks_real(tmp_path, monkeypatch) -> None:
-    """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it)."""
-    import yaml
-
-    from labkit import kubesim
-
-    kubeconfig = tmp_path / "kubeconfig"
-    sim = kubesim.start(kubeconfig=kubeconfig, seed=5)
-    try:
-        config = yaml.safe_load(kubeconfig.read_text())
-        text = kubeconfig.read_text().replace("kubesim-course", "kind-course")
-        kubeconfig.write_text(text)
-        assert config["current-context"] == "kubesim-course"
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        monkeypatch.setenv("LABKIT_CLUSTER", "kubeconfig")
-        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kubecache"))
-        notebook = nbformat.read(LESSON, as_version=4)
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(LESSON.parent)}}).execute()
-    finally:
-        sim.stop()
-    printed = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
-    assert "You are on a real Kubernetes cluster" in printed and "on a real cluster | kubeconfig context: kind-course" in printed
-    assert "deployment.apps/hello created" in printed
-    assert printed.count("all containers ready") >= 6  # three ready after the deployment, three after the delete
 
 
 def run_with(answers: dict[str, str], visible_only: bool) -> tuple[dict[str, bool], dict[str, str]]:

@@ -1,0 +1,68 @@
+"""The Kubernetes lessons run unchanged on kind: the same cells on a real cluster as on the emulator.
+
+Their cells that talk to the cluster may use only the public Kubernetes API (the official client,
+kubectl) and `labkit.cluster_clock` (cluster time: at once on the emulator, waited for on kind). We
+check the source for emulator-only calls, and run each lesson against an emulator reached *through a
+kubeconfig whose context is named like kind's*, so `connect()` takes it for a real cluster and no
+emulator handle exists in the notebook at all.
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from conftest import REPO_ROOT
+
+EMULATOR_ONLY = re.compile(r"kubesim|\.emulator\b|\.advance\(|\.store\b|stop_node|start_node|set_load|load_image|\bsim\.")
+
+# lesson -> what its run on the kind-looking cluster must print (beside "You are on a real Kubernetes cluster")
+LESSONS = {
+    "03-kubernetes-hierarchy": {"texts": ["deployment.apps/hello created"], "counts": {"all containers ready": 6}},
+    "04-health-discovery-config": {"texts": ["deployment.apps/web created", "CrashLoopBackOff", "Forbidden",
+                                             "Hello from the new ConfigMap"], "counts": {}},
+}
+
+
+def lesson(name: str):
+    return nbformat.read(REPO_ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS))
+def test_lesson_cells_use_no_emulator_only_calls(name: str) -> None:
+    for cell in lesson(name).cells:
+        if cell.cell_type != "code":
+            continue
+        assert not EMULATOR_ONLY.search(cell.source), f"an emulator-only call in a cell of {name}:\n{cell.source}"
+        if "practice_cluster" in cell.source or "big." in cell.source:
+            # lesson 3's one deliberately emulator-only demo (hundreds of nodes) never touches the learner's cluster
+            assert "k8s" not in cell.source, cell.source
+
+
+@pytest.mark.parametrize("name", sorted(LESSONS))
+def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monkeypatch) -> None:
+    """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it)."""
+    from labkit import kubesim
+
+    kubeconfig = tmp_path / "kubeconfig"
+    sim = kubesim.start(kubeconfig=kubeconfig, seed=5)
+    try:
+        assert yaml.safe_load(kubeconfig.read_text())["current-context"] == "kubesim-course"
+        kubeconfig.write_text(kubeconfig.read_text().replace("kubesim-course", "kind-course"))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("LABKIT_CLUSTER", "kubeconfig")
+        monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kubecache"))
+        notebook = lesson(name)
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(REPO_ROOT / "notebooks")}}).execute()
+    finally:
+        sim.stop()
+    printed = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert "You are on a real Kubernetes cluster" in printed and "on a real cluster | kubeconfig context: kind-course" in printed
+    for text in LESSONS[name]["texts"]:
+        assert text in printed, f"{name} on the kind-looking cluster did not print {text!r}"
+    for text, at_least in LESSONS[name]["counts"].items():
+        assert printed.count(text) >= at_least, f"{name}: {text!r} {printed.count(text)} times, expected {at_least} or more"
