@@ -191,6 +191,11 @@ def test_create_deployment_scale_set_image_and_undo(kube):
     assert set(images) == {"nginx"} and len(images) == 5
     rs = rows(kube("get", "rs", "-l", "app=hello").stdout)
     assert len(rs) == 2  # revision 1's ReplicaSet came back as revision 3
+    # the Deployment's change-cause follows onto its current ReplicaSet, which `rollout history` shows
+    kube("annotate", "deployment/hello", "kubernetes.io/change-cause=back to the plain nginx image")
+    kube.sim.advance(1)
+    history = kube("rollout", "history", "deployment/hello").stdout
+    assert [line.split(None, 1) for line in history.splitlines() if line.strip()][-1] == ["3", "back to the plain nginx image"], history
     events = kube("get", "events", "--field-selector", "involvedObject.name=hello").stdout
     assert "ScalingReplicaSet" in events and "Scaled up replica set hello-" in events
 

@@ -23,6 +23,7 @@ from .apply import Apply, fieldset
 from .control import ClockControl
 from .decoding import Decoder
 from .deletion import Deletion
+from .eviction import Eviction
 from .podlogs import LOG_LINES, Logs, default_logs
 from .portforward import PortForward
 from .proxy import Proxy
@@ -37,7 +38,7 @@ __all__ = ["Api", "Request", "Response", "Target", "MAX_BODY", "TABLE", "json_re
            "fieldset", "default_logs", "LOG_LINES"]
 
 
-class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Logs, RemoteCommand, PortForward, Proxy):
+class Api(Router, Decoder, Reads, Writes, Apply, Deletion, Eviction, Logs, RemoteCommand, PortForward, Proxy):
     """One emulated API server over one store."""
 
     def __init__(self, store: Store, address: str = "172.18.0.2:6443",

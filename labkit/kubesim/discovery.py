@@ -18,7 +18,7 @@ from .resources import Resource
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
              "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
-             "proxy": ["create", "delete", "get", "patch", "update"], "advance": ["create"]}
+             "proxy": ["create", "delete", "get", "patch", "update"], "advance": ["create"], "eviction": ["create"]}
 # the options kind a connect subresource answers with, as the real discovery documents lists them
 SUB_KINDS = {"exec": "PodExecOptions", "attach": "PodAttachOptions", "portforward": "PodPortForwardOptions"}
 
@@ -41,6 +41,8 @@ def _hash(res: Resource) -> str:
 def _sub_kind(res: Resource, sub: str) -> tuple[str, str, str]:
     if sub == "scale":
         return "autoscaling", "v1", "Scale"
+    if sub == "eviction":
+        return "policy", "v1", "Eviction"
     if sub in SUB_KINDS:
         return res.group, res.version, SUB_KINDS[sub]
     if sub == "proxy":
@@ -79,7 +81,7 @@ def resource_list(group: str, version: str, extra: tuple[Resource, ...] = ()) ->
             g, v, k = _sub_kind(res, sub)
             item = {"name": f"{res.plural}/{sub}", "singularName": "", "namespaced": res.namespaced, "kind": k,
                     "verbs": SUB_VERBS[sub]}
-            if sub == "scale":
+            if sub in ("scale", "eviction"):
                 item.update(group=g, version=v)
             out.append(item)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,

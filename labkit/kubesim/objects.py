@@ -21,6 +21,7 @@ from .clock import parse
 Obj = dict[str, Any]
 HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"  # why a revision was made: `kubectl rollout history` shows it
 # the tolerations the DaemonSet controller adds to every pod it creates
 DAEMON_TOLERATIONS = [("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute"),
                       ("node.kubernetes.io/disk-pressure", "NoSchedule"), ("node.kubernetes.io/memory-pressure", "NoSchedule"),

@@ -23,6 +23,8 @@ MAX_BODY = 3 * 1024 * 1024  # the API server's request body limit
 TABLE = "as=Table"
 META_KINDS = ("Status", "Table", "Scale")  # answers that are not the resource itself: never converted
 CONNECT = {"exec": "exec_command", "attach": "attach", "portforward": "portforward", "proxy": "proxy"}
+# subresources a POST creates, by the handler that serves them (a pod's eviction: eviction.py)
+CREATED = {"eviction": "evict"}
 
 
 @dataclass
@@ -182,6 +184,8 @@ class Router:
         m = req.method
         if t.sub in CONNECT and t.name is not None:
             verb = CONNECT_VERBS.get(m, m.lower())
+        elif t.sub in CREATED and t.name is not None and m == "POST":
+            verb = "create"
         elif t.watch_path or (m == "GET" and req.flag("watch")):
             verb = "watch"
         else:
@@ -236,6 +240,10 @@ class Router:
         m, res = req.method, t.res
         if t.sub in CONNECT and t.name is not None:
             return self._connect(req, t)
+        if t.sub in CREATED and t.name is not None:
+            if m != "POST":
+                raise errors.method_not_allowed()
+            return getattr(self, CREATED[t.sub])(req, t)
         if t.watch_path or (m == "GET" and req.flag("watch")):
             if m != "GET":
                 raise errors.method_not_allowed()

@@ -4,7 +4,7 @@ The order is part of determinism: within one instant, the owner index sees every
 the node IPAM controller gives new nodes their pod CIDRs, then the controllers that delete
 (namespaces, garbage) and the one that fills new namespaces (ServiceAccount, root CA), the
 workload controllers from the top down (Deployment -> ReplicaSet -> pods; DaemonSet,
-StatefulSet, Job), the scheduler, the kubelets, service endpoints, node lifecycle, the traffic
+StatefulSet, Job), the scheduler, the kubelets, service endpoints, disruption budgets, node lifecycle, the traffic
 engine (client loops' requests), metrics-server (which reads what they served) and the HPA.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from . import Manager
 from .cloud import CloudController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .events import EventRecorder
 from .gc import GarbageCollector, NamespaceController
@@ -55,6 +56,7 @@ def build(store: Store, api: "Api", clock: SimClock, seed: int) -> Manager:
     mgr.scheduler = mgr.add(Scheduler(mgr))
     mgr.kubelet = mgr.add(Kubelet(mgr))
     mgr.add(EndpointsController(mgr))
+    mgr.add(DisruptionController(mgr))  # PodDisruptionBudgets' status, from the pods the kubelets made ready
     mgr.add(CloudController(mgr))
     mgr.nodes = mgr.add(NodeLifecycle(mgr))
     traffic = mgr.add(TrafficEngine(mgr))  # client loops' requests, before metrics-server reads them

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..clock import parse
-from ..objects import HASH, REVISION, max_surge, replica_set_for, resolve, template_hash
+from ..objects import CHANGE_CAUSE, HASH, REVISION, max_surge, replica_set_for, resolve, template_hash
 from . import WorkloadController
 
 Obj = dict[str, Any]
@@ -79,6 +79,7 @@ class DeploymentController(WorkloadController):
         else:
             new = self._ensure_revision(d, new, olds)
         self._annotate(d, new)
+        new = self._change_cause(d, new)
         replicas = int(d["spec"].get("replicas", 1))
         strategy = (d["spec"].get("strategy") or {}).get("type", "RollingUpdate")
         if strategy == "Recreate":
@@ -106,9 +107,9 @@ class DeploymentController(WorkloadController):
                 history = [h for h in ann.get("deployment.kubernetes.io/revision-history", "").split(",") if h]
                 ann["deployment.kubernetes.io/revision-history"] = ",".join(history + [old])
             ann[REVISION] = str(top + 1)
-            cause = (d["metadata"].get("annotations") or {}).get("kubernetes.io/change-cause")
+            cause = (d["metadata"].get("annotations") or {}).get(CHANGE_CAUSE)
             if cause:
-                ann["kubernetes.io/change-cause"] = cause
+                ann[CHANGE_CAUSE] = cause
             return rs
         return self.mgr.mutate("apps/replicasets", new["metadata"]["namespace"], new["metadata"]["name"], bump) or new
 
@@ -120,6 +121,18 @@ class DeploymentController(WorkloadController):
             obj["metadata"].setdefault("annotations", {})[REVISION] = rev
             return obj
         self.mgr.mutate("apps/deployments", d["metadata"]["namespace"], d["metadata"]["name"], put, shallow=True)
+
+    def _change_cause(self, d: Obj, new: Obj) -> Obj:
+        """The Deployment's change-cause follows onto its current ReplicaSet, as the controller copies
+        the Deployment's annotations to it on every sync (what `kubectl rollout history` shows)."""
+        cause = (d["metadata"].get("annotations") or {}).get(CHANGE_CAUSE)
+        if cause is None or (new["metadata"].get("annotations") or {}).get(CHANGE_CAUSE) == cause:
+            return new
+
+        def put(rs: Obj) -> Obj:
+            rs["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = cause
+            return rs
+        return self.mgr.mutate("apps/replicasets", new["metadata"]["namespace"], new["metadata"]["name"], put) or new
 
     def _scale(self, d: Obj, rs: Obj, to: int) -> Obj:
         current = int(rs["spec"].get("replicas", 0))

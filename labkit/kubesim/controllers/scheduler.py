@@ -3,9 +3,12 @@
 Filters, in the default plugin order (the first that rejects a node gives that node's reason):
 NodeUnschedulable, TaintToleration (NoSchedule/NoExecute taints), NodeAffinity (nodeSelector and
 required node affinity), NodePorts (hostPort), NodeResourcesFit (requests against allocatable, and
-110 pods per node). Scoring prefers the node with the fewest pods of the same owner (the default
-topology spreading), then the least requested CPU and memory (LeastAllocated), and breaks ties with
-a seeded choice, as the scheduler picks at random among equal nodes.
+110 pods per node), then PodTopologySpread and InterPodAffinity (``topology.py``: a pod's topology
+spread constraints and pod (anti-)affinity, and the required anti-affinity of pods already placed).
+Scoring prefers what those two plugins score (ScheduleAnyway skew, preferred (anti-)affinity), then
+the node with the fewest pods of the same owner (the default topology spreading), then the least
+requested CPU and memory (LeastAllocated), and breaks ties with a seeded choice, as the scheduler
+picks at random among equal nodes.
 
 A pod that fits nowhere stays Pending with ``PodScheduled=False`` / ``Unschedulable`` and a
 ``FailedScheduling`` event worded as kube-scheduler's FitError (reasons counted and sorted, then
@@ -24,6 +27,7 @@ from ..selectors import parse_labels
 from ..store import Event
 from ..objects import label_match, matches_affinity, tolerates
 from . import Controller
+from . import topology
 
 Obj = dict[str, Any]
 RETRY_SECONDS = 300
@@ -41,6 +45,7 @@ class Scheduler(Controller):
         self.owner_count: dict[tuple[str, str], int] = collections.defaultdict(int)
         self.ports: dict[str, set[int]] = collections.defaultdict(set)
         self.unschedulable: dict[tuple[str, str], None] = {}
+        self.anti_affine: set[tuple[str, str]] = set()  # placed pods with a required anti-affinity (topology.py)
         self._alloc: dict[str, tuple[str, int, int, int]] = {}  # node -> (resourceVersion, cpu m, memory, pods)
 
     def _allocatable(self, node: Obj) -> tuple[int, int, int]:
@@ -71,6 +76,7 @@ class Scheduler(Controller):
         meta = pod["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         old = self.assigned.pop(key, None)
+        self.anti_affine.discard(key)
         if old is not None:
             node, cpu, mem, owner, ports = old
             u = self.used[node]
@@ -89,6 +95,8 @@ class Scheduler(Controller):
         owner = next((r.get("uid", "") for r in meta.get("ownerReferences") or [] if r.get("controller")), "")
         ports = tuple(p["hostPort"] for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort"))
         self.assigned[key] = (node, cpu, mem, owner, ports)
+        if topology.required_anti_affinity(pod) and not meta.get("deletionTimestamp"):
+            self.anti_affine.add(key)
         u = self.used[node]
         u[0] += cpu
         u[1] += mem
@@ -152,6 +160,7 @@ class Scheduler(Controller):
         reasons: list[str] = []
         best: tuple | None = None
         rng = self.mgr.rng_for("schedule", pod["metadata"].get("uid", pod["metadata"]["name"]))
+        place = self._placement(nodes) if topology.has_constraints(pod) or self.anti_affine else None
         for node in nodes:
             nname = node["metadata"]["name"]
             nspec = node.get("spec") or {}
@@ -181,12 +190,25 @@ class Scheduler(Controller):
             if short:
                 reasons.extend(short)
                 continue
+            if place is not None:
+                why = topology.filter_reason(pod, nname, place)
+                if why is not None:
+                    reasons.append(why)
+                    continue
+            soft = round(topology.penalty(pod, nname, place), 6) if place is not None else 0.0
             spread = self.owner_count.get((owner, nname), 0) if owner else 0
             load = ((used[0] + cpu) / a_cpu if a_cpu else 0) + ((used[1] + mem) / a_mem if a_mem else 0)
-            score = (spread, round(load, 3), used[2], rng.random())
+            score = (soft, spread, round(load, 3), used[2], rng.random())
             if best is None or score < best[0]:
                 best = (score, nname)
         return (best[1] if best else None), reasons
+
+    def _placement(self, nodes: list[Obj]) -> topology.Placement:
+        """The placed pods (bound, not finished, not being deleted) and the nodes, for topology.py."""
+        placed = [p for p in self.mgr.list("/pods") if (p.get("spec") or {}).get("nodeName")
+                  and not p["metadata"].get("deletionTimestamp")
+                  and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        return topology.Placement({n["metadata"]["name"]: n for n in nodes}, placed)
 
     def _fail(self, pod: Obj, key, nodes: list[Obj], reasons: list[str]) -> None:
         n = len(nodes)
