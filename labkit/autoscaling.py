@@ -263,28 +263,31 @@ class Autoscaler:
 
     # stabilization ------------------------------------------------------------------------
     def stabilize(self, current: int, desired: int, behavior: Behavior, now: float) -> tuple[int, str, str]:
+        """The controller's stabilization (``stabilizeRecommendationWithBehaviors``): the lowest
+        recommendation of the scale-up window is a floor, the highest of the scale-down window a
+        ceiling, and the current count is brought between them. So after a rate-limited scale-up,
+        an idle target stays where it is rather than climbing to an old, higher recommendation."""
         up_window = behavior.up.stabilization or 0
         down_window = behavior.down.stabilization if behavior.down.stabilization is not None else DOWNSCALE_WINDOW
-        if desired >= current:
-            window, pick = up_window, min
-            reason, message = ("ScaleUpStabilized",
-                               "recent recommendations were lower than current one, applying the lowest recent recommendation")
-        else:
-            window, pick = down_window, max
-            reason, message = ("ScaleDownStabilized",
-                               "recent recommendations were higher than current one, applying the highest recent recommendation")
-        recommendation = desired
-        cutoff = now - window
-        for when, value in self.recommendations:
-            if when > cutoff:
-                recommendation = pick(value, recommendation)
-        oldest = now - max(up_window, down_window)
-        stale = [i for i, (when, _) in enumerate(self.recommendations) if when < oldest]
-        if stale:
-            self.recommendations[stale[-1]] = (now, desired)
+        floor = ceiling = desired
+        obsolete = None
+        for index, (when, value) in enumerate(self.recommendations):
+            if when > now - up_window:
+                floor = min(value, floor)
+            if when > now - down_window:
+                ceiling = max(value, ceiling)
+            if when < now - up_window and when < now - down_window:
+                obsolete = index
+        recommendation = min(max(current, floor), ceiling)
+        if obsolete is not None:
+            self.recommendations[obsolete] = (now, desired)
         else:
             self.recommendations.append((now, desired))
-        return recommendation, reason, message
+        if desired >= current:
+            return recommendation, "ScaleUpStabilized", \
+                "recent recommendations were lower than current one, applying the lowest recent recommendation"
+        return recommendation, "ScaleDownStabilized", \
+            "recent recommendations were higher than current one, applying the highest recent recommendation"
 
     # rate limits ----------------------------------------------------------------------------
     @staticmethod
@@ -297,7 +300,8 @@ class Autoscaler:
         pick = min if rules.select == "Min" else max
         result: int | None = None
         for p in rules.policies:
-            start = current - self._changed(self.up_events, p.period, now)
+            # the count at the start of the period: what was added since taken off, what was removed put back
+            start = current - self._changed(self.up_events, p.period, now) + self._changed(self.down_events, p.period, now)
             proposed = start + p.value if p.type == "Pods" else math.ceil(start * (1 + p.value / 100))
             result = proposed if result is None else pick(result, proposed)
         return current if result is None else result
@@ -308,7 +312,7 @@ class Autoscaler:
         pick = max if rules.select == "Min" else min
         result: int | None = None
         for p in rules.policies:
-            start = current + self._changed(self.down_events, p.period, now)
+            start = current - self._changed(self.up_events, p.period, now) + self._changed(self.down_events, p.period, now)
             proposed = start - p.value if p.type == "Pods" else int(start * (1 - p.value / 100))
             result = proposed if result is None else pick(result, proposed)
         return current if result is None else result

@@ -93,6 +93,34 @@ def test_stabilization_window_and_default_policies():
     assert d.desired == 2 and d.reason == "All metrics below target"
 
 
+
+def test_stabilization_clamps_the_current_count_between_both_windows():
+    """horizontal.go's stabilizeRecommendationWithBehaviors: the scale-up window's lowest recommendation is
+    a floor, the scale-down window's highest a ceiling. A spike limited to 5 (from 1, 4 pods a period)
+    whose load is gone by the next sync stays at 5: it neither climbs to the old 9 nor drops to 1."""
+    a = hpa.Autoscaler()
+    behavior = hpa.default_behavior()
+    assert a.decide(1, 1, 10, [(9, "cpu")], [], 1, behavior, 0.0).desired == 5
+    second = a.decide(5, 1, 10, [(1, "cpu")], [], 1, behavior, 15.0)
+    assert second.desired == 5 and second.conditions["AbleToScale"][1] == "ScaleDownStabilized"
+    # a scale-up window holds a rise back to the lowest recent recommendation
+    slow = hpa.behavior_from_spec({"scaleUp": {"stabilizationWindowSeconds": 60}})
+    b = hpa.Autoscaler()
+    assert b.decide(2, 1, 10, [(2, "cpu")], [], 1, slow, 0.0).desired == 2
+    assert b.decide(2, 1, 10, [(6, "cpu")], [], 1, slow, 15.0).desired == 2
+    assert b.decide(2, 1, 10, [(6, "cpu")], [], 1, slow, 75.0).desired == 6
+
+
+def test_a_period_starts_from_the_count_before_its_scale_downs_too():
+    """calculateScaleUpLimitWithScalingRules: periodStartReplicas = current - added + deleted. After a
+    scale-down from 8 to 4 within the period, a Pods policy of 4 allows 8 + 4 = 12, not 4 + 4."""
+    a = hpa.Autoscaler()
+    rules = hpa.behavior_from_spec({"scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 60}]},
+                                    "scaleDown": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 60}]}})
+    a.record_scale(8, 4, rules, 0.0)
+    assert a.scale_up_limit(4, rules.up, 30.0) == 12
+    assert a.scale_down_limit(4, rules.down, 30.0) == 4  # this period's 4 pods are spent: no lower than 8 - 4
+
 def test_policies_select_and_disabled():
     slow = hpa.behavior_from_spec({"scaleDown": {"stabilizationWindowSeconds": 0, "policies": [
         {"type": "Pods", "value": 1, "periodSeconds": 60}, {"type": "Percent", "value": 50, "periodSeconds": 60}],
