@@ -60,6 +60,7 @@ SLOW_TIERS: dict[str, str] = {
     "test_images_build.py": "docker",
     "test_autograder_docker.py": "docker",
     "test_base_images.py": "docker",
+    "test_cluster_nodes_docker.py": "docker",
     "test_autograder.py": "cohort",
     "test_autograder_zygote.py": "cohort",
     "test_autograder_k8s.py": "cohort",

@@ -234,3 +234,31 @@ def test_hpa_without_requests_says_why(tmp_path):
     finally:
         api.close()
         sim.stop()
+
+
+def test_an_hpa_the_apiserver_would_refuse_is_refused_with_its_words(tmp_path):
+    """autoscaling validation: a utilization target of 0, a negative or too long stabilization window, an
+    empty policy list, an unknown selectPolicy and a policy without a period are 422s, each field named."""
+    import requests
+
+    sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False, controllers=False)
+    try:
+        spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 0}}}],
+                "behavior": {"scaleUp": {"stabilizationWindowSeconds": -5, "selectPolicy": "Sometimes", "policies": []},
+                             "scaleDown": {"stabilizationWindowSeconds": 4000,
+                                           "policies": [{"type": "Pods", "value": 1, "periodSeconds": 0}]}}}
+        answer = requests.post(f"{sim.url}/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", timeout=10, json={
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"}, "spec": spec})
+        assert answer.status_code == 422
+        fields = {c["field"]: c["message"] for c in answer.json()["details"]["causes"]}
+        assert fields == {
+            "spec.metrics[0].resource.target.averageUtilization": "Invalid value: 0: must be greater than 0",
+            "spec.behavior.scaleUp.stabilizationWindowSeconds": "Invalid value: -5: must be greater than or equal to zero",
+            "spec.behavior.scaleUp.selectPolicy": 'Unsupported value: "Sometimes": supported values: "Disabled", "Max", "Min"',
+            "spec.behavior.scaleUp.policies": "Required value: must specify at least one Policy",
+            "spec.behavior.scaleDown.stabilizationWindowSeconds": "Invalid value: 4000: must be less than or equal to 3600",
+            "spec.behavior.scaleDown.policies[0].periodSeconds": "Invalid value: 0: must be greater than zero",
+        }
+    finally:
+        sim.stop()

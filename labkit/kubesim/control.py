@@ -31,6 +31,7 @@ import yaml
 from . import discovery, errors, patch
 from .clock import MAX_SPEED, SimClock, parse, stamp
 from .errors import ApiError
+from .machines import MachineControl
 from .resources import Resource
 from .routing import TABLE, Obj, Request, Response, json_response
 from .tables import human_duration
@@ -97,11 +98,11 @@ class ClockControl:
     """Serves ``/apis/kubesim.labkit.dev``: the Clock object over one ``SimClock`` (and the manager
     that runs the controllers through an advance; None when the emulator runs without them)."""
 
-    resources = (CLOCKS,)
-
     def __init__(self, clock: SimClock, manager: "Manager | None" = None):
         self.clock = clock
         self.manager = manager
+        self.machines = MachineControl(manager)  # the nodes' power, beside the clock (machines.py)
+        self.resources = (CLOCKS, *self.machines.resources)
         self.created = stamp(clock.now())
         self.uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{GROUP}/clocks/{NAME}/{self.created}"))
         self.generation = 1
@@ -156,6 +157,8 @@ class ClockControl:
             if req.method != "GET":
                 raise errors.method_not_allowed()
             return json_response(discovery.resource_list(GROUP, VERSION, self.resources))
+        if rest[0] == "machines":
+            return self.machines.handle(req, rest[1:])
         if rest[0] != "clocks" or len(rest) > 3:
             raise errors.path_not_found()
         if req.flag("watch"):

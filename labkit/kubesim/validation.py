@@ -211,6 +211,10 @@ def _data(obj: Obj) -> Causes:
     return causes
 
 
+MAX_STABILIZATION_WINDOW = 3600  # seconds (autoscaling validation's MaxStabilizationWindowSeconds)
+MAX_POLICY_PERIOD = 1800  # seconds (MaxPeriodSeconds)
+SELECT_POLICIES = ("Disabled", "Max", "Min")
+
 def _hpa(obj: Obj) -> Causes:
     spec = obj.get("spec") or {}
     causes: Causes = []
@@ -228,6 +232,46 @@ def _hpa(obj: Obj) -> Causes:
         causes.append(errors.field_invalid("spec.minReplicas", low, "must be less than or equal to maxReplicas"))
     if isinstance(low, int) and low < 1:
         causes.append(errors.field_invalid("spec.minReplicas", low, "must be greater than or equal to 1"))
+    for index, metric in enumerate(spec.get("metrics") or []):
+        for source in ("resource", "containerResource", "pods", "object", "external"):
+            target = (metric.get(source) or {}).get("target") or {}
+            utilization = target.get("averageUtilization")
+            if isinstance(utilization, int) and utilization < 1:
+                causes.append(errors.field_invalid(f"spec.metrics[{index}].{source}.target.averageUtilization", utilization,
+                                                   "must be greater than 0"))
+    for direction in ("scaleUp", "scaleDown"):
+        causes += _scaling_rules((spec.get("behavior") or {}).get(direction), f"spec.behavior.{direction}")
+    return causes
+
+
+def _scaling_rules(rules: Obj | None, path: str) -> Causes:
+    """An HPA's scaleUp or scaleDown rules, as the apiserver's validateScalingRules checks them."""
+    if rules is None:
+        return []
+    causes: Causes = []
+    window = rules.get("stabilizationWindowSeconds")
+    if isinstance(window, int) and window < 0:
+        causes.append(errors.field_invalid(f"{path}.stabilizationWindowSeconds", window, "must be greater than or equal to zero"))
+    elif isinstance(window, int) and window > MAX_STABILIZATION_WINDOW:
+        causes.append(errors.field_invalid(f"{path}.stabilizationWindowSeconds", window,
+                                           f"must be less than or equal to {MAX_STABILIZATION_WINDOW}"))
+    select = rules.get("selectPolicy")
+    if select is not None and select not in SELECT_POLICIES:
+        causes.append(errors.field_unsupported(f"{path}.selectPolicy", select, list(SELECT_POLICIES)))
+    policies = rules.get("policies")
+    if "policies" in rules and not policies:
+        causes.append(errors.field_required(f"{path}.policies", "must specify at least one Policy"))
+    for index, policy in enumerate(policies or []):
+        where = f"{path}.policies[{index}]"
+        if policy.get("type") not in ("Percent", "Pods"):
+            causes.append(errors.field_unsupported(f"{where}.type", policy.get("type", ""), ["Percent", "Pods"]))
+        if not isinstance(policy.get("value"), int) or policy["value"] <= 0:
+            causes.append(errors.field_invalid(f"{where}.value", policy.get("value", 0), "must be greater than zero"))
+        period = policy.get("periodSeconds")
+        if not isinstance(period, int) or period <= 0:
+            causes.append(errors.field_invalid(f"{where}.periodSeconds", period or 0, "must be greater than zero"))
+        elif period > MAX_POLICY_PERIOD:
+            causes.append(errors.field_invalid(f"{where}.periodSeconds", period, f"must be less than or equal to {MAX_POLICY_PERIOD}"))
     return causes
 
 
