@@ -144,6 +144,7 @@ class Connection:
     discovery: Any = field(repr=False)  # EndpointSlices (discovery.k8s.io)
     rbac: Any = field(repr=False)       # Roles, RoleBindings (rbac.authorization.k8s.io)
     authorization: Any = field(repr=False)  # access reviews: what `kubectl auth can-i` asks
+    policy: Any = field(repr=False)     # PodDisruptionBudgets and evictions (policy/v1)
     emulator: Any = field(default=None, repr=False)
 
     def __str__(self) -> str:
@@ -170,7 +171,7 @@ def _clients(config_file: str, context: str | None) -> dict[str, Any]:
     return {"api_client": api, "core": client.CoreV1Api(api), "apps": client.AppsV1Api(api),
             "autoscaling": client.AutoscalingV2Api(api), "batch": client.BatchV1Api(api),
             "discovery": client.DiscoveryV1Api(api), "rbac": client.RbacAuthorizationV1Api(api),
-            "authorization": client.AuthorizationV1Api(api)}
+            "authorization": client.AuthorizationV1Api(api), "policy": client.PolicyV1Api(api)}
 
 
 def _start_emulator(name: str, workers: int, seed: int) -> Any:

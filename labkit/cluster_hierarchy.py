@@ -73,6 +73,17 @@ class PodInfo:
     owner: str | None  # "ReplicaSet/web-5d9c...", "DaemonSet/kindnet", "Node/<node>" (a static pod), None
     mirror: bool  # a static pod's mirror: the kubelet runs it from a file on the node
     containers: tuple[ContainerInfo, ...] = ()
+    terminating: bool = False  # deleted (metadata.deletionTimestamp set), its containers not yet stopped
+
+    @property
+    def status(self) -> str:
+        """What kubectl's STATUS column leads with: ``Terminating`` once deleted, else the phase, and
+        ``not ready`` for a Running pod one of whose containers is not ready (no Service traffic)."""
+        if self.terminating:
+            return "Terminating"
+        if self.phase == "Running" and self.containers and not all(c.ready for c in self.containers):
+            return "Running, not ready"
+        return self.phase
 
     @property
     def key(self) -> str:
@@ -167,6 +178,7 @@ def pod_info(pod: Any) -> PodInfo:
         host_network=bool(get_field(pod, "spec", "host_network")),
         owner=f"{controller.kind}/{controller.name}" if controller else None,
         mirror=MIRROR_ANNOTATION in annotations, containers=tuple(containers),
+        terminating=get_field(pod, "metadata", "deletion_timestamp") is not None,
     )
 
 
@@ -176,9 +188,11 @@ def nodes(core: Any) -> list[NodeInfo]:
     return sorted(found, key=lambda n: (n.role == "worker", natural_key(n.name)))
 
 
-def pods_on(core: Any, node: str) -> list[PodInfo]:
-    """The pods bound to one node, by namespace and name (one API call, filtered by the server)."""
-    listed = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+def pods_on(core: Any, node: str, label_selector: str | None = None) -> list[PodInfo]:
+    """The pods bound to one node, by namespace and name (one API call, filtered by the server);
+    ``label_selector`` (``app=web``) keeps only those pods."""
+    extra = {"label_selector": label_selector} if label_selector else {}
+    listed = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}", **extra).items
     return sorted((pod_info(pod) for pod in listed), key=lambda p: (p.namespace, natural_key(p.name)))
 
 
@@ -197,7 +211,7 @@ def node_line(node: NodeInfo) -> str:
 def pod_line(pod: PodInfo) -> str:
     """One pod as one line: its name, phase, IP and where the IP comes from."""
     how = "node's IP: hostNetwork" if pod.host_network else "its own IP"
-    return f"pod {pod.key}  {pod.phase}, IP {pod.ip or '-'} ({how})"
+    return f"pod {pod.key}  {pod.status}, IP {pod.ip or '-'} ({how})"
 
 
 def container_line(container: ContainerInfo) -> str:

@@ -314,7 +314,7 @@ class ClusterTree:
         colour = _PHASE_COLOUR.get(pod.phase, "#333333")
         how = " (node's IP: hostNetwork)" if pod.host_network else ""
         count = len(pod.containers)
-        return (f"pod <b>{_html(pod.key)}</b> · <span style='color:{colour}'>{pod.phase}</span> · IP "
+        return (f"pod <b>{_html(pod.key)}</b> · <span style='color:{colour}'>{pod.status}</span> · IP "
                 f"<code>{pod.ip or '-'}</code>{how} · {count} container{'s' if count != 1 else ''}")
 
     @staticmethod
@@ -335,7 +335,9 @@ def cluster_tree(core: Any, cluster: str = "cluster", page_size: int = 25) -> Cl
 # ---------------------------------------------------------------------------------------------
 
 _NODE_COLOUR = {"control-plane": "#dce6f5", "worker": "#e8f2e3"}
+_DOWN_NODE_COLOUR = "#e0e0e0"   # a NotReady node: its kubelet is not heard from
 _POD_COLOUR = "#fff6d9"
+_GONE_POD_COLOUR = "#eeeeee"    # a Terminating pod
 _HOST_POD_COLOUR = "#f0e6f6"
 _CONTAINER_COLOUR = "#ffffff"
 
@@ -349,6 +351,8 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
     its node's IP; yellow: a pod with its own IP from the node's pod CIDR); each container its
     image. At most ``max_nodes`` nodes and ``max_pods`` pods per node are drawn, and the figure
     says how many it left out. ``highlight`` marks pods (red edge), e.g. one app's replicas.
+    Lesson 5 draws a node failure with it: a NotReady node is grey and says so in red, a
+    Terminating pod is grey, and a pod whose containers are not ready says "not ready".
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
@@ -384,9 +388,12 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
         top = height - 0.65
         node_h = inner + 1.1
         axes.add_patch(FancyBboxPatch((x, top - node_h), node_w, node_h, boxstyle="round,pad=0,rounding_size=0.1",
-                                      facecolor=_NODE_COLOUR.get(node.role, _NODE_COLOUR["worker"]),
-                                      edgecolor="#555555", linewidth=1.0))
+                                      facecolor=_NODE_COLOUR.get(node.role, _NODE_COLOUR["worker"]) if node.ready
+                                      else _DOWN_NODE_COLOUR, edgecolor="#555555", linewidth=1.0))
         axes.text(x + 0.12, top - 0.25, f"node {node.name}", fontsize=8.5, fontweight="bold", va="center")
+        if not node.ready:
+            axes.text(x + node_w - 0.12, top - 0.25, "NotReady", fontsize=8, fontweight="bold", va="center", ha="right",
+                      color="#c62828")
         axes.text(x + 0.12, top - 0.55, f"{node.role} · IP {node.internal_ip} · {node.cidr_text()}",
                   fontsize=7, va="center", color="#333333")
         y = top - 0.85
@@ -395,12 +402,14 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
             h = pod_height(pod)
             marked = highlight is not None and highlight(pod)
             axes.add_patch(FancyBboxPatch((x + 0.15, y - h), node_w - 0.3, h, boxstyle="round,pad=0,rounding_size=0.06",
-                                          facecolor=_HOST_POD_COLOUR if pod.host_network else _POD_COLOUR,
+                                          facecolor=_GONE_POD_COLOUR if pod.terminating
+                                          else _HOST_POD_COLOUR if pod.host_network else _POD_COLOUR,
                                           edgecolor="#c62828" if marked else "#8a7a4a",
                                           linewidth=2.0 if marked else 0.8))
             name = pod.name if len(pod.name) <= 30 else pod.name[:29] + "…"
             axes.text(x + 0.25, y - 0.16, f"pod {name}", fontsize=7, fontweight="bold", va="center")
-            axes.text(x + 0.25, y - 0.37, f"IP {pod.ip or '-'} · {pod.phase}", fontsize=6.5, va="center", color="#333333")
+            axes.text(x + 0.25, y - 0.37, f"IP {pod.ip or '-'} · {pod.status}", fontsize=6.5, va="center",
+                      color="#c62828" if pod.status != pod.phase else "#333333")
             cy = y - pod_h
             for container in pod.containers:
                 axes.add_patch(FancyBboxPatch((x + 0.35, cy - cont_h), node_w - 0.7, cont_h,
@@ -424,8 +433,9 @@ def hierarchy_figure(node_list: list[NodeInfo], pods_by_node: dict[str, list[Pod
 
 
 def picture(core: Any, cluster: str = "cluster", max_nodes: int = 6, max_pods: int = 8,
-            highlight: Callable[[PodInfo], bool] | None = None):
-    """:func:`hierarchy_figure` of the live cluster, as a PNG a notebook shows by itself."""
+            highlight: Callable[[PodInfo], bool] | None = None, label_selector: str | None = None):
+    """:func:`hierarchy_figure` of the live cluster, as a PNG a notebook shows by itself;
+    ``label_selector`` (``app=web``) draws only those pods, e.g. one app's replicas on their nodes."""
     node_list = nodes(core)
-    pods = {node.name: pods_on(core, node.name) for node in node_list[:max_nodes]}
+    pods = {node.name: pods_on(core, node.name, label_selector) for node in node_list[:max_nodes]}
     return png_image(hierarchy_figure(node_list, pods, cluster, max_nodes, max_pods, highlight))

@@ -79,6 +79,21 @@ class PracticeCluster:
 
         return client.AuthorizationV1Api(self.api_client)
 
+    @property
+    def policy(self) -> Any:
+        """The official client's PolicyV1Api (PodDisruptionBudgets; evictions are CoreV1Api's
+        ``create_namespaced_pod_eviction``) on this cluster."""
+        from kubernetes import client
+
+        return client.PolicyV1Api(self.api_client)
+
+    @property
+    def autoscaling(self) -> Any:
+        """The official client's AutoscalingV2Api (HorizontalPodAutoscalers) on this cluster."""
+        from kubernetes import client
+
+        return client.AutoscalingV2Api(self.api_client)
+
     def advance(self, seconds: float) -> None:
         """Run the cluster's controllers through ``seconds`` of simulated time (a live cluster's
         clock moves only so: :mod:`labkit.practice_live`); an API-only cluster just moves its clock."""

@@ -231,6 +231,39 @@ def test_picture_is_a_png_of_the_live_cluster(fresh):
     assert image.data.startswith(b"\x89PNG")
 
 
+def test_picture_shows_a_node_failure_as_lesson_5_draws_it():
+    """A powered-off node is drawn grey with "NotReady"; its pods, once evicted, "Terminating"; a pod
+    whose readiness fails, "not ready"; a label selector draws only one app's pods."""
+    from labkit import cluster_nodes
+    from labkit.practice_live import live_cluster
+
+    with live_cluster(seed=1, workers=3) as practice:
+        practice.apps.create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "course-webapp:lesson"}]}}}})
+        practice.advance(20)
+        victim = hierarchy.pods_on(practice.core, "course-worker2", "app=web")[0]
+        cluster_nodes.power_off(practice, "course-worker2")
+        practice.advance(360)  # NotReady after ~50 s, evicted 300 s later (the toleration)
+        node_list = hierarchy.nodes(practice.core)
+        down = next(n for n in node_list if n.name == "course-worker2")
+        assert not down.ready
+        pods = {n.name: hierarchy.pods_on(practice.core, n.name, "app=web") for n in node_list}
+        assert {p.status for p in pods["course-worker2"]} == {"Terminating"}, pods["course-worker2"]
+        assert victim.name in {p.name for p in pods["course-worker2"]}
+        assert all(p.name.startswith("web-") for ps in pods.values() for p in ps)
+        assert sum(p.status == "Running" for ps in pods.values() for p in ps) == 3  # replaced on the others
+        texts = [t.get_text() for t in ct.hierarchy_figure(node_list, pods, "course").axes[0].texts]
+        assert texts.count("NotReady") == 1
+        assert any(t.endswith("· Terminating") for t in texts)
+        assert ct.picture(practice.core, "course", label_selector="app=web").data.startswith(b"\x89PNG")
+    unready = hierarchy.PodInfo("default", "web-1", "n", "10.244.1.2", "Running", False, None, False,
+                                (hierarchy.ContainerInfo("web", "course-webapp:lesson", False, 0, "running"),))
+    assert unready.status == "Running, not ready" and hierarchy.pod_line(unready).startswith("pod default/web-1  Running, not ready")
+
+
 def test_tree_says_inside_the_widget_when_its_cluster_is_gone(caplog):
     """After the cluster behind a tree stops, opening a node or pressing Refresh shows a sentence
     in the widget (not nothing), and no exception or warning escapes a click (JupyterLab would

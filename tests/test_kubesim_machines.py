@@ -97,3 +97,34 @@ def test_a_node_that_is_neither_emulated_nor_kind_gets_a_message_saying_how() ->
         configuration.host = url
         with pytest.raises(ValueError, match="gcloud compute instances stop"):
             cluster_nodes.power_off(client.ApiClient(configuration), "gke-course-default-pool-1234")
+
+
+def test_a_powered_off_nodes_pods_stop_answering_before_the_cluster_notices(sim) -> None:
+    """A dead machine takes its pods' IPs with it at once ("No route to host"), while kube-proxy still
+    sends a share of the Service's traffic there; once the node is NotReady its pods' endpoints are not
+    ready and every call lands on the live replicas."""
+    kubectl(sim, "create", "deployment", "web", "--image=course-webapp:lesson", "--replicas=2")
+    kubectl(sim, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+    kubectl(sim, "run", "client", "--image=busybox:1.36", "--", "sleep", "3600")
+    sim.advance(10)
+    pods = json.loads(kubectl(sim, "get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+    assert len({p["spec"]["nodeName"] for p in pods}) == 2, "the two replicas should be on two nodes"
+    client_node = json.loads(kubectl(sim, "get", "pod", "client", "-o", "json").stdout)["spec"]["nodeName"]
+    victim = next(p for p in pods if p["spec"]["nodeName"] != client_node)
+
+    def calls(target: str, tries: int = 12) -> list[str]:
+        loop = " ".join(str(i) for i in range(tries))
+        script = f"for i in {loop}; do wget -qO- -T 2 http://{target} >/dev/null 2>&1 && echo ok || echo failed; done"
+        return kubectl(sim, "exec", "client", "--", "sh", "-c", script).stdout.split()
+
+    assert calls("web") == ["ok"] * 12
+    kubectl(sim, "patch", "machine", victim["spec"]["nodeName"], "--type", "merge", "-p", '{"spec":{"power":"Off"}}')
+    sim.advance(1)
+    direct = kubectl(sim, "exec", "client", "--", "wget", "-qO-", f"http://{victim['status']['podIP']}:8080", ok=False)
+    assert f"can't connect to remote host ({victim['status']['podIP']}): No route to host" in direct.stderr
+    before = calls("web")
+    assert "failed" in before and "ok" in before, before  # kube-proxy has not heard: some calls go to the dead pod
+    sim.advance(60)
+    assert node_ready(sim, victim["spec"]["nodeName"]) == "Unknown"
+    sim.advance(2)
+    assert calls("web") == ["ok"] * 12

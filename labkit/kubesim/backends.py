@@ -22,7 +22,12 @@ Rules, as on a real cluster:
   and the same requests make the same choices; with ``sessionAffinity: ClientIP`` a client IP
   keeps its endpoint while that endpoint stays ready and the client was heard from within
   ``sessionAffinityConfig.clientIP.timeoutSeconds`` (default 10800), as kube-proxy's ``recent``
-  match does.
+  match does;
+- a node that is powered off (``machines.py``; ``docker stop`` of a kind node) takes its pods' IPs
+  with it: a connection to one of them, to the node's own IP, or through a Service to an endpoint
+  on it (kube-proxy keeps sending there until the endpoints controller marks the endpoint not ready,
+  once the node is NotReady) gets ``connect: no route to host``, after the ARP timeout a real
+  dialer waits (:data:`UNREACHABLE_SECONDS`).
 """
 from __future__ import annotations
 
@@ -79,6 +84,30 @@ def refused(host: str, port: int) -> str:
     return f"dial tcp {host}:{port}: connect: connection refused"
 
 
+def unreachable(host: str, port: int) -> str:
+    return f"dial tcp {host}:{port}: connect: no route to host"
+
+
+UNREACHABLE_SECONDS = 3.0  # how long a dialer waits for an address whose machine is gone (Linux's ARP timeout)
+_powered_off: "weakref.WeakKeyDictionary[Store, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def set_power(store: "Store", node: str, on: bool) -> None:
+    """Record that ``node``'s machine went off or came back on (the node lifecycle controller calls it):
+    while it is off, nothing on it answers."""
+    off = _powered_off.setdefault(store, set())
+    (off.discard if on else off.add)(node)
+
+
+def powered_off(store: "Store", pod: Obj | None = None, node: Obj | None = None) -> bool:
+    """Is the machine under ``pod`` (or ``node``) off?"""
+    off = _powered_off.get(store)
+    if not off:
+        return False
+    name = (node or {}).get("metadata", {}).get("name") if node is not None else ((pod or {}).get("spec") or {}).get("nodeName")
+    return name in off
+
+
 # ---- who listens where ----------------------------------------------------------------------
 def resolve(store: "Store", host: str, port: int, namespace: str = "default", client_ip: str = "") -> Backend | Refused:
     """Who answers a TCP connection to ``host:port`` from inside the cluster.
@@ -90,6 +119,8 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
     ``sessionAffinity: ClientIP`` keys on."""
     pod = pod_by_ip(store, host)
     if pod is not None:
+        if powered_off(store, pod=pod):
+            return Refused(unreachable(host, port))
         if listening_container(pod, port, store) is None:
             return Refused(refused(host, port))
         return Backend(pod, port, f"{host}:{port}")
@@ -98,9 +129,11 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
         sport = next((p for p in svc["spec"].get("ports") or [] if p.get("port") == port), None)
         if sport is None:
             return Refused(refused(host, port))
-        return _through_service(store, svc, sport, refused(host, port), client_ip)
+        return _through_service(store, svc, sport, (host, port), client_ip)
     node = node_by_ip(store, host)
     if node is not None:
+        if powered_off(store, node=node):
+            return Refused(unreachable(host, port))
         if port == KUBELET_PORT:
             return Backend(None, port, f"{host}:{port}", kubelet=node)
         for svc in _services(store):
@@ -108,7 +141,7 @@ def resolve(store: "Store", host: str, port: int, namespace: str = "default", cl
                 continue
             for sport in svc["spec"].get("ports") or []:
                 if sport.get("nodePort") == port:
-                    return _through_service(store, svc, sport, refused(host, port), client_ip)
+                    return _through_service(store, svc, sport, (host, port), client_ip)
         return Refused(refused(host, port))
     return Refused(f"dial tcp {host}:{port}: connect: no route to host")
 
@@ -118,17 +151,22 @@ def service_backend(store: "Store", svc: Obj, sport: Obj, client_ip: str = "") -
     random choice over ready endpoints, or the client's affinity), as kube-proxy picks it; Refused
     (with the pod's address) when the chosen pod does not listen, or ``no endpoints`` when none is
     ready. ``client_ip`` "" is the API server's own address (the proxy subresource)."""
-    return _through_service(store, svc, sport, "", client_ip)
+    return _through_service(store, svc, sport, None, client_ip)
 
 
-def _through_service(store: "Store", svc: Obj, sport: Obj, refusal: str, client_ip: str = "") -> Backend | Refused:
+def _through_service(store: "Store", svc: Obj, sport: Obj, dialed: tuple[str, int] | None,
+                     client_ip: str = "") -> Backend | Refused:
+    """``dialed``: the (host, port) the client connected to, which its error names (None: the API
+    server's proxy, whose errors name the endpoint)."""
     ready = ready_endpoints(store, svc, sport)
     if not ready:
         name = svc["metadata"]["name"]
-        return Refused(refusal or f'no endpoints available for service "{name}"')
+        return Refused(refused(*dialed) if dialed else f'no endpoints available for service "{name}"')
     ip, target, pod = _proxy(store).choose(store, svc, sport, ready, client_ip)
+    if pod is not None and powered_off(store, pod=pod):
+        return Refused(unreachable(*(dialed or (ip, target))))
     if pod is None or listening_container(pod, target, store) is None:
-        return Refused(refusal or refused(ip, target))
+        return Refused(refused(*(dialed or (ip, target))))
     return Backend(pod, target, f"{ip}:{target}", service=svc)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backends
 from ..clock import micro_stamp, parse
 from ..store import Event
 from . import Controller
@@ -56,6 +57,7 @@ class NodeLifecycle(Controller):
         if node in self.stopped_at:
             return
         self.stopped_at[node] = self.mgr.now()
+        backends.set_power(self.mgr.store, node, on=False)
         self.mgr.kubelet.node_stopped(node)
         self.after(GRACE, ("monitor", node))
 
@@ -65,6 +67,7 @@ class NodeLifecycle(Controller):
         if node not in self.stopped_at:
             return
         del self.stopped_at[node]
+        backends.set_power(self.mgr.store, node, on=True)
         self.mgr.kubelet.node_started(node)
         self.enqueue(("recover", node))
         self.enqueue(("heartbeat", node))

@@ -164,7 +164,7 @@ class TrafficEngine(Controller):
         view = userland.container_view(self.store, pod, run.name, self.mgr.now(), started=run.started, program=run.program)
         client = ClientLoop((pod["metadata"]["uid"], run.name), pod["metadata"]["namespace"], pod["metadata"]["name"],
                             items[index].first.commands[0], items[index + 1:], None, at)
-        view.observe = lambda backend, answer: self._observed(client, backend, answer)
+        view.observe = lambda backend, answer, failed_after=0.0: self._observed(client, backend, answer, failed_after)
         view.think_time = 0.0
         client.started = run.started
         client.shell = Shell(view, IO(Input(data=b""), client.log.extend, client.log.extend), "sh", store=self.store)
@@ -180,9 +180,9 @@ class TrafficEngine(Controller):
         return client
 
     # ---- one request, as the shell's wget/curl made it -------------------------------------
-    def _observed(self, client: ClientLoop, backend: Any, answer: Any) -> None:
+    def _observed(self, client: ClientLoop, backend: Any, answer: Any, failed_after: float = 0.0) -> None:
         if backend is None or backend.pod is None or answer is None:
-            client.requests.append(Request(None, 0.0, MIN_ITERATION))
+            client.requests.append(Request(None, 0.0, max(MIN_ITERATION, failed_after)))
             return
         pod = backend.pod
         container = _serving_container(self.store, pod, backend.port)

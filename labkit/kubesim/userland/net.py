@@ -8,7 +8,7 @@ and the addresses exist only inside the emulator.
 
 A view may carry ``observe(backend, answer)``: the traffic engine (``controllers/traffic.py``) sets
 it on a client loop's container to learn which pod answered each request and what it cost
-(``answer`` None when the connection failed); an exec's view has none.
+(``answer`` None when the connection failed, with the seconds the failure took); an exec's view has none.
 """
 from __future__ import annotations
 
@@ -86,8 +86,8 @@ def http(sh: Shell, url: str, method: str = "GET", headers: dict[str, str] | Non
     ip, backend, error = connect(sh, host, port)
     observe = getattr(sh.view, "observe", None)
     if error or scheme == "https" or backend.pod is None:
-        if observe is not None:
-            observe(backend, None)
+        if observe is not None:  # an address whose machine is gone costs the dialer its ARP timeout
+            observe(backend, None, serving.UNREACHABLE_SECONDS if error == "unreachable" else 0.0)
         return Outcome(ip=ip, error=error or ("tls" if scheme == "https" else "closed"))
     hdrs = {"Host": host if port == PORTS.get(scheme) else f"{host}:{port}", **(headers or {})}
     try:
