@@ -214,3 +214,17 @@ def service_discovery(name, namespace, cluster_ip, port):
     assert "Mount the ConfigMap as a volume at /etc/web" in errors["config-test"]
     assert "write the name in capitals with - as _" in errors["discovery-test"]
     assert "The service account may change the Secret" in errors["rbac-test"]
+
+
+def test_a_wrong_name_or_secret_type_is_named_not_a_raw_api_error() -> None:
+    answers = {
+        # the Deployment named otherwise: the test would read back a Deployment that does not exist
+        "probes-answer": probes_answer().replace('"metadata": {"name": name}', '"metadata": {"name": name + "-app"}'),
+        # a Secret of a type of its own: the question asks for Opaque
+        "config-answer": config_answer().replace('"type": "Opaque"', '"type": "example.com/db"'),
+    }
+    passed, errors = run_with(answers, visible_only=True)
+    assert not passed["probes-test"] and not passed["config-test"], passed
+    assert "metadata.name of web_deployment('web', 3, 30)" in errors["probes-test"], errors["probes-test"]
+    assert "Name the Deployment with the name argument" in errors["probes-test"]
+    assert "the type of the Secret web-secret" in errors["config-test"] and "type: Opaque" in errors["config-test"], errors
