@@ -236,10 +236,16 @@ def _rules(spec: dict[str, Any] | None, default: ScalingRules) -> ScalingRules:
                         policies, float(tol) if tol is not None else default.tolerance)
 
 
-def behavior_from_spec(behavior: dict[str, Any] | None) -> Behavior:
-    """``spec.behavior`` of an autoscaling/v2 HPA (missing parts defaulted as the API server does)."""
+def behavior_from_spec(behavior: dict[str, Any] | None) -> Behavior | None:
+    """``spec.behavior`` of an autoscaling/v2 HPA, missing parts defaulted as the API server does.
+
+    None stays None: the API server leaves an HPA without ``behavior`` (every ``kubectl autoscale``
+    one) as it is, and the controller then takes its older path (:meth:`Autoscaler.normalize_legacy`:
+    at most max(2 x current, 4) per sync, the 300 s window over every recommendation), not the
+    default behavior kubernetes.io describes. A given ``{}`` gets the defaults."""
+    if behavior is None:
+        return None
     d = default_behavior()
-    behavior = behavior or {}
     return Behavior(_rules(behavior.get("scaleUp"), d.up), _rules(behavior.get("scaleDown"), d.down))
 
 
@@ -346,7 +352,43 @@ class Autoscaler:
         conditions["ScalingLimited"] = ("True" if result != stabilized else "False", reason, message)
         return result, conditions
 
-    def record_scale(self, before: int, after: int, behavior: Behavior, now: float) -> None:
+    def normalize_legacy(self, current: int, desired: int, min_replicas: int, max_replicas: int,
+                         now: float) -> tuple[int, dict[str, tuple[str, str, str]]]:
+        """The controller's path for an HPA without ``behavior`` (``normalizeDesiredReplicas``): the highest
+        recommendation of the last 300 s (the new one included), then at most max(2 x current, 4)
+        (``calculateScaleUpLimit``, against bogus usage spikes) and within min/max. No scale events are
+        kept: the limit is per sync, not per period."""
+        stabilized = desired
+        obsolete = None
+        for index, (when, value) in enumerate(self.recommendations):
+            if when < now - DOWNSCALE_WINDOW:
+                obsolete = index
+            elif value > stabilized:
+                stabilized = value
+        if obsolete is not None:
+            self.recommendations[obsolete] = (now, desired)
+        else:
+            self.recommendations.append((now, desired))
+        conditions: dict[str, tuple[str, str, str]] = {"AbleToScale": (
+            ("True", "ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest recent recommendation")
+            if stabilized != desired else ("True", "ReadyForNewScale", "recommended size matches current size"))}
+        up_limit = max(2 * current, 4)
+        if max_replicas > up_limit:
+            allowed, why = up_limit, ("ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate")
+        else:
+            allowed, why = max_replicas, ("TooManyReplicas", "the desired replica count is more than the maximum replica count")
+        if stabilized < min_replicas:
+            result, (reason, message) = min_replicas, ("TooFewReplicas", "the desired replica count is less than the minimum replica count")
+        elif stabilized > allowed:
+            result, (reason, message) = allowed, why
+        else:
+            result, reason, message = stabilized, "DesiredWithinRange", "the desired count is within the acceptable range"
+        conditions["ScalingLimited"] = ("True" if result != stabilized else "False", reason, message)
+        return result, conditions
+
+    def record_scale(self, before: int, after: int, behavior: Behavior | None, now: float) -> None:
+        if behavior is None:  # the older path keeps no scale events
+            return
         if after > before:
             longest = max([p.period for p in behavior.up.policies] + [0])
             self.up_events = [e for e in self.up_events if e[0] > now - longest] + [(now, after - before)]
@@ -358,9 +400,9 @@ class Autoscaler:
     def decide(self, current: int, min_replicas: int, max_replicas: int, proposals: list[tuple[int, str]],
                errors: list[tuple[str, str]], metric_count: int, behavior: Behavior | None, now: float) -> Decision:
         """One reconcile of the HPA controller, given each metric's proposal (replicas, metric name) or
-        error (reason, message). Mirrors reconcileAutoscaler after the metrics were computed."""
-        behavior = behavior or default_behavior()
-        if not self.recommendations:
+        error (reason, message). Mirrors reconcileAutoscaler after the metrics were computed.
+        ``behavior`` None is an HPA without ``spec.behavior``: the controller's older path."""
+        if behavior is not None and not self.recommendations:  # maybeInitScaleDownStabilizationWindow
             self.recommendations.append((now, current))
         conditions: dict[str, tuple[str, str, str]] = {
             "AbleToScale": ("True", "SucceededGetScale", "the HPA controller was able to get the target's current scale")}
@@ -384,7 +426,8 @@ class Autoscaler:
                                        f"the HPA was able to successfully calculate a replica count from {best_name}")
         desired = max(best, 0)
         reason = f"{best_name} above target" if desired > current else ("All metrics below target" if desired < current else "")
-        final, normal = self.normalize(current, desired, min_replicas, max_replicas, behavior, now)
+        final, normal = self.normalize(current, desired, min_replicas, max_replicas, behavior, now) if behavior is not None \
+            else self.normalize_legacy(current, desired, min_replicas, max_replicas, now)
         conditions.update(normal)
         decision = Decision(final, final != current, reason, conditions)
         if decision.rescale:
@@ -392,7 +435,7 @@ class Autoscaler:
             self.record_scale(current, final, behavior, now)
         return decision
 
-    def _finish(self, current: int, desired: int, reason: str, conditions: dict, behavior: Behavior, now: float,
+    def _finish(self, current: int, desired: int, reason: str, conditions: dict, behavior: Behavior | None, now: float,
                 rescale: bool) -> Decision:
         conditions["ScalingLimited"] = ("True", "TooManyReplicas" if desired < current else "TooFewReplicas",
                                         "the desired replica count is more than the maximum replica count" if desired < current
@@ -403,11 +446,12 @@ class Autoscaler:
 
 
 def simulate(utilization_at: Callable[[float, int], float], *, replicas: int, target: int, min_replicas: int = 1,
-             max_replicas: int = 10, seconds: float = 900, behavior: Behavior | None = None,
+             max_replicas: int = 10, seconds: float = 900, behavior: Behavior | None = default_behavior(),
              period: float = SYNC_PERIOD) -> list[tuple[float, int, int]]:
     """Run the HPA every ``period`` seconds for ``seconds``: ``utilization_at(t, replicas)`` gives the
     average CPU utilization (% of request) the pods show then. Returns (t, utilization, replicas) per sync,
-    so a lesson can plot how the replica count follows the load, and how slowly it comes down."""
+    so a lesson can plot how the replica count follows the load, and how slowly it comes down.
+    ``behavior`` defaults to the documented default behavior; None is an HPA without one (the older path)."""
     hpa = Autoscaler()
     out = []
     t = 0.0

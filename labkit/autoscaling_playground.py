@@ -62,8 +62,10 @@ def step_load(rps: float, start: float = 60.0, stop: float | None = 600.0, base:
 class Scenario:
     """What to run: a load profile ((from t s, requests/s), ...), the HPA's spec, the pods' CPU request.
 
-    ``behavior`` is ``spec.behavior`` of an autoscaling/v2 HPA (None: Kubernetes' defaults). Checked when
-    made, so a bad value fails here with a message rather than half-way through a run.
+    ``behavior`` is ``spec.behavior`` of an autoscaling/v2 HPA: ``{}`` (the default) is written out and
+    the API server fills in the documented defaults; None leaves the field out, and the controller then
+    takes its older path (at most max(2 x current, 4) per sync: ``labkit.autoscaling.behavior_from_spec``).
+    Checked when made, so a bad value fails here with a message rather than half-way through a run.
     """
 
     load: tuple[tuple[float, float], ...] = step_load(4.0)
@@ -71,7 +73,7 @@ class Scenario:
     cpu_request_m: int = 100
     min_replicas: int = 1
     max_replicas: int = 10
-    behavior: dict[str, Any] | None = None
+    behavior: dict[str, Any] | None = field(default_factory=dict)
     seconds: float = 900.0
 
     def __post_init__(self) -> None:
@@ -203,7 +205,7 @@ def _manifests(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
                             "minReplicas": scenario.min_replicas, "maxReplicas": scenario.max_replicas,
                             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                                 "type": "Utilization", "averageUtilization": scenario.target}}}]}
-    if scenario.behavior:
+    if scenario.behavior is not None:  # {} is written: the API server fills in the defaults
         spec["behavior"] = scenario.behavior
     return deployment, {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"}, "spec": spec}
 
@@ -332,7 +334,7 @@ class Playground(ipywidgets.VBox):
         self._update()
 
     def _scenario(self, rps: float, window: tuple[int, int], target: int, stabilization: int, max_replicas: int) -> Scenario:
-        behavior = None if stabilization == algo.DOWNSCALE_WINDOW else {"scaleDown": {"stabilizationWindowSeconds": int(stabilization)}}
+        behavior = {} if stabilization == algo.DOWNSCALE_WINDOW else {"scaleDown": {"stabilizationWindowSeconds": int(stabilization)}}
         load = step_load(rps, window[0], window[1] if window[1] < 900 else None)
         return Scenario(load, target, self.cpu_request_m, 1, max_replicas, behavior)
 

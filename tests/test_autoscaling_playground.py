@@ -190,3 +190,11 @@ def test_a_spike_cut_short_does_not_scale_up_an_idle_deployment():
     for run in (pg.model_run(scenario), pg.emulator_run(scenario)):
         assert at(run, 105).utilization == 2
         assert max(run.replicas) == 5
+
+
+def test_an_hpa_without_behavior_agrees_too_on_the_older_path():
+    """behavior None leaves spec.behavior out: both sides go 1 -> 4 (max(2 x 1, 4)), not 5, and agree."""
+    scenario = pg.Scenario(behavior=None, seconds=300)
+    model, emulated = pg.model_run(scenario), pg.emulator_run(scenario)
+    assert pg.differences(model, emulated) == []
+    assert at(model, 75).replicas == 4 and at(pg.model_run(pg.Scenario(seconds=300)), 75).replicas == 5

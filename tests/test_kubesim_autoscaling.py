@@ -165,7 +165,7 @@ def test_hpa_in_the_emulator_scales_up_then_down_only_after_the_window(tmp_path)
         auto.create_namespaced_horizontal_pod_autoscaler("default", {
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                     "minReplicas": 1, "maxReplicas": 10,
+                     "minReplicas": 1, "maxReplicas": 10, "behavior": {},  # the API server fills in the defaults
                      "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
                                                                                              "averageUtilization": 50}}}]}})
 
@@ -261,4 +261,67 @@ def test_an_hpa_the_apiserver_would_refuse_is_refused_with_its_words(tmp_path):
             "spec.behavior.scaleDown.policies[0].periodSeconds": "Invalid value: 0: must be greater than zero",
         }
     finally:
+        sim.stop()
+
+
+# ---- an HPA without spec.behavior: the controller's older path (horizontal.go normalizeDesiredReplicas) ----
+def test_without_behavior_the_controller_doubles_or_adds_four_per_sync():
+    a = hpa.Autoscaler()
+    first = a.decide(1, 1, 20, [(9, "cpu")], [], 1, None, 0.0)
+    assert first.desired == 4 and first.conditions["ScalingLimited"] == (
+        "True", "ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate")
+    assert a.decide(4, 1, 20, [(9, "cpu")], [], 1, None, 15.0).desired == 8      # max(2 x 4, 4)
+    assert hpa.Autoscaler().decide(6, 1, 20, [(20, "cpu")], [], 1, None, 0.0).desired == 12
+    assert hpa.Autoscaler().decide(3, 1, 5, [(9, "cpu")], [], 1, None, 0.0).conditions["ScalingLimited"][1] == "TooManyReplicas"
+    assert hpa.behavior_from_spec(None) is None and hpa.behavior_from_spec({}) == hpa.default_behavior()
+
+
+def test_without_behavior_the_window_holds_every_recommendation_even_upwards():
+    """The older path takes the highest recommendation of the last 300 s, the new one included, as the
+    target: after a spike that wanted 9 was cut to 4, a quiet sync still climbs to 8 (the behavior path
+    clamps the current count instead, and stays at 4). It keeps no first recommendation of the current
+    count, so a new HPA may scale down at its first sync."""
+    a = hpa.Autoscaler()
+    assert a.decide(1, 1, 20, [(9, "cpu")], [], 1, None, 0.0).desired == 4
+    climbed = a.decide(4, 1, 20, [(1, "cpu")], [], 1, None, 15.0)
+    assert climbed.desired == 8 and climbed.conditions["ScalingLimited"][1] == "ScaleUpLimit"
+    assert climbed.reason == "All metrics below target"  # the event's reason comes from the metrics, before the window
+    b = hpa.Autoscaler()
+    assert b.decide(1, 1, 20, [(9, "cpu")], [], 1, hpa.default_behavior(), 0.0).desired == 5
+    assert b.decide(5, 1, 20, [(1, "cpu")], [], 1, hpa.default_behavior(), 15.0).desired == 5
+    assert hpa.Autoscaler().decide(6, 1, 20, [(2, "cpu")], [], 1, None, 0.0).desired == 2
+    assert hpa.Autoscaler().decide(6, 1, 20, [(2, "cpu")], [], 1, hpa.default_behavior(), 0.0).desired == 6
+    at_edge = hpa.Autoscaler()                           # a recommendation exactly 300 s old still counts
+    at_edge.decide(1, 1, 20, [(3, "cpu")], [], 1, None, 0.0)
+    assert at_edge.decide(3, 1, 20, [(1, "cpu")], [], 1, None, 300.0).desired == 3
+    assert at_edge.decide(3, 1, 20, [(1, "cpu")], [], 1, None, 315.0).desired == 1
+
+
+def test_the_emulators_hpa_without_behavior_takes_the_older_path(tmp_path):
+    """What `kubectl autoscale` makes (no behavior): 1 replica at 402 % goes to 4, not 5, as on kind."""
+    sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False)
+    api = config.new_client_from_config(sim.kubeconfig)
+    try:
+        apps, auto = client.AppsV1Api(api), client.AutoscalingV2Api(api)
+        apps.create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                         {"name": "web", "image": "course-webapp:lesson", "resources": {"requests": {"cpu": "100m"}}}]}}}})
+        sim.set_load("web", rps=4)
+        sim.advance(60)
+        auto.create_namespaced_horizontal_pod_autoscaler("default", {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 10,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                                             "averageUtilization": 50}}}]}})
+        sim.advance(0)
+        stored = auto.read_namespaced_horizontal_pod_autoscaler("web", "default")
+        assert stored.spec.behavior is None                # the API server leaves it out
+        assert apps.read_namespaced_deployment("web", "default").spec.replicas == 4
+        assert {c.type: c.reason for c in stored.status.conditions}["ScalingLimited"] == "ScaleUpLimit"
+        sim.advance(15)   # the new pods have no sample: the proposal reverses to 4, but 9 is in the window: 8
+        assert apps.read_namespaced_deployment("web", "default").spec.replicas == 8
+    finally:
+        api.close()
         sim.stop()
