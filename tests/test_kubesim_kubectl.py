@@ -156,6 +156,23 @@ def test_errors_as_a_real_cluster_prints_them(kube):
     assert out.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
 
 
+
+def test_a_rolling_update_that_could_never_progress_is_refused(kube):
+    """maxSurge 0 with maxUnavailable 0 (or 0%) may neither add a pod nor take one away: the apiserver
+    refuses it; left out, maxUnavailable is its default 25% and the Deployment is fine."""
+    def deployment(rolling: str) -> str:
+        return ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n"
+                f"  strategy: {{type: RollingUpdate, rollingUpdate: {rolling}}}\n"
+                "  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: course-webapp:lesson}]}\n")
+    for rolling, shown in (("{maxSurge: 0, maxUnavailable: 0}", "0"), ('{maxSurge: "0%", maxUnavailable: "0%"}', '"0%"')):
+        out = kube("create", "-f", "-", stdin=deployment(rolling), check=False)
+        assert out.returncode == 1 and ('The Deployment "web" is invalid: spec.strategy.rollingUpdate.maxUnavailable: '
+                                        f'Invalid value: {shown}: may not be 0 when `maxSurge` is 0') in out.stderr, out.stderr
+    out = kube("create", "-f", "-", stdin=deployment('{maxUnavailable: "150%"}'), check=False)
+    assert 'maxUnavailable: Invalid value: "150%": must not be greater than 100%' in out.stderr
+    assert kube("create", "-f", "-", stdin=deployment("{maxSurge: 0}")).returncode == 0
+
+
 # ---- issue 4: the cluster comes alive (controllers on a clock that follows real time) ----------------
 def rows(text: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines()[1:]]

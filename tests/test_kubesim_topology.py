@@ -153,3 +153,26 @@ def test_preferred_anti_affinity_spreads_without_refusing(sim) -> None:
     sim.advance(5)
     per_node, pending = placed(sim, "soft")
     assert not pending and sum(per_node.values()) == 6
+
+
+def test_a_node_without_every_constraints_key_counts_in_no_domain(tmp_path) -> None:
+    """Zone and hostname spread over zoned workers beside a zone-less control plane: kube-scheduler
+    leaves the control plane out of both constraints (it is no hostname domain of 0 pods), so five
+    replicas on four workers in two zones all find a node (2-1-1-1 by host, 3-2 by zone)."""
+    from labkit.practice_live import live_cluster
+
+    with live_cluster(seed=4, workers=4) as practice:
+        for index, worker in enumerate(["course-worker", "course-worker2", "course-worker3", "course-worker4"]):
+            practice.core.patch_node(worker, {"metadata": {"labels": {"topology.kubernetes.io/zone": f"zone-{'ab'[index % 2]}"}}})
+        spread = [{"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}
+                  for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
+        practice.apps.create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"topologySpreadConstraints": spread, "containers": [{"name": "web", "image": "course-webapp:lesson"}]}}}})
+        practice.advance(20)
+        pods = practice.core.list_namespaced_pod("default", label_selector="app=web").items
+        assert sorted(p.status.phase for p in pods) == ["Running"] * 5
+        by_node = sorted(collections.Counter(p.spec.node_name for p in pods).values())
+        assert by_node == [1, 1, 1, 2]

@@ -163,6 +163,36 @@ def _workload(obj: Obj, kind: str) -> Causes:
         strategy = (spec.get("strategy") or {}).get("type")
         if strategy not in (None, "RollingUpdate", "Recreate"):
             causes.append(errors.field_unsupported("spec.strategy.type", strategy, ["Recreate", "RollingUpdate"]))
+        causes += _rolling_update((spec.get("strategy") or {}).get("rollingUpdate"))
+    return causes
+
+
+def _int_or_percent(value: Any) -> int | None:
+    """The number in an IntOrString (``3`` or ``"25%"``), as the apiserver's getIntOrPercentValue reads it;
+    None (left out) is the default, 25%."""
+    if value is None:
+        return 25
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        return int(value[:-1])
+    return None
+
+
+def _rolling_update(rolling: Obj | None) -> Causes:
+    """A rollout that may neither add a pod nor take one away could never progress: refused, as
+    ValidateRollingUpdateDeployment refuses it; so is taking away more than all of them."""
+    if not isinstance(rolling, dict):
+        return []
+    path = "spec.strategy.rollingUpdate"
+    surge, unavailable = _int_or_percent(rolling.get("maxSurge")), _int_or_percent(rolling.get("maxUnavailable"))
+    causes: Causes = []
+    if surge == 0 and unavailable == 0:
+        causes.append(errors.field_invalid(f"{path}.maxUnavailable", rolling.get("maxUnavailable", 0),
+                                           "may not be 0 when `maxSurge` is 0"))
+    text = rolling.get("maxUnavailable")
+    if isinstance(text, str) and unavailable is not None and unavailable > 100:
+        causes.append(errors.field_invalid(f"{path}.maxUnavailable", text, "must not be greater than 100%"))
     return causes
 
 

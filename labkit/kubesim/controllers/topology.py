@@ -90,21 +90,34 @@ def _spread_selector(constraint: Obj, pod: Obj) -> Obj | None:
     return {**selector, "matchLabels": {**(selector.get("matchLabels") or {}), **extra}}
 
 
+def _spread_keys(constraint: Obj, pod: Obj) -> set[str]:
+    """The topology keys of the pod's constraints of the same kind (DoNotSchedule for the filter,
+    ScheduleAnyway for the score): a node lacking any of them counts in none of their domains, as
+    kube-scheduler's ``nodeLabelsMatchSpreadConstraints`` has it (a zone-less control plane is not a
+    hostname domain of 0 pods beside zoned workers)."""
+    hard = constraint.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+    return {c.get("topologyKey", "") for c in (pod.get("spec") or {}).get("topologySpreadConstraints") or []
+            if (c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule") == hard}
+
+
 def _spread_counts(constraint: Obj, pod: Obj, place: Placement) -> dict[str, int]:
     """The constraint's domains (of the nodes the pod could go to) and their matching pods."""
     key = constraint.get("topologyKey", "")
     spec = pod.get("spec") or {}
     honour = constraint.get("nodeAffinityPolicy", "Honor") == "Honor"
+    keys = _spread_keys(constraint, pod)
+    counted = {name for name, node in place.nodes.items()  # the nodes kube-scheduler counts pods on
+               if keys <= place.labels_of(name).keys() and (not honour or matches_affinity(spec, node))}
     counts: dict[str, int] = {}
-    for name, node in place.nodes.items():
-        value = place.domain(name, key)
-        if value is not None and (not honour or matches_affinity(spec, node)):
-            counts.setdefault(value, 0)
+    for name in counted:
+        counts.setdefault(place.domain(name, key), 0)
     selector = _spread_selector(constraint, pod)
     namespace = pod["metadata"].get("namespace", "")
     for other in place.pods:
-        value = place.domain(other["spec"].get("nodeName", ""), key)
-        if value in counts and other["metadata"].get("namespace", "") == namespace and _selects(selector, other):
+        node = other["spec"].get("nodeName", "")
+        value = place.domain(node, key)
+        if node in counted and value in counts and other["metadata"].get("namespace", "") == namespace \
+                and _selects(selector, other):
             counts[value] += 1
     return counts
 
