@@ -1,9 +1,11 @@
-"""Synthetic cohorts of the assignments whose test cells start practice clusters (3 and 4).
+"""Synthetic cohorts of the assignments whose test cells start practice clusters (3, 4 and 5).
 
 Why a module of its own: assignment 3 (the cluster -> node -> pod -> container hierarchy) starts about
 nineteen API-only practice clusters per submission, assignment 4 (health, discovery, configuration) a
-dozen live ones (controllers on a frozen clock, built without a cache): that is where grading costs most.
-`bench/autograde --assignment 03-kubernetes-hierarchy` (or `04-health-discovery-config`) and the tests
+dozen live ones (controllers on a frozen clock, built without a cache), assignment 5 (scaling and
+availability) a few live ones with rollouts, drains and zone failures, beside hundreds of HPA cases: that is
+where grading costs most. `bench/autograde --assignment 03-kubernetes-hierarchy` (or
+`04-health-discovery-config`, `05-scaling-and-availability`) and the tests
 grade these cohorts. Each :class:`ClusterCohort` has the interface of :mod:`autograder.cohort` (the cohort
 of assignment 1, a module; hence the upper-case names): `ASSIGNMENT`, `make_course`, `normal_cohort` (a
 deterministic mix of right, wrong and untouched answers, so scores differ), `learner_version`,
@@ -19,7 +21,7 @@ from pathlib import Path
 from autograder import cohort
 from autograder.cohort import gradebook_scores
 
-__all__ = ["ClusterCohort", "HIERARCHY", "HEALTH", "gradebook_scores"]
+__all__ = ["ClusterCohort", "HIERARCHY", "HEALTH", "SCALING", "gradebook_scores"]
 
 HIERARCHY_WRONG = {
     # every node called a worker: the control plane's label is not read
@@ -88,6 +90,30 @@ HEALTH_WRONG = {
              "             'subjects': [{'kind': 'ServiceAccount', 'name': service_account, 'namespace': namespace}]}]\n"),
 }
 
+SCALING_WRONG = {
+    # the formula on every pod as it is: no tolerance, no missing or unready pods set aside
+    "hpa": ("def hpa_replicas(current_replicas: int, pods: list, target_utilization: int) -> int:\n"
+            "    used = sum(p['cpu_usage_m'] or 0 for p in pods) * 100 / sum(p['cpu_request_m'] for p in pods)\n"
+            "    return math.ceil(current_replicas * used / target_utilization)\n"),
+    "behavior": None,  # keeps the stub
+    # both percentages rounded down (surge rounds up)
+    "rollout": ("def rollout_bounds(replicas: int, max_surge, max_unavailable) -> dict:\n"
+                "    count = lambda v: v if isinstance(v, int) else int(v.rstrip('%')) * replicas // 100\n"
+                "    return {'max_pods': replicas + count(max_surge), 'min_available': replicas - count(max_unavailable)}\n"),
+    # one pod fewer than must serve
+    "budget": ("def disruption_budget(name: str, app: str, replicas: int, must_serve: int) -> dict:\n"
+               "    return {'apiVersion': 'policy/v1', 'kind': 'PodDisruptionBudget', 'metadata': {'name': name},\n"
+               "            'spec': {'minAvailable': must_serve - 1, 'selector': {'matchLabels': {'app': app}}}}\n"),
+    # spread by node only: a zone can hold most replicas
+    "spread": ("def spread_deployment(name: str, replicas: int, zones: list) -> dict:\n"
+               "    labels = {'app': name}\n"
+               "    spread = {'maxSkew': 1, 'topologyKey': 'kubernetes.io/hostname', 'whenUnsatisfiable': 'DoNotSchedule',\n"
+               "              'labelSelector': {'matchLabels': labels}}\n"
+               "    return {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': name},\n"
+               "            'spec': {'replicas': replicas, 'selector': {'matchLabels': labels}, 'template': {'metadata': {'labels': labels},\n"
+               "                     'spec': {'topologySpreadConstraints': [spread], 'containers': [{'name': 'web', 'image': WEB_IMAGE}]}}}}\n"),
+}
+
 
 @dataclass(frozen=True)
 class ClusterCohort:
@@ -135,4 +161,5 @@ HIERARCHY = ClusterCohort("03-kubernetes-hierarchy", "kubernetes-hierarchy",
                           ("roles", "pods", "containers", "ips", "tree", "drain"), HIERARCHY_WRONG)
 HEALTH = ClusterCohort("04-health-discovery-config", "health-discovery-config",
                        ("probes", "diagnose", "serving", "discovery", "config", "rbac"), HEALTH_WRONG)
-
+SCALING = ClusterCohort("05-scaling-and-availability", "scaling-and-availability",
+                        ("hpa", "behavior", "rollout", "budget", "spread"), SCALING_WRONG)

@@ -33,9 +33,11 @@ from autograder.sandbox import Limits
 
 ASSIGNMENT_3 = "03-kubernetes-hierarchy"
 ASSIGNMENT_4 = "04-health-discovery-config"
+ASSIGNMENT_5 = "05-scaling-and-availability"
 # student -> (assignment, notebook) for the submissions that are not of assignment 1
 OTHER_ASSIGNMENTS = {"honest3": (ASSIGNMENT_3, "kubernetes-hierarchy"),
-                     **{student: (ASSIGNMENT_4, "health-discovery-config") for student in ("honest4", "blank4", "anything4")}}
+                     **{student: (ASSIGNMENT_4, "health-discovery-config") for student in ("honest4", "blank4", "anything4")},
+                     **{student: (ASSIGNMENT_5, "scaling-and-availability") for student in ("honest5", "blank5", "anything5")}}
 FIT_POINTS = 2.0
 
 # Learner code beside the right answers, to check what a called function may do.
@@ -100,7 +102,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course_root = cohort.make_course(REPO_ROOT, scratch / "course")
     with (course_root / "nbgrader_config.py").open("a") as config:
         config.write("\nc.Execute.timeout = 8\n")
-    for assignment in (ASSIGNMENT_3, ASSIGNMENT_4):
+    for assignment in (ASSIGNMENT_3, ASSIGNMENT_4, ASSIGNMENT_5):
         subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], cwd=course_root,
                        env=cohort.nbgrader_env(), capture_output=True, check=True)
     cases = {**attacks.tampering(course_root), **attacks.shadowing(course_root),
@@ -112,10 +114,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for student, (assignment, notebook) in OTHER_ASSIGNMENTS.items():
         target = course_root / "submitted" / student / assignment / f"{notebook}.ipynb"
         target.parent.mkdir(parents=True)
-        if student == "blank4":
+        if student.startswith("blank"):
             shutil.copy(course_root / "release" / assignment / f"{notebook}.ipynb", target)
         else:
-            nbformat.write(_answered(course_root, assignment, notebook, _equal_to_anything if student == "anything4" else None), target)
+            nbformat.write(_answered(course_root, assignment, notebook, _equal_to_anything if student.startswith("anything") else None), target)
 
     course = Course.open(course_root)
     snapshot = snapshot_gradebook(course, scratch / "snapshot.db")
@@ -275,3 +277,16 @@ def test_assignment_4_solution_scores_full_and_blank_or_always_equal_answers_sco
         assert total(entry) == 0.0, (student, entry["verdicts"])
     assert "NotImplementedError" in cell_outputs(notebook_of(graded, "blank4"), "probes-test")
     assert "returned a __main__._Anything: return plain data" in cell_outputs(notebook_of(graded, "anything4"), "diagnose-test")
+
+
+def test_assignment_5_solution_scores_full_and_blank_or_always_equal_answers_score_zero(graded: dict) -> None:
+    """Plain-data exercises checked against labkit.autoscaling and live rollouts, drains and zone failures
+    in the evaluator: the solution gets all 16 points, a blank or always-equal submission none."""
+    solved = notebook_of(graded, "honest5")
+    assert solved["status"] == "graded", solved["reasons"]
+    assert len(solved["verdicts"]) == 5 and all(v["score"] == v["max_score"] for v in solved["verdicts"].values()), solved["verdicts"]
+    assert total(solved) == 16.0
+    for student in ("blank5", "anything5"):
+        assert total(notebook_of(graded, student)) == 0.0, (student, notebook_of(graded, student)["verdicts"])
+    assert "NotImplementedError" in cell_outputs(notebook_of(graded, "blank5"), "hpa-test")
+    assert "return plain data" in cell_outputs(notebook_of(graded, "anything5"), "hpa-test")

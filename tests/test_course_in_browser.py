@@ -223,10 +223,30 @@ def use_cluster_tree(notebooks: Notebooks, expect: Any, model: dict) -> str:
     return f"opening a node showed {len(new_lines)} new lines, e.g. {new_lines[0]!r}"
 
 
+def use_autoscaling_playground(notebooks: Notebooks, expect: Any, model: dict) -> str:
+    outputs = notebooks.cell(cell_index(model, "pg = playground(")).locator(".jp-Cell-outputArea")
+    summary = outputs.locator(".widget-html", has_text="syncs")
+    chart = outputs.locator("img").first
+    expect(summary).to_contain_text("They agree", timeout=60_000)
+    before, chart_before = summary.inner_text(), chart.get_attribute("src")
+    readout = outputs.locator(".widget-slider", has_text="Max replicas").locator(".widget-readout")
+    readout.click()
+    notebooks.page.keyboard.press("Control+A")
+    notebooks.page.keyboard.type("3")
+    notebooks.page.keyboard.press("Enter")
+    expect(summary).not_to_have_text(before, timeout=60_000)
+    expect(summary).to_contain_text("at most 3", timeout=60_000)   # both runs again, capped at the new maximum
+    expect(summary).to_contain_text("They agree")
+    expect(chart).not_to_have_attribute("src", chart_before or "", timeout=60_000)
+    outputs.screenshot(path=str(SCREENSHOTS / "widget-autoscaling-playground.png"))
+    return f"max 10: {before!r} -> max 3: {summary.inner_text()!r}"
+
+
 WIDGETS: dict[str, Callable[[Notebooks, Any, dict], str]] = {
     "01-vms-and-containers": use_memory_calculator,
     "02-containers-and-dockerfiles": use_rebuild_explorer,
     "03-kubernetes-hierarchy": use_cluster_tree,
+    "05-scaling-and-availability": use_autoscaling_playground,
 }
 
 

@@ -24,6 +24,14 @@ LESSONS = {
     "03-kubernetes-hierarchy": {"texts": ["deployment.apps/hello created"], "counts": {"all containers ready": 6}},
     "04-health-discovery-config": {"texts": ["deployment.apps/web created", "CrashLoopBackOff", "Forbidden",
                                              "Hello from the new ConfigMap"], "counts": {}},
+    "05-scaling-and-availability": {
+        "texts": ["deployment.apps/web created",
+                  "New size: 5; reason: cpu resource utilization (percentage of request) above target",
+                  "TooManyReplicas", "New size: 1; reason: All metrics below target", "agree at every sync",
+                  "didn't match pod anti-affinity rules", "Ready=Unknown", "Kubelet stopped posting node status.",
+                  "TaintManagerEviction", "HTTP 429", "will retry after 5s", "drained", "calls, 0 failed",
+                  "exceeded its progress deadline", "ImagePullBackOff", "rolled back"],
+        "counts": {"successfully rolled out": 3}},
 }
 
 
