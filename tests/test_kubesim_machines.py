@@ -128,3 +128,23 @@ def test_a_powered_off_nodes_pods_stop_answering_before_the_cluster_notices(sim)
     assert node_ready(sim, victim["spec"]["nodeName"]) == "Unknown"
     sim.advance(2)
     assert calls("web") == ["ok"] * 12
+
+
+def test_cluster_dns_is_a_workload_too(sim) -> None:
+    """kind runs both CoreDNS pods on the control plane: power that machine off and names stop resolving
+    (lookups time out) while addresses still work."""
+    coredns = json.loads(kubectl(sim, "get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json").stdout)["items"]
+    assert {p["spec"]["nodeName"] for p in coredns} == {"course-control-plane"}
+    assert all(p["status"]["podIP"].startswith("10.244.0.") for p in coredns)
+    kubectl(sim, "create", "deployment", "web", "--image=course-webapp:lesson")
+    kubectl(sim, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+    kubectl(sim, "run", "client", "--image=busybox:1.36", "--", "sleep", "3600")
+    sim.advance(10)
+    cluster_ip = json.loads(kubectl(sim, "get", "service", "web", "-o", "json").stdout)["spec"]["clusterIP"]
+    assert "Address: " + cluster_ip in kubectl(sim, "exec", "client", "--", "nslookup", "web.default.svc.cluster.local").stdout
+    kubectl(sim, "patch", "machine", "course-control-plane", "--type", "merge", "-p", '{"spec":{"power":"Off"}}')
+    sim.advance(1)
+    lookup = kubectl(sim, "exec", "client", "--", "nslookup", "web.default.svc.cluster.local", ok=False)
+    assert "connection timed out; no servers could be reached" in lookup.stdout
+    assert "bad address 'web'" in kubectl(sim, "exec", "client", "--", "wget", "-qO-", "http://web", ok=False).stderr
+    assert '"hostname"' in kubectl(sim, "exec", "client", "--", "wget", "-qO-", f"http://{cluster_ip}").stdout

@@ -275,9 +275,11 @@ def _deployment(c: _Cluster, d: Obj, age: float) -> tuple[list[Obj], list[Obj]]:
     rs["metadata"]["generation"] = 1
     rs["status"] = {"availableReplicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1,
                     "readyReplicas": replicas, "replicas": replicas}
-    # coredns and local-path-provisioner tolerate the control-plane taint; they run on nodes that
-    # had a pod CIDR (and so a working pod network) when they were scheduled
-    tolerating = [node for node in c.names if c.pod_cidr[node]]
+    # coredns and local-path-provisioner tolerate the control-plane taint and are scheduled as soon as
+    # the control plane's pod network is up, before a worker has joined: kind shows them there (pod IPs
+    # 10.244.0.x). So a worker's failure or drain leaves cluster DNS running. (Other nodes only if the
+    # control plane got no pod CIDR.)
+    tolerating = [c.names[0]] if c.pod_cidr[c.names[0]] else [node for node in c.names if c.pod_cidr[node]]
     counters: dict[str, int] = {}
     pods = []
     for _ in range(replicas):

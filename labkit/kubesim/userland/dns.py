@@ -7,6 +7,10 @@ and ``subdomain`` naming a headless Service is ``HOST.SUBDOMAIN.NS.svc.cluster.l
 ``A-B-C-D.NS.pod.cluster.local`` is the IP A.B.C.D. A name with fewer dots than ``ndots`` (5) is
 tried with each search domain first (``web`` -> ``web.default.svc.cluster.local``). Names outside
 the cluster are not emulated: they get NXDOMAIN, as in a cluster without a way out.
+
+CoreDNS is a workload like any other: the answers come from the ready pods behind the ``kube-dns``
+Service. With none of them ready, or all of them on machines that are powered off, nothing answers:
+lookups time out (:func:`server_answers`; ``TIMEOUT_SECONDS`` is what a resolver then waits).
 """
 from __future__ import annotations
 
@@ -47,6 +51,24 @@ def _ready_ips(store: Any, svc: Obj) -> list[str]:
             if a.get("ip") not in ips:
                 ips.append(a["ip"])
     return ips
+
+
+TIMEOUT_SECONDS = 10.0  # resolv.conf's defaults: a 5 s timeout, 2 attempts
+
+
+def server_answers(store: Any) -> bool:
+    """Does the cluster's DNS answer? Yes while a ready endpoint of ``kube-system/kube-dns`` runs on a
+    machine that is on (a cluster without that Service, which this emulator never makes, answers too)."""
+    from .. import backends
+
+    svc = cluster.find(store, "/services", "kube-system", "kube-dns")
+    if svc is None:
+        return True
+    for ip in _ready_ips(store, svc):
+        pod = backends.pod_by_ip(store, ip)
+        if pod is None or not backends.powered_off(store, pod=pod):
+            return True
+    return False
 
 
 def lookup(store: Any, fqdn: str) -> Answer | None:
@@ -123,7 +145,7 @@ def resolve(store: Any, name: str, resolv_conf: str, hosts: str = "") -> Answer 
         if len(words) > 1 and name in words[1:] and ":" not in words[0]:
             return Answer(name, [words[0]])
     servers, search, ndots = resolver(resolv_conf)
-    if CLUSTER_DNS not in servers:
+    if CLUSTER_DNS not in servers or not server_answers(store):
         return None
     for cand in candidates(name, search, ndots):
         answer = lookup(store, cand)

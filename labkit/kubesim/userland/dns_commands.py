@@ -33,6 +33,9 @@ def _nslookup(sh: Shell, argv: list[str], io: IO) -> int:
     servers, search, ndots = dns.resolver(conf)
     server = args[1] if len(args) > 1 else (servers[0] if servers else CLUSTER_DNS)
     answer = None
+    if server == CLUSTER_DNS and not dns.server_answers(sh.store):
+        io.out(b";; connection timed out; no servers could be reached\n\n")
+        return 1
     if server == CLUSTER_DNS:
         if name.replace(".", "").isdigit():
             ptr = dns.reverse(sh.store, name)

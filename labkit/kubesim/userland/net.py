@@ -86,8 +86,10 @@ def http(sh: Shell, url: str, method: str = "GET", headers: dict[str, str] | Non
     ip, backend, error = connect(sh, host, port)
     observe = getattr(sh.view, "observe", None)
     if error or scheme == "https" or backend.pod is None:
-        if observe is not None:  # an address whose machine is gone costs the dialer its ARP timeout
-            observe(backend, None, serving.UNREACHABLE_SECONDS if error == "unreachable" else 0.0)
+        if observe is not None:  # an address whose machine is gone costs the dialer its ARP timeout, a silent DNS its own
+            waited = serving.UNREACHABLE_SECONDS if error == "unreachable" else \
+                dns.TIMEOUT_SECONDS if error == "resolve" and not dns.server_answers(sh.store) else 0.0
+            observe(backend, None, waited)
         return Outcome(ip=ip, error=error or ("tls" if scheme == "https" else "closed"))
     hdrs = {"Host": host if port == PORTS.get(scheme) else f"{host}:{port}", **(headers or {})}
     try:
