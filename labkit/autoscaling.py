@@ -387,14 +387,21 @@ class Autoscaler:
         return result, conditions
 
     def record_scale(self, before: int, after: int, behavior: Behavior | None, now: float) -> None:
+        """Remember a rescale as ``storeScaleEvent`` does: it takes the place of the first event that is
+        outdated (older than its direction's longest policy period); the other events stay, and a policy
+        of the other direction with a longer period still counts them by their time."""
         if behavior is None:  # the older path keeps no scale events
             return
-        if after > before:
-            longest = max([p.period for p in behavior.up.policies] + [0])
-            self.up_events = [e for e in self.up_events if e[0] > now - longest] + [(now, after - before)]
-        elif after < before:
-            longest = max([p.period for p in behavior.down.policies] + [0])
-            self.down_events = [e for e in self.down_events if e[0] > now - longest] + [(now, before - after)]
+        if after == before:
+            return
+        rules, events = (behavior.up, self.up_events) if after > before else (behavior.down, self.down_events)
+        longest = max([p.period for p in rules.policies] + [0])
+        change = abs(after - before)
+        for index, (when, _) in enumerate(events):
+            if when + longest < now:
+                events[index] = (now, change)
+                return
+        events.append((now, change))
 
     # one sync ---------------------------------------------------------------------------------
     def decide(self, current: int, min_replicas: int, max_replicas: int, proposals: list[tuple[int, str]],

@@ -325,3 +325,19 @@ def test_the_emulators_hpa_without_behavior_takes_the_older_path(tmp_path):
     finally:
         api.close()
         sim.stop()
+
+
+def test_an_outdated_scale_event_is_replaced_not_forgotten():
+    """storeScaleEvent puts a new rescale in the place of the first outdated event of its direction; the
+    other outdated ones stay and still count for the other direction's longer period. Scale-up: 10 pods per
+    15 s; scale-down: 1 pod per 600 s. Up at 0, 10 and 40 s (+2 each): at 40 s the event of 0 s is replaced,
+    the one of 10 s stays. A scale-down at 60 s starts its period from 8 - 4 = 4, so it may go to 3 (had the
+    10 s event been forgotten, from 6, to 5)."""
+    rules = hpa.behavior_from_spec({"scaleUp": {"policies": [{"type": "Pods", "value": 10, "periodSeconds": 15}]},
+                                    "scaleDown": {"stabilizationWindowSeconds": 0,
+                                                  "policies": [{"type": "Pods", "value": 1, "periodSeconds": 600}]}})
+    a = hpa.Autoscaler()
+    for now, current, wanted in ((0.0, 2, 4), (10.0, 4, 6), (40.0, 6, 8)):
+        assert a.decide(current, 1, 20, [(wanted, "cpu")], [], 1, rules, now).desired == wanted
+    assert sorted(a.up_events) == [(10.0, 2), (40.0, 2)]
+    assert a.decide(8, 1, 20, [(1, "cpu")], [], 1, rules, 60.0).desired == 3
