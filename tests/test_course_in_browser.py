@@ -177,17 +177,21 @@ def cell_index(model: dict, marker: str) -> int:
 
 # -- one widget per lesson: use it, and see what it shows change ---------------------------------
 
+def type_into_slider(notebooks: Notebooks, outputs: Any, label: str, value: str) -> None:
+    """Type a value into the readout of the slider labelled ``label``, as a person does (click, select, type, Enter)."""
+    outputs.locator(".widget-slider", has_text=label).locator(".widget-readout").click()
+    notebooks.page.keyboard.press("Control+A")
+    notebooks.page.keyboard.type(value)
+    notebooks.page.keyboard.press("Enter")
+
+
 def use_memory_calculator(notebooks: Notebooks, expect: Any, model: dict) -> str:
     outputs = notebooks.cell(cell_index(model, "memory_calculator.memory_calculator(")).locator(".jp-Cell-outputArea")
     summary = outputs.locator(".widget-html", has_text="containers")
     chart = outputs.locator("img").first
     expect(summary).to_contain_text("VMs", timeout=30_000)
     before, chart_before = summary.inner_text(), chart.get_attribute("src")
-    readout = outputs.locator(".widget-slider", has_text="Host memory (GiB)").locator(".widget-readout")
-    readout.click()
-    notebooks.page.keyboard.press("Control+A")
-    notebooks.page.keyboard.type("64")
-    notebooks.page.keyboard.press("Enter")
+    type_into_slider(notebooks, outputs, "Host memory (GiB)", "64")
     expect(summary).not_to_have_text(before, timeout=30_000)
     expect(chart).not_to_have_attribute("src", chart_before or "", timeout=30_000)
     outputs.screenshot(path=str(SCREENSHOTS / "widget-memory-calculator.png"))
@@ -229,11 +233,7 @@ def use_autoscaling_playground(notebooks: Notebooks, expect: Any, model: dict) -
     chart = outputs.locator("img").first
     expect(summary).to_contain_text("They agree", timeout=60_000)
     before, chart_before = summary.inner_text(), chart.get_attribute("src")
-    readout = outputs.locator(".widget-slider", has_text="Max replicas").locator(".widget-readout")
-    readout.click()
-    notebooks.page.keyboard.press("Control+A")
-    notebooks.page.keyboard.type("3")
-    notebooks.page.keyboard.press("Enter")
+    type_into_slider(notebooks, outputs, "Max replicas", "3")
     expect(summary).not_to_have_text(before, timeout=60_000)
     expect(summary).to_contain_text("at most 3", timeout=60_000)   # both runs again, capped at the new maximum
     expect(summary).to_contain_text("They agree")

@@ -149,19 +149,25 @@ def test_simulation_for_lessons():
 
 
 # ---- the emulator's HPA controller ------------------------------------------------------------
-def test_hpa_in_the_emulator_scales_up_then_down_only_after_the_window(tmp_path):
+def loaded_web(tmp_path):
+    """A frozen emulator with one replica of web (CPU request 100m) under 4 requests/s for a minute, and
+    a client. course-webapp costs 2 m idle + 100 m per request/s, shared by the ready pods."""
     sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False)
     api = config.new_client_from_config(sim.kubeconfig)
+    client.AppsV1Api(api).create_namespaced_deployment("default", {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                     {"name": "web", "image": "course-webapp:lesson", "resources": {"requests": {"cpu": "100m"}}}]}}}})
+    sim.set_load("web", rps=4)
+    sim.advance(60)
+    return sim, api
+
+
+def test_hpa_in_the_emulator_scales_up_then_down_only_after_the_window(tmp_path):
+    sim, api = loaded_web(tmp_path)
     try:
         apps, auto, core = client.AppsV1Api(api), client.AutoscalingV2Api(api), client.CoreV1Api(api)
-        apps.create_namespaced_deployment("default", {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
-                         {"name": "web", "image": "course-webapp:lesson", "resources": {"requests": {"cpu": "100m"}}}]}}}})
-        # course-webapp costs 2 m idle + 100 m per request/s; 4 requests/s shared by the ready pods
-        sim.set_load("web", rps=4)
-        sim.advance(60)
         auto.create_namespaced_horizontal_pod_autoscaler("default", {
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -299,17 +305,9 @@ def test_without_behavior_the_window_holds_every_recommendation_even_upwards():
 
 def test_the_emulators_hpa_without_behavior_takes_the_older_path(tmp_path):
     """What `kubectl autoscale` makes (no behavior): 1 replica at 402 % goes to 4, not 5, as on kind."""
-    sim = kubesim.start(tmp_path / "kc", seed=0, realtime=False)
-    api = config.new_client_from_config(sim.kubeconfig)
+    sim, api = loaded_web(tmp_path)
     try:
         apps, auto = client.AppsV1Api(api), client.AutoscalingV2Api(api)
-        apps.create_namespaced_deployment("default", {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
-                         {"name": "web", "image": "course-webapp:lesson", "resources": {"requests": {"cpu": "100m"}}}]}}}})
-        sim.set_load("web", rps=4)
-        sim.advance(60)
         auto.create_namespaced_horizontal_pod_autoscaler("default", {
             "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 10,
