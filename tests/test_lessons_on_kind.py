@@ -4,7 +4,11 @@ Their cells that talk to the cluster may use only the public Kubernetes API (the
 kubectl) and `labkit.cluster_clock` (cluster time: at once on the emulator, waited for on kind). We
 check the source for emulator-only calls, and run each lesson against an emulator reached *through a
 kubeconfig whose context is named like kind's*, so `connect()` takes it for a real cluster and no
-emulator handle exists in the notebook at all.
+emulator handle exists in the notebook at all. That run checks what each lesson must print there
+(LESSONS), and is also the lesson's one run in the suite: it checks what tests/test_notebooks_run.py
+checks for every other notebook (tests/notebook_checks.py: no error output, passing test cells
+print nothing, every ``{"claims": {"in_output_above": [...]}}`` met), and that module leaves these
+lessons out.
 """
 from __future__ import annotations
 
@@ -16,10 +20,12 @@ import yaml
 from nbclient import NotebookClient
 
 from conftest import REPO_ROOT
+from notebook_checks import assert_ran_as_promised
 
 EMULATOR_ONLY = re.compile(r"kubesim|\.emulator\b|\.advance\(|\.store\b|stop_node|start_node|set_load|load_image|\bsim\.")
 
-# lesson -> what its run on the kind-looking cluster must print (beside "You are on a real Kubernetes cluster")
+# lesson -> what its run on the kind-looking cluster must print (beside "You are on a real Kubernetes cluster");
+# a lesson named here is run only here (tests/test_notebooks_run.py leaves it out)
 LESSONS = {
     "03-kubernetes-hierarchy": {"texts": ["deployment.apps/hello created"], "counts": {"all containers ready": 6}},
     "04-health-discovery-config": {"texts": ["deployment.apps/web created", "CrashLoopBackOff", "Forbidden",
@@ -52,7 +58,10 @@ def test_lesson_cells_use_no_emulator_only_calls(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(LESSONS))
 def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monkeypatch) -> None:
-    """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it)."""
+    """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it).
+
+    Its one run in the suite, so it also checks what tests/test_notebooks_run.py checks of a run.
+    """
     from labkit import kubesim
 
     kubeconfig = tmp_path / "kubeconfig"
@@ -68,6 +77,7 @@ def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monk
                        resources={"metadata": {"path": str(REPO_ROOT / "notebooks")}}).execute()
     finally:
         sim.stop()
+    assert_ran_as_promised(notebook, f"{name}.ipynb")
     printed = "\n".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     assert "You are on a real Kubernetes cluster" in printed and "on a real cluster | kubeconfig context: kind-course" in printed
     for text in LESSONS[name]["texts"]:

@@ -1,11 +1,11 @@
-"""Every lesson and every source notebook runs top to bottom, as a learner would run it.
+"""The lessons and every source notebook run top to bottom, as a learner would run them.
 
-The same run checks two promises the notebooks make to learners:
-- a passing test cell prints nothing (every grade cell runs with the solutions in place, so
-  each must end with no output at all: no stream, no display, no error);
-- a markdown cell that says what the output above it shows carries that claim in its metadata,
-  ``{"claims": {"in_output_above": ["DL3013", ...]}}``, and each claimed string is in the
-  outputs of the nearest code cell above it.
+Each run is checked for what the notebooks promise learners (tests/notebook_checks.py): no error
+output, a passing test cell prints nothing, and each claim a markdown cell makes in its metadata,
+``{"claims": {"in_output_above": ["DL3013", ...]}}``, is in the outputs of the nearest code cell
+above it. The Kubernetes lessons of tests/test_lessons_on_kind.py (its LESSONS) are not run here:
+that module runs each once, against a cluster that looks like kind, with the same checks. The rule
+codes a markdown cell names are checked for claims in every notebook, those lessons included.
 """
 
 from __future__ import annotations
@@ -19,48 +19,18 @@ from nbclient import NotebookClient
 
 from assignment_runner import visible_part
 from conftest import ids, lesson_notebooks, source_notebooks
+from notebook_checks import assert_ran_as_promised, grade_cells_with_output, unmet_claims
+from test_lessons_on_kind import LESSONS as RUN_ON_KIND
 
 NOTEBOOKS = lesson_notebooks() + source_notebooks()
+# each lesson runs once in the suite: these run in tests/test_lessons_on_kind.py, with the same checks
+RUN_HERE = [path for path in NOTEBOOKS if not (path.parent.name == "notebooks" and path.stem in RUN_ON_KIND)]
 
 # Rule codes of hadolint (DL....) and of ShellCheck, which hadolint runs on RUN lines (SC....).
 RULE_CODE = re.compile(r"\b(?:DL|SC)\d{4}\b")
 
 
-def _output_text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        for kind in ("text/plain", "text/html", "text/markdown"):
-            parts.append(output.get("data", {}).get(kind, ""))
-        parts.append(output.get("evalue", ""))
-    return "\n".join(part if isinstance(part, str) else "".join(part) for part in parts)
-
-
-def unmet_claims(notebook) -> list[str]:
-    """Each claimed string that the outputs of the nearest code cell above its markdown cell lack."""
-    problems = []
-    above = None
-    for number, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code":
-            above = cell
-            continue
-        for claimed in cell.metadata.get("claims", {}).get("in_output_above", []):
-            if above is None or claimed not in _output_text(above):
-                problems.append(f"cell {number} says the output above shows {claimed!r}, and it does not")
-    return problems
-
-
-def grade_cells_with_output(notebook) -> list[str]:
-    return [
-        f"{cell.metadata['nbgrader'].get('grade_id')}: {[o.get('output_type') for o in cell.outputs]} "
-        f"{_output_text(cell)[:300]!r}"
-        for cell in notebook.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and cell.outputs
-    ]
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+@pytest.mark.parametrize("path", RUN_HERE, ids=ids(RUN_HERE))
 def test_notebook_runs_top_to_bottom(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -70,16 +40,7 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError naming the failing cell
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-    assert not errors, f"{path.name}: cells reported errors: {errors}"
-    assert grade_cells_with_output(notebook) == [], f"{path.name}: a passing test cell must print nothing"
-    assert unmet_claims(notebook) == [], path.name
+    assert_ran_as_promised(notebook, path.name)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -117,7 +78,7 @@ def test_passing_visible_tests_print_nothing(path: Path) -> None:
 
 
 def test_the_checks_above_would_catch_what_they_promise() -> None:
-    """The helpers find a printing grade cell and an unmet claim."""
+    """The helpers find a printing grade cell and an unmet claim, and `assert_ran_as_promised` fails on them."""
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("print('x')", outputs=[nbformat.v4.new_output("stream", text="DL3013 only\n")]),
         nbformat.v4.new_markdown_cell("It shows DL3013 and DL3042.", metadata={
@@ -126,3 +87,13 @@ def test_the_checks_above_would_catch_what_they_promise() -> None:
     notebook.cells[0].metadata["nbgrader"] = {"grade": True, "grade_id": "t"}
     assert unmet_claims(notebook) == ["cell 1 says the output above shows 'DL3042', and it does not"]
     assert grade_cells_with_output(notebook)[0].startswith("t: ['stream']")
+    with pytest.raises(AssertionError, match="a passing test cell must print nothing"):
+        assert_ran_as_promised(notebook, "made-up.ipynb")
+
+
+def test_every_lesson_runs_once_here_or_on_kind() -> None:
+    """A lesson added to tests/test_lessons_on_kind.py's LESSONS leaves this module's runs; none is run twice or never."""
+    lessons = {path.stem for path in lesson_notebooks()}
+    assert set(RUN_ON_KIND) <= lessons, f"tests/test_lessons_on_kind.py names no such lesson: {set(RUN_ON_KIND) - lessons}"
+    here = {path.stem for path in RUN_HERE if path.parent.name == "notebooks"}
+    assert here | set(RUN_ON_KIND) == lessons and not here & set(RUN_ON_KIND)
