@@ -48,6 +48,7 @@ what its probes answer and when, and ``podconfig``, what a container's config le
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -140,6 +141,42 @@ class KubeSim:
         with self.manager.lock:
             self.manager.kubelet.load_image(image)
 
+    def push_image(self, image: str) -> str:
+        """Push an image to the cluster's Artifact Registry, as ``docker push`` does after
+        ``gcloud auth configure-docker`` (the GKE rehearsal): ``REGION-docker.pkg.dev/PROJECT/
+        REPOSITORY/course-webapp:TAG``. Pods pull it from then on (before, the pull fails with "not
+        found"). Returns the normalised reference; ValueError for an image the rehearsal cannot push."""
+        assert self.manager is not None
+        with self.manager.lock:
+            return self.manager.kubelet.push_image(image)
+
+    def call_from_internet(self, url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request from a machine on the internet (the learner's laptop): only a LoadBalancer
+        Service's external IP answers from there, as on GKE, where NodePorts and pod IPs are closed to
+        the internet. Returns (status, headers, body); ConnectionError says why nothing answered."""
+        from urllib.parse import urlsplit
+        from . import serving
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        with (self.manager.lock if self.manager is not None else contextlib.nullcontext()):
+            if serving.service_by_external_ip(self.store, host) is None:
+                raise ConnectionError(f"Failed to connect to {host} port {port}: nothing on the internet answers there "
+                                      "(only a LoadBalancer Service's external IP does)")
+            if parts.scheme == "https":
+                raise ConnectionError(f"{host}:{port} does not speak TLS: the Service forwards plain HTTP; use http://")
+            backend = serving.resolve(self.store, host, port, client_ip=INTERNET_CLIENT)
+            if isinstance(backend, serving.Refused):
+                raise ConnectionError(backend.message)
+            if backend.pod is None:
+                raise ConnectionError(f"{host}:{port}: no pod behind it answered")
+            try:
+                answer = serving.http_request(self.store, backend.pod, backend.port, method, path,
+                                              {"Host": parts.netloc, "User-Agent": "curl/8.5.0"}, b"", client=INTERNET_CLIENT)
+            except (serving.ConnectionRefused, serving.ConnectionClosed) as error:
+                raise ConnectionError(getattr(error, "message", "") or f"{host}:{port} closed the connection") from None
+        return answer.status, dict(answer.headers), answer.body
+
     def __enter__(self) -> "KubeSim":
         return self
 
@@ -159,6 +196,9 @@ class KubeSim:
                    if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {}))
 
 
+INTERNET_CLIENT = "198.18.0.10"   # the address a call from the internet comes from (a benchmarking range)
+
+
 def kubeconfig_text(url: str, context: str) -> str:
     """A standard kubeconfig pointing at ``url`` with one cluster, user and context."""
     return yaml.safe_dump({
@@ -170,10 +210,12 @@ def kubeconfig_text(url: str, context: str) -> str:
     }, sort_keys=False)
 
 
-def load_state(store: Store, name: str, workers: int, seed: int, now: datetime, profile: str = "kind") -> None:
-    """Fill ``store`` with the rendered initial state (kind's, or GKE-like's), in creation order."""
-    render = gkestate.render if profile == "gke" else kindstate.render
-    for obj in render(name, workers, seed, now):
+def load_state(store: Store, name: str, workers: int, seed: int, now: datetime, profile: str = "kind",
+               **place: str) -> None:
+    """Fill ``store`` with the rendered initial state (kind's, or GKE-like's, at ``place``: its project
+    and zone), in creation order."""
+    objects = gkestate.render(name, workers, seed, now, **place) if profile == "gke" else kindstate.render(name, workers, seed, now)
+    for obj in objects:
         res = resources.by_kind(obj["apiVersion"], obj["kind"])
         if res.group != kindstate.RBAC_GROUP:
             store.load(res, [obj])
@@ -189,7 +231,7 @@ def load_state(store: Store, name: str, workers: int, seed: int, now: datetime, 
 def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed: int = 0, name: str = "course",
           workers: int = 2, clock: Clock | None = None, host: str = "127.0.0.1", realtime: bool = True,
           controllers: bool = True, wall_clock: bool | None = None, profile: str = "kind",
-          speed: float = 1.0) -> KubeSim:
+          speed: float = 1.0, project: str | None = None, zone: str | None = None) -> KubeSim:
     """Start an emulator in a background thread and write its kubeconfig; returns the handle.
 
     ``kubeconfig``: where to write it (default: a fresh temporary file). ``port`` 0 picks a free
@@ -209,6 +251,9 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
     ``speed``: how many simulated seconds pass per real second while the clock follows real time
     (``--speed 10`` on the command line; 0 < speed <= 1000; changed later through the clock's API,
     ``control.py``).
+    ``project`` and ``zone`` (the GKE-like profile only): the cluster's project and zone, as
+    ``gcloud container clusters create NAME --project P --zone Z`` sets them (node names and
+    provider IDs, the context ``gke_P_Z_NAME``); default ``labkit-rehearsal`` and ``us-central1-a``.
     """
     began = time.perf_counter()
     if workers < 0:
@@ -224,8 +269,11 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
             clock.set_speed(speed)
     elif speed != 1.0:
         raise ValueError("speed needs the emulator's own clock (a SimClock); this clock runs as it is")
+    if profile != "gke" and (project or zone):
+        raise ValueError("project and zone belong to the GKE-like profile: start(profile='gke', project=..., zone=...)")
+    place = {"project": project or gkestate.DEFAULTS["project"], "zone": zone or gkestate.DEFAULTS["zone"]}
     store = Store(clock, seed)
-    load_state(store, name, workers, seed, clock.now(), profile)
+    load_state(store, name, workers, seed, clock.now(), profile, **(place if profile == "gke" else {}))
     if wall_clock is None:
         wall_clock = own_clock
     api = Api(store, address=_api_address(store), wall_clock=wall_clock)
@@ -235,7 +283,7 @@ def start(kubeconfig: str | os.PathLike[str] | None = None, port: int = 0, seed:
         manager.start(realtime=clock.realtime)
     if isinstance(clock, SimClock):
         api.clock_control = ClockControl(clock, manager)  # /apis/kubesim.labkit.dev: time from a terminal
-    context = gkestate.context_name(name) if profile == "gke" else f"kubesim-{name}"
+    context = gkestate.context_name(name, **place) if profile == "gke" else f"kubesim-{name}"
     own_dir = None
     if kubeconfig is None:
         own_dir = tempfile.mkdtemp(prefix="kubesim-")

@@ -80,21 +80,41 @@ def _tag_exists(entry: dict[str, Any], tag: str, pattern: str) -> bool:
     return bool(pattern) and re.match(pattern, tag) is not None
 
 
+def artifact_registry_image(repo: str) -> str:
+    """The IMAGE of ``REGION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE`` (a normalised repository), or ""."""
+    rule = data()["artifactRegistry"]
+    host, _, path = repo.partition("/")
+    parts = path.split("/") if path else []
+    if not re.match(rule["host"], host) or len(parts) < rule["pathParts"] or not all(parts):
+        return ""
+    return parts[-1]
+
+
+def pushable(image: str) -> bool:
+    """Whether ``image`` is an Artifact Registry reference of an image the rehearsal may push (the course's own)."""
+    return bool(artifact_registry_image(normalise(image)[0])) and bool(lookup(image).entry.get("pushable"))
+
+
 @lru_cache(maxsize=4096)
 def lookup(image: str) -> ImageInfo:
-    """Everything we know about ``image`` (a pod's ``containers[].image``)."""
+    """Everything we know about ``image`` (a pod's ``containers[].image``). An Artifact Registry
+    reference of a pushable image is that image, not yet pushed (``exists`` False): the cluster's
+    registry (the kubelet's ``pushed``) says whether it was."""
     d = data()
     repo, tag, short = normalise(image)
     ref = f"{repo}{tag}" if tag.startswith("@") else f"{repo}:{tag}"
     base = d["defaults"]
-    for entry in d["images"]:
-        if short not in entry["names"] and repo not in entry["names"]:
-            continue
-        tag_ok = _tag_exists(entry, tag, base["tagPattern"])
+    named = [e for e in d["images"] if short in e["names"] or repo in e["names"]]
+    registry_image = "" if named else artifact_registry_image(repo)   # public images there are listed by name
+    if registry_image:
+        named = [e for e in d["images"] if registry_image in e["names"] and e.get("pushable")]
+    for entry in named:
+        tag_ok = _tag_exists(entry, tag, base["tagPattern"]) and not registry_image
         info = {**base, **entry}
-        exists = tag_ok and entry.get("pullable", True)
-        error = "" if exists else d["pullErrors"]["notFound" if entry.get("pullable", True) else "denied"].format(ref=ref)
-        return ImageInfo(ref=ref, exists=exists, pullable=entry.get("pullable", True),
+        pullable = bool(registry_image) or entry.get("pullable", True)   # a registry has it once pushed
+        exists = tag_ok and pullable
+        error = "" if exists else d["pullErrors"]["notFound" if pullable else "denied"].format(ref=ref)
+        return ImageInfo(ref=ref, exists=exists, pullable=pullable,
                          preloaded=entry.get("preloaded", False) and tag_ok, size=info["sizeBytes"],
                          runs=info["runs"], exit_code=int(info.get("exitCode", 0)), process=info.get("process", ""),
                          shell=info["shell"], env={k: str(v) for k, v in (info.get("env") or {}).items()},

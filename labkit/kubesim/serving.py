@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .backends import (KUBELET_PORT, UNREACHABLE_SECONDS, Backend, ConnectionClosed, ConnectionRefused, Refused, echo_ports,
                        listening_container, node_by_ip, pod_by_ip, pod_ip, ready_endpoints, refused, resolve,
-                       service_backend, service_by_cluster_ip, serves)
+                       service_backend, service_by_cluster_ip, service_by_external_ip, serves)
 from .conversation import Conversation
 from .http_answers import (GENERIC, REASONS, HttpAnswer, answer_of, answers_anytime, changes_with_age, container_age,
                            http_request, planned_answer, probe_status, responses_of)
@@ -29,4 +29,4 @@ __all__ = ["GENERIC", "KUBELET_PORT", "REASONS", "UNREACHABLE_SECONDS", "Backend
            "HttpAnswer", "Refused", "answer_of", "answers_anytime", "changes_with_age", "planned_answer",
            "container_age", "echo_ports", "http_request",
            "listening_container", "node_by_ip", "pod_by_ip", "pod_ip", "probe_status", "ready_endpoints", "refused",
-           "resolve", "responses_of", "service_backend", "service_by_cluster_ip", "serves"]
+           "resolve", "responses_of", "service_backend", "service_by_cluster_ip", "service_by_external_ip", "serves"]

@@ -65,7 +65,8 @@ def _needs_pull(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) 
 
 @_register(PREDICATES, "image-exists")
 def _image_exists(kl: Kubelet, pod: Obj, pr: PodRun, run: Run, terminating: bool) -> bool:
-    return run.info.exists
+    """The registry has it: the catalogue says so, or it was pushed since (a retry after a push pulls it)."""
+    return run.info.exists or run.info.ref in kl.pushed
 
 
 @_register(PREDICATES, "exits")

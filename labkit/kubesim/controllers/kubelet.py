@@ -17,6 +17,8 @@ the node starts again.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import weakref
 from dataclasses import dataclass, field
@@ -108,6 +110,7 @@ class Kubelet(Controller):
         self.ip_last: dict[str, int] = {}    # node -> host number of the pod IP it gave last (host-local)
         self.stopped: set[str] = set()
         self.loaded_images: set[str] = set()
+        self.pushed: set[str] = set()   # Artifact Registry references pushed to the rehearsal (push_image)
         self.probes = probes.Prober(mgr)   # startup, liveness and readiness probes (probes.py)
 
     # ---- start-up: adopt what the kind state says is already running -----------------
@@ -145,7 +148,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], pod["spec"]["nodeName"], status.get("hostIP", ""), status.get("podIP", ""), start,
                     adopted=True, key=_key(pod))
         for c, cs in zip(pod["spec"].get("containers") or [], status.get("containerStatuses") or []):
-            info = images.lookup(c.get("image", ""))
+            info = self.image_info(c.get("image", ""))
             run = Run(c, info, Program(runs_for=None, logs=[(0.0, line) for line in info.logs]), known=False,
                       state="Running", since=start, started=start, ever_started=True,
                       restarts=cs.get("restartCount", 0), cid=(cs.get("containerID") or "").split("//")[-1])
@@ -176,6 +179,22 @@ class Kubelet(Controller):
         for pod in self.mgr.list("/pods"):
             if (pod.get("spec") or {}).get("nodeName") == node:
                 self.enqueue(_key(pod))
+
+    def image_info(self, image: str) -> images.ImageInfo:
+        """The catalogue's answer for ``image``, where an Artifact Registry reference exists once pushed."""
+        info = images.lookup(image)
+        if not info.exists and info.ref in self.pushed:
+            return dataclasses.replace(info, exists=True, error="")
+        return info
+
+    def push_image(self, image: str) -> str:
+        """Put an image in the cluster's Artifact Registry, as ``docker push`` does; returns its reference."""
+        if not images.pushable(image):
+            raise ValueError(f"{image!r} is not an image the rehearsal can push: it takes "
+                             "REGION-docker.pkg.dev/PROJECT/REPOSITORY/course-webapp:TAG (the course's own image)")
+        ref = images.lookup(image).ref
+        self.pushed.add(ref)
+        return ref
 
     def load_image(self, image: str) -> None:
         """Put an image on every node, as ``kind load docker-image`` does."""
@@ -228,7 +247,7 @@ class Kubelet(Controller):
         pr = PodRun(pod["metadata"]["uid"], node, host_ip, ip or "", now, key=_key(pod))
         env = {"HOSTNAME": pod["metadata"]["name"]}
         for c in pod["spec"].get("containers") or []:
-            info = images.lookup(c.get("image", ""))
+            info = self.image_info(c.get("image", ""))
             cenv = dict(env, **{e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e})
             program = simulate(info, c.get("command"), c.get("args"), cenv, stdin=bool(c.get("stdin")))
             known = info.exists or info.preloaded or bool(c.get("command") or c.get("args"))
