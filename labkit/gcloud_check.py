@@ -65,7 +65,7 @@ def _first_error(output: str) -> str:
         return said[0] if said else "gcloud refused the command and said nothing"
     words = [_ERROR_PREFIX.sub("", lines[start]).strip()]
     for line in lines[start + 1:]:
-        if not line.strip() or line.startswith(("Usage:", "To search", "ERROR:")):
+        if not line.strip() or line.strip().startswith(("Usage:", "To search", "ERROR:")):
             break
         words.append(line.strip())
     return " ".join(word for word in words if word)

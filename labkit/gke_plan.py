@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from labkit.gcloud_check import gcloud_verdict
 
-__all__ = ["Target", "image_reference", "check_deploy_plan", "check_teardown_plan", "region_of"]
+__all__ = ["Target", "image_reference", "check_deploy_plan", "check_teardown_plan", "region_of", "flag", "positional",
+           "location", "starts_with"]
 
 MULTI_REGIONS = ("us", "europe", "asia")
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -54,7 +55,7 @@ def image_reference(project: str, region: str, repository: str, image: str, tag:
     return f"{region}-docker.pkg.dev/{project}/{repository}/{image}:{tag}"
 
 
-def _flag(words: Sequence[str], name: str) -> str | None:
+def flag(words: Sequence[str], name: str) -> str | None:
     """The value of ``--name VALUE`` or ``--name=VALUE`` (the last one given), None if absent."""
     value = None
     for index, word in enumerate(words):
@@ -65,7 +66,7 @@ def _flag(words: Sequence[str], name: str) -> str | None:
     return value
 
 
-def _positional(words: Sequence[str], after: int) -> str | None:
+def positional(words: Sequence[str], after: int) -> str | None:
     """The first word after the command's group words that is not a flag (the resource's name)."""
     rest = list(words[after:])
     index = 0
@@ -77,13 +78,13 @@ def _positional(words: Sequence[str], after: int) -> str | None:
     return None
 
 
-def _is(words: Sequence[str], *prefix: str) -> bool:
+def starts_with(words: Sequence[str], *prefix: str) -> bool:
     return tuple(words[:len(prefix)]) == prefix
 
 
-def _location(words: Sequence[str]) -> tuple[str, str | None]:
+def location(words: Sequence[str]) -> tuple[str, str | None]:
     """("zone"|"region", value) of a ``gcloud container clusters`` command."""
-    zone, region = _flag(words, "--zone"), _flag(words, "--region")
+    zone, region = flag(words, "--zone"), flag(words, "--region")
     return ("zone", zone) if zone or not region else ("region", region)
 
 
@@ -106,7 +107,7 @@ def _gcloud_problems(commands: list[list[str]], verdict: Callable[[list[str]], o
 
 
 def _first(commands: list[list[str]], *prefix: str) -> int | None:
-    return next((i for i, words in enumerate(commands) if _is(words, *prefix)), None)
+    return next((i for i, words in enumerate(commands) if starts_with(words, *prefix)), None)
 
 
 def check_deploy_plan(commands: list[list[str]], target: Target,
@@ -126,12 +127,12 @@ def check_deploy_plan(commands: list[list[str]], target: Target,
     if region_of(target.zone) != target.region:
         problems.append(f"The zone {target.zone} is not in the region {target.region}: a zone is its region and a letter.")
     steps = {
-        "build": next((i for i, w in enumerate(commands) if (_is(w, "docker", "build") and ref in w)
-                       or (_is(w, "docker", "tag") and w[-1] == ref)), None),
+        "build": next((i for i, w in enumerate(commands) if (starts_with(w, "docker", "build") and ref in w)
+                       or (starts_with(w, "docker", "tag") and w[-1] == ref)), None),
         "repository": _first(commands, "gcloud", "artifacts", "repositories", "create"),
         "login": _first(commands, "gcloud", "auth", "configure-docker"),
         "push": _first(commands, "docker", "push"),
-        "create": next((i for i, w in enumerate(commands) if _is(w, "gcloud", "container", "clusters")
+        "create": next((i for i, w in enumerate(commands) if starts_with(w, "gcloud", "container", "clusters")
                         and len(w) > 3 and w[3] in ("create", "create-auto")), None),
         "credentials": _first(commands, "gcloud", "container", "clusters", "get-credentials"),
         "apply": _first(commands, "kubectl", "apply"),
@@ -149,12 +150,12 @@ def check_deploy_plan(commands: list[list[str]], target: Target,
             problems.append(f"The plan does not {missing[step]}.")
     if steps["repository"] is not None:
         words = commands[steps["repository"]]
-        if _positional(words, 4) != target.repository:
-            problems.append(f"The repository is called {_positional(words, 4)!r}; the image's name says {target.repository!r}.")
-        if _flag(words, "--repository-format") != "docker":
+        if positional(words, 4) != target.repository:
+            problems.append(f"The repository is called {positional(words, 4)!r}; the image's name says {target.repository!r}.")
+        if flag(words, "--repository-format") != "docker":
             problems.append("An image needs a repository of --repository-format=docker.")
-        if _flag(words, "--location") not in (target.region, *(m for m in MULTI_REGIONS if host.startswith(m + "-docker"))):
-            problems.append(f"The repository's --location is {_flag(words, '--location')!r}, but the image goes to "
+        if flag(words, "--location") not in (target.region, *(m for m in MULTI_REGIONS if host.startswith(m + "-docker"))):
+            problems.append(f"The repository's --location is {flag(words, '--location')!r}, but the image goes to "
                             f"{host}: create it in {target.region}.")
     if steps["login"] is not None:
         hosts = [h for word in commands[steps["login"]][3:] if not word.startswith("-") for h in word.split(",") if h]
@@ -167,22 +168,22 @@ def check_deploy_plan(commands: list[list[str]], target: Target,
         if steps[step] is None:
             continue
         words = commands[steps[step]]
-        name = _positional(words, 4)
+        name = positional(words, 4)
         if name != target.cluster:
             problems.append(f"`{' '.join(words[:4])}` names the cluster {name!r}, not {target.cluster!r}.")
-        kind, where = _location(words)
+        kind, where = location(words)
         if where is None:
             problems.append(f"`{' '.join(words[:4])}` says no --zone (or --region): give --zone {target.zone}, "
                             "so it does not depend on a default of someone's gcloud configuration.")
         elif where not in (target.zone, target.region):
             problems.append(f"`{' '.join(words[:4])}` uses {kind} {where}; the cluster belongs in {target.zone}.")
     if steps["create"] is not None and steps["credentials"] is not None:
-        created, fetched = (_location(commands[steps[s]]) for s in ("create", "credentials"))
+        created, fetched = (location(commands[steps[s]]) for s in ("create", "credentials"))
         if created != fetched and None not in (created[1], fetched[1]):
             problems.append(f"The cluster is created with --{created[0]} {created[1]} but its credentials are fetched "
                             f"with --{fetched[0]} {fetched[1]}: use the same location.")
     for command in commands:
-        project = _flag(command, "--project")
+        project = flag(command, "--project")
         if command[0] == "gcloud" and project is not None and project != target.project:
             problems.append(f"`{' '.join(command[:4])}` works in the project {project!r}, not {target.project!r}.")
     order = [("build", "push", "build the image before you push it"),
@@ -206,26 +207,26 @@ def check_teardown_plan(commands: list[list[str]], target: Target, services: Seq
     problems = _shape_problems(commands)
     if problems:
         return problems
-    cluster = next((i for i, w in enumerate(commands) if _is(w, "gcloud", "container", "clusters", "delete")), None)
+    cluster = next((i for i, w in enumerate(commands) if starts_with(w, "gcloud", "container", "clusters", "delete")), None)
     repository = _first(commands, "gcloud", "artifacts", "repositories", "delete")
     if cluster is None:
         problems.append(f"The plan does not delete the cluster: gcloud container clusters delete {target.cluster} "
                         f"--zone {target.zone} --quiet (its nodes are billed by the hour).")
     else:
         words = commands[cluster]
-        if _positional(words, 4) != target.cluster:
-            problems.append(f"It deletes the cluster {_positional(words, 4)!r}, not {target.cluster!r}.")
-        if _location(words)[1] not in (target.zone, target.region):
+        if positional(words, 4) != target.cluster:
+            problems.append(f"It deletes the cluster {positional(words, 4)!r}, not {target.cluster!r}.")
+        if location(words)[1] not in (target.zone, target.region):
             problems.append(f"Delete the cluster where it is: --zone {target.zone}.")
         if "--quiet" not in words and "-q" not in words:
             problems.append("Add --quiet to the cluster's delete: without it gcloud waits for a yes, and a script stops there.")
     if repository is None:
         problems.append(f"The plan does not delete the repository {target.repository} (stored images are billed): "
                         f"gcloud artifacts repositories delete {target.repository} --location={target.region} --quiet.")
-    elif _positional(commands[repository], 4) != target.repository:
-        problems.append(f"It deletes the repository {_positional(commands[repository], 4)!r}, not {target.repository!r}.")
+    elif positional(commands[repository], 4) != target.repository:
+        problems.append(f"It deletes the repository {positional(commands[repository], 4)!r}, not {target.repository!r}.")
     for service in services:
-        index = next((i for i, w in enumerate(commands) if _is(w, "kubectl", "delete") and
+        index = next((i for i, w in enumerate(commands) if starts_with(w, "kubectl", "delete") and
                       ({"service", service} <= set(w) or f"service/{service}" in w or {"svc", service} <= set(w))), None)
         if index is None:
             problems.append(f"Delete the Service {service} first (kubectl delete service {service}): that releases its "

@@ -37,6 +37,7 @@ def test_gcloud_refuses_a_bad_flag_in_its_own_words(change, says) -> None:
     assert verdict.accepted is False
     assert says in verdict.message, verdict.message
     assert not verdict.message.startswith("ERROR")
+    assert "To search the help text" not in verdict.message and "Usage:" not in verdict.message, verdict.message
 
 
 def test_other_commands_of_the_deploy_path() -> None:
