@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from labkit.gcloud_check import gcloud_verdict
+from labkit.gcloud_check import gcloud_verdict, gcloud_verdicts
 
 __all__ = ["Target", "image_reference", "check_deploy_plan", "check_teardown_plan", "region_of", "flag", "positional",
            "location", "starts_with"]
@@ -97,13 +97,10 @@ def _shape_problems(commands: object) -> list[str]:
 
 
 def _gcloud_problems(commands: list[list[str]], verdict: Callable[[list[str]], object]) -> list[str]:
-    problems = []
-    for words in commands:
-        if words[0] == "gcloud":
-            said = verdict(words)
-            if getattr(said, "accepted", None) is False:
-                problems.append(f"gcloud refuses `{' '.join(words)}`: {said.message}")
-    return problems
+    asked = [words for words in commands if words[0] == "gcloud"]
+    answers = gcloud_verdicts(asked) if verdict is gcloud_verdict else [verdict(words) for words in asked]
+    return [f"gcloud refuses `{' '.join(words)}`: {said.message}"
+            for words, said in zip(asked, answers) if getattr(said, "accepted", None) is False]
 
 
 def _first(commands: list[list[str]], *prefix: str) -> int | None:

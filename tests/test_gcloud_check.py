@@ -71,3 +71,18 @@ def test_mistakes_in_the_call_get_plain_messages(monkeypatch) -> None:
     monkeypatch.setattr(gcloud_check.shutil, "which", lambda name: None)
     gcloud_check._verdict.cache_clear()
     assert gcloud_verdict(CREATE).accepted is None
+
+
+def test_a_grading_run_keeps_verdicts_for_the_next_submission(tmp_path, monkeypatch) -> None:
+    """With the grader's cache folder, a verdict is a file; the next process reads it and runs no gcloud."""
+    from labkit import gcloud_check
+    monkeypatch.setenv(gcloud_check.CACHE_ENV, str(tmp_path))
+    command = CREATE + ["--num-nodes", "seven"]
+    gcloud_check._verdict.cache_clear()
+    first = gcloud_verdict(command)
+    (kept,) = (tmp_path / "gcloud-verdicts").iterdir()
+    assert first.accepted is False and "seven" in kept.read_text()
+    gcloud_check._verdict.cache_clear()
+    monkeypatch.setattr(gcloud_check, "_ask", lambda *a: pytest.fail("gcloud ran although the verdict was kept"))
+    assert gcloud_verdict(command) == first
+    assert gcloud_check.gcloud_verdicts([command, command]) == [first, first]
