@@ -27,6 +27,7 @@ __all__ = [
     "expect_true",
     "expect_no_problems",
     "expect_raises",
+    "refusal_of_client",
 ]
 
 
@@ -176,3 +177,23 @@ def expect_raises(
 # that loads modules ahead of a kernel (autograder/zygote.py) leaves this one to the kernel.
 __acts_on_import__ = True
 notebook_errors.install()
+
+
+def refusal_of_client(error: Exception) -> str:
+    """What the Kubernetes Python client refused before sending a manifest, in the API server's words.
+
+    Why: the official client (version 37 on) checks a body against its models before it sends it, so a
+    misspelt field fails there with a pydantic ``ValidationError`` listing argument positions, where
+    ``kubectl apply`` would have shown the server's ``unknown field "spec.replicaz"``. This says it the
+    server's way (an extra field as an unknown field; another mistake as its path and the client's reason)."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return str(error)
+    said = []
+    for problem in errors():
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem.get("loc", ())[1:]).lstrip(".")
+        if problem.get("type") == "extra_forbidden":
+            said.append(f'unknown field "{path}"')
+        else:
+            said.append(f"{path}: {problem.get('msg', 'not accepted')}")
+    return "; ".join(said) or str(error)

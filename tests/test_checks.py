@@ -129,3 +129,18 @@ def test_expect_raises_passes_keyword_arguments():
         return a / b
 
     expect_raises(ZeroDivisionError, divide, 1, b=0, what="divide")
+
+
+def test_a_manifest_the_client_refuses_is_said_as_the_api_server_says_it() -> None:
+    from kubernetes import client
+
+    from labkit.checks import refusal_of_client
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+            "spec": {"replicaz": 1, "selector": {}, "template": {"spec": {"containers": [
+                {"name": "c", "image": "nginx", "ports": [{"containerPort": "eighty"}]}]}}}}
+    with pytest.raises(ValueError) as refused:
+        client.AppsV1Api(client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))).create_namespaced_deployment("default", body)
+    said = refusal_of_client(refused.value)
+    assert 'unknown field "spec.replicaz"' in said
+    assert "spec.template.spec.containers[0].ports[0].containerPort: Input should be a valid integer" in said
+    assert refusal_of_client(RuntimeError("plain")) == "plain"

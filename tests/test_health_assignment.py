@@ -228,3 +228,18 @@ def test_a_wrong_name_or_secret_type_is_named_not_a_raw_api_error() -> None:
     assert "metadata.name of web_deployment('web', 3, 30)" in errors["probes-test"], errors["probes-test"]
     assert "Name the Deployment with the name argument" in errors["probes-test"]
     assert "the type of the Secret web-secret" in errors["config-test"] and "type: Opaque" in errors["config-test"], errors
+
+
+def test_a_misspelt_field_is_refused_in_the_api_servers_words() -> None:
+    """The official client checks a manifest before it sends it; the test says what kubectl would have said."""
+    answer = '''
+def web_deployment(name, replicas, startup_seconds):
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicaz": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": WEB_IMAGE}]}}}}
+'''
+    passed, errors = run_with({"probes-answer": answer}, visible_only=True)
+    assert not passed["probes-test"]
+    assert 'The cluster refused' in errors["probes-test"] and 'unknown field "spec.replicaz"' in errors["probes-test"], errors["probes-test"]
+    assert "ValidationError" not in errors["probes-test"]
