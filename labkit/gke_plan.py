@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from labkit.gcloud_check import gcloud_verdict, gcloud_verdicts
 
 __all__ = ["Target", "image_reference", "check_deploy_plan", "check_teardown_plan", "region_of", "flag", "positional",
-           "location", "starts_with"]
+           "location", "starts_with", "normal"]
 
 MULTI_REGIONS = ("us", "europe", "asia")
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -66,16 +66,39 @@ def flag(words: Sequence[str], name: str) -> str | None:
     return value
 
 
+# flags of the deploy path's commands that take no value (every other ``--flag`` without ``=`` takes the next word)
+SWITCHES = {"--quiet", "-q", "--async", "--help", "-h"}
+
+
+def _takes_value(word: str) -> bool:
+    return word.startswith("-") and "=" not in word and word not in SWITCHES and not word.startswith(("--no-", "--enable-"))
+
+
 def positional(words: Sequence[str], after: int) -> str | None:
-    """The first word after the command's group words that is not a flag (the resource's name)."""
+    """The first word after the command's group words that is neither a flag nor a flag's value (the
+    resource's name: ``clusters create --zone Z NAME`` names NAME)."""
     rest = list(words[after:])
     index = 0
     while index < len(rest):
         word = rest[index]
         if not word.startswith("-"):
             return word
-        index += 1
+        index += 2 if _takes_value(word) else 1
     return None
+
+
+def normal(words: Sequence[str]) -> list[str]:
+    """A gcloud command with the flags written before its group moved to the end (``gcloud --project P
+    container clusters create X`` -> ``gcloud container clusters create X --project P``): the same command."""
+    words = list(words)
+    if not words or words[0] != "gcloud":
+        return words
+    index, leading = 1, []
+    while index < len(words) and words[index].startswith("-"):
+        width = 2 if _takes_value(words[index]) else 1
+        leading += words[index:index + width]
+        index += width
+    return ["gcloud", *words[index:], *leading]
 
 
 def starts_with(words: Sequence[str], *prefix: str) -> bool:
@@ -119,6 +142,7 @@ def check_deploy_plan(commands: list[list[str]], target: Target,
     problems = _shape_problems(commands)
     if problems:
         return problems
+    commands = [normal(words) for words in commands]
     ref = image_reference(target.project, target.region, target.repository, target.image, target.tag)
     host = f"{target.region}-docker.pkg.dev"
     if region_of(target.zone) != target.region:
@@ -160,7 +184,7 @@ def check_deploy_plan(commands: list[list[str]], target: Target,
             problems.append(f"configure-docker logs Docker in to {', '.join(hosts) or 'gcr.io and the default registries'}, "
                             f"not to {host}, where the image goes: gcloud auth configure-docker {host}.")
     if steps["push"] is not None and commands[steps["push"]][2:] != [ref]:
-        problems.append(f"`{' '.join(commands[steps['push']])}` pushes something else than the image {ref}.")
+        problems.append(f"`{' '.join(commands[steps['push']])}` pushes something other than the image {ref}.")
     for step in ("create", "credentials"):
         if steps[step] is None:
             continue
@@ -204,6 +228,7 @@ def check_teardown_plan(commands: list[list[str]], target: Target, services: Seq
     problems = _shape_problems(commands)
     if problems:
         return problems
+    commands = [normal(words) for words in commands]
     cluster = next((i for i, w in enumerate(commands) if starts_with(w, "gcloud", "container", "clusters", "delete")), None)
     repository = _first(commands, "gcloud", "artifacts", "repositories", "delete")
     if cluster is None:

@@ -52,7 +52,7 @@ def changed(plan: list[list[str]], index: int, line: str | None) -> list[list[st
 
 
 @pytest.mark.parametrize("index, line, says", [
-    (3, "docker push us-central1-docker.pkg.dev/my-course-project/course/web:v1", "pushes something else than the image"),
+    (3, "docker push us-central1-docker.pkg.dev/my-course-project/course/web:v1", "pushes something other than the image"),
     (2, "gcloud auth configure-docker us-central1-docker.pkg.dev", "not to europe-west1-docker.pkg.dev"),
     (2, None, "gcloud auth configure-docker europe-west1-docker.pkg.dev"),
     (1, "gcloud artifacts repositories create course --repository-format=docker --location=us-central1",
@@ -106,3 +106,12 @@ def test_gcloud_itself_judges_each_gcloud_command() -> None:
     typo = changed(PLAN, 4, "gcloud container clusters create cloud-kubernetes --zone europe-west1-b --num-node 3")
     problems = check_deploy_plan(typo, TARGET)
     assert any(p.startswith("gcloud refuses `gcloud container clusters create") and "--num-node" in p for p in problems), problems
+
+
+def test_flags_before_the_name_or_the_group_are_read_as_gcloud_reads_them() -> None:
+    """`clusters create --zone Z NAME` names NAME, and `gcloud --project P container ...` is the same command."""
+    from labkit.gke_plan import normal, positional
+    words = ["gcloud", "container", "clusters", "create", "--zone", "us-central1-a", "--quiet", "cloud-kubernetes"]
+    assert positional(words, 4) == "cloud-kubernetes"
+    assert normal(["gcloud", "--project", "p", "--quiet", "container", "clusters", "list"]) == \
+        ["gcloud", "container", "clusters", "list", "--project", "p", "--quiet"]
