@@ -21,7 +21,7 @@ from pathlib import Path
 from autograder import cohort
 from autograder.cohort import gradebook_scores
 
-__all__ = ["ClusterCohort", "HIERARCHY", "HEALTH", "SCALING", "gradebook_scores"]
+__all__ = ["ClusterCohort", "HIERARCHY", "HEALTH", "SCALING", "DEPLOY", "gradebook_scores"]
 
 HIERARCHY_WRONG = {
     # every node called a worker: the control plane's label is not read
@@ -113,6 +113,39 @@ SCALING_WRONG = {
                "            'spec': {'replicas': replicas, 'selector': {'matchLabels': labels}, 'template': {'metadata': {'labels': labels},\n"
                "                     'spec': {'topologySpreadConstraints': [spread], 'containers': [{'name': 'web', 'image': WEB_IMAGE}]}}}}\n"),
 }
+DEPLOY_WRONG = {
+    # pushes before Docker may log in to the registry
+    "deploy": ("def deploy_commands(project: str, region: str, zone: str, repository: str, image: str, tag: str) -> list:\n"
+               "    ref = f'{region}-docker.pkg.dev/{project}/{repository}/{image}:{tag}'\n"
+               "    here = f'--zone {zone} --project {project}'\n"
+               "    return [f'docker tag {image}:{tag} {ref}', f'docker push {ref}',\n"
+               "            f'gcloud artifacts repositories create {repository} --repository-format=docker '\n"
+               "            f'--location={region} --project {project}',\n"
+               "            f'gcloud auth configure-docker {region}-docker.pkg.dev --quiet',\n"
+               "            f'gcloud container clusters create cloud-kubernetes {here}',\n"
+               "            f'gcloud container clusters get-credentials cloud-kubernetes {here}', 'kubectl apply -f web.yaml']\n"),
+    "manifests": None,  # keeps the stub
+    # the free tier taken off a regional cluster's fee too
+    "cost": ("def monthly_cost(shape: dict, prices: dict) -> dict:\n"
+             "    hours = 730\n"
+             "    fee = max(0.0, prices['cluster_fee_per_hour'] * hours - prices['free_tier_per_month'])\n"
+             "    if shape['mode'] == 'Standard':\n"
+             "        compute = shape['nodes'] * prices['machine_per_hour'][shape['machine_type']] * hours\n"
+             "    else:\n"
+             "        compute = sum(p['replicas'] * (p['cpu'] * prices['autopilot_vcpu_per_hour'] + p['memory_gib'] *\n"
+             "                      prices['autopilot_gib_per_hour']) * hours for p in shape['pods'])\n"
+             "    rules = shape['load_balancers'] * prices['forwarding_rule_per_hour'] * hours\n"
+             "    bill = {'cluster_fee': round(fee, 2), 'compute': round(compute, 2), 'load_balancers': round(rules, 2)}\n"
+             "    bill['total'] = round(sum(bill.values()), 2)\n"
+             "    return bill\n"),
+    # deletes the cluster first: the Services' load balancers may be left billing
+    "teardown": ("def teardown_commands(project: str, region: str, zone: str, repository: str, services: list) -> list:\n"
+                 "    return [f'gcloud container clusters delete cloud-kubernetes --zone {zone} --project {project} --quiet',\n"
+                 "            *[f'kubectl delete service {name}' for name in services],\n"
+                 "            f'gcloud artifacts repositories delete {repository} --location={region} --project {project} --quiet']\n"),
+    # always Autopilot
+    "mode": "def choose_mode(needs: dict) -> dict:\n    return {'mode': 'Autopilot', 'reasons': []}\n",
+}
 
 
 @dataclass(frozen=True)
@@ -163,3 +196,4 @@ HEALTH = ClusterCohort("04-health-discovery-config", "health-discovery-config",
                        ("probes", "diagnose", "serving", "discovery", "config", "rbac"), HEALTH_WRONG)
 SCALING = ClusterCohort("05-scaling-and-availability", "scaling-and-availability",
                         ("hpa", "behavior", "rollout", "budget", "spread"), SCALING_WRONG)
+DEPLOY = ClusterCohort("06-deploy-to-gke", "deploy-to-gke", ("deploy", "manifests", "cost", "teardown", "mode"), DEPLOY_WRONG)

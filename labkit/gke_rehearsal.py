@@ -108,6 +108,7 @@ class Cloud:
         self.verdict = verdict
         self.state = _State()
         self.kubeconfig = os.path.join(tempfile.mkdtemp(prefix="labkit-gke-"), "kubeconfig")
+        self._kubeconfig_before: str | None = os.environ.get("KUBECONFIG")   # put back by close()
         self.history: list[list[str]] = []   # the commands that did what they said, in order (for gke_plan's checks)
 
     def __repr__(self) -> str:
@@ -433,9 +434,15 @@ class Cloud:
         return connection
 
     def close(self) -> None:
-        """Stop every rehearsal cluster (nothing of a real project is touched)."""
+        """Stop every rehearsal cluster (nothing of a real project is touched) and point ``$KUBECONFIG``
+        back where it pointed before the rehearsal wrote its own."""
         for cluster in self.state.clusters.values():
             cluster.sim.stop()
+        if not self.really and os.environ.get("KUBECONFIG") == self.kubeconfig:
+            if self._kubeconfig_before is None:
+                os.environ.pop("KUBECONFIG", None)
+            else:
+                os.environ["KUBECONFIG"] = self._kubeconfig_before
 
     # ---- for real ------------------------------------------------------------------------------
     def _for_real(self, words: list[str]) -> Outcome:

@@ -34,10 +34,12 @@ from autograder.sandbox import Limits
 ASSIGNMENT_3 = "03-kubernetes-hierarchy"
 ASSIGNMENT_4 = "04-health-discovery-config"
 ASSIGNMENT_5 = "05-scaling-and-availability"
+ASSIGNMENT_6 = "06-deploy-to-gke"
 # student -> (assignment, notebook) for the submissions that are not of assignment 1
 OTHER_ASSIGNMENTS = {"honest3": (ASSIGNMENT_3, "kubernetes-hierarchy"),
                      **{student: (ASSIGNMENT_4, "health-discovery-config") for student in ("honest4", "blank4", "anything4")},
-                     **{student: (ASSIGNMENT_5, "scaling-and-availability") for student in ("honest5", "blank5", "anything5")}}
+                     **{student: (ASSIGNMENT_5, "scaling-and-availability") for student in ("honest5", "blank5", "anything5")},
+                     **{student: (ASSIGNMENT_6, "deploy-to-gke") for student in ("honest6", "blank6", "anything6")}}
 FIT_POINTS = 2.0
 
 # Learner code beside the right answers, to check what a called function may do.
@@ -102,7 +104,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course_root = cohort.make_course(REPO_ROOT, scratch / "course")
     with (course_root / "nbgrader_config.py").open("a") as config:
         config.write("\nc.Execute.timeout = 8\n")
-    for assignment in (ASSIGNMENT_3, ASSIGNMENT_4, ASSIGNMENT_5):
+    for assignment in (ASSIGNMENT_3, ASSIGNMENT_4, ASSIGNMENT_5, ASSIGNMENT_6):
         subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], cwd=course_root,
                        env=cohort.nbgrader_env(), capture_output=True, check=True)
     cases = {**attacks.tampering(course_root), **attacks.shadowing(course_root),
@@ -290,3 +292,16 @@ def test_assignment_5_solution_scores_full_and_blank_or_always_equal_answers_sco
         assert total(notebook_of(graded, student)) == 0.0, (student, notebook_of(graded, student)["verdicts"])
     assert "NotImplementedError" in cell_outputs(notebook_of(graded, "blank5"), "hpa-test")
     assert "return plain data" in cell_outputs(notebook_of(graded, "anything5"), "hpa-test")
+
+
+def test_assignment_6_solution_scores_full_and_blank_or_always_equal_answers_score_zero(graded: dict) -> None:
+    """Command plans checked by gcloud and gke_plan, manifests applied to a GKE-like rehearsal cluster, costs and
+    a mode choice, in the evaluator: the solution gets all 17 points, a blank or always-equal submission none."""
+    solved = notebook_of(graded, "honest6")
+    assert solved["status"] == "graded", solved["reasons"]
+    assert len(solved["verdicts"]) == 5 and all(v["score"] == v["max_score"] for v in solved["verdicts"].values()), solved["verdicts"]
+    assert total(solved) == 17.0
+    for student in ("blank6", "anything6"):
+        assert total(notebook_of(graded, student)) == 0.0, (student, notebook_of(graded, student)["verdicts"])
+    assert "NotImplementedError" in cell_outputs(notebook_of(graded, "blank6"), "deploy-test")
+    assert "return plain data" in cell_outputs(notebook_of(graded, "anything6"), "mode-test")

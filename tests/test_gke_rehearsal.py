@@ -44,7 +44,7 @@ def run_all(cloud: Cloud, commands: list[str]) -> None:
         assert outcome.ok, f"{command}: {outcome.output}"
 
 
-def test_the_whole_path_runs_and_the_service_answers_through_its_external_ip(cloud) -> None:
+def test_the_whole_path_runs_and_the_service_answers_through_its_external_ip(cloud, monkeypatch) -> None:
     run_all(cloud, DEPLOY)
     assert os.environ["KUBECONFIG"] == cloud.kubeconfig
     assert cloud.run("kubectl config current-context").output == "gke_shop-4711_europe-west1-b_cloud-kubernetes"
@@ -136,3 +136,12 @@ def test_nothing_runs_for_real_unless_a_project_is_given_and_really_is_said(tmp_
 def test_a_command_the_rehearsal_does_not_know_says_what_it_knows(cloud) -> None:
     outcome = cloud.run("gcloud compute instances create vm-1 --zone us-central1-a")
     assert not outcome.ok and "gcloud container clusters create" in outcome.output
+
+
+def test_closing_the_rehearsal_points_kubeconfig_back_at_the_learners_cluster(monkeypatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", "/home/learner/.kube/config")
+    cloud = Cloud(verdict=accepts)
+    run_all(cloud, ["gcloud container clusters create cloud-kubernetes --zone us-central1-a --num-nodes 1"])
+    assert os.environ["KUBECONFIG"] == cloud.kubeconfig
+    cloud.close()
+    assert os.environ["KUBECONFIG"] == "/home/learner/.kube/config"

@@ -38,6 +38,14 @@ LESSONS = {
                   "TaintManagerEviction", "HTTP 429", "will retry after 5s", "drained", "calls, 0 failed",
                   "exceeded its progress deadline", "ImagePullBackOff", "rolled back"],
         "counts": {"successfully rolled out": 3}},
+    "06-deploy-to-gke": {
+        "texts": ["deployment.apps/web created", "<pending>", "NoLoadBalancer", "Hello from the web-config ConfigMap",
+                  "denied: Unauthenticated request", "Created repository [course]", "did you mean '--num-nodes'?",
+                  "kubeconfig entry generated for cloud-kubernetes", "gke_labkit-rehearsal_us-central1-a_cloud-kubernetes",
+                  "EnsuredLoadBalancer", "external IP: 203.0.113.", "course-webapp:v2", "Listed 0 items.",
+                  "Deleting cluster cloud-kubernetes...done.", "Nothing is billing.", "deploy: no problems",
+                  "teardown: no problems", "kind-course"],
+        "counts": {"successfully rolled out": 3, "Hello from the web-config ConfigMap": 2}},
 }
 
 
