@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit import gke_costs
-from labkit.gke_plan import Target, check_deploy_plan, check_teardown_plan, image_reference
+from labkit.gke_plan import Target, check_deploy_plan, check_teardown_plan, flag, image_reference
 from labkit.practice_clusters import PracticeCluster, _connect, timed
 
 __all__ = ["CLUSTER", "REGIONS", "deploy_targets", "as_target", "plan_problems", "teardown_problems", "gke_cluster",
@@ -91,21 +91,11 @@ def _split(commands: object, call: str) -> tuple[list[list[str]], list[str]]:
     return split, problems
 
 
-def _flag(words: list[str], name: str) -> str | None:
-    value = None
-    for index, word in enumerate(words):
-        if word == name and index + 1 < len(words):
-            value = words[index + 1]
-        elif word.startswith(name + "="):
-            value = word.split("=", 1)[1]
-    return value
-
-
 def _project_problems(split: list[list[str]], project: str) -> list[str]:
     """Every ``gcloud artifacts`` and ``gcloud container`` command says ``--project PROJECT``."""
     problems = []
     for words in split:
-        if words[:2] in (["gcloud", "artifacts"], ["gcloud", "container"]) and _flag(words, "--project") is None:
+        if words[:2] in (["gcloud", "artifacts"], ["gcloud", "container"]) and flag(words, "--project") is None:
             problems.append(f"`{' '.join(words[:4])}` says no --project: add --project {project}, so that it does not "
                             "work in whatever project someone's gcloud configuration has.")
     return problems
@@ -118,7 +108,7 @@ def _zone_problems(split: list[list[str]], verbs: tuple[str, ...], zone: str) ->
             if words[3] == "create-auto":
                 problems.append("`gcloud container clusters create-auto` makes an Autopilot cluster, and those are regional: "
                                 f"create a Standard cluster in the zone (gcloud container clusters create {CLUSTER} --zone {zone}).")
-            elif _flag(words, "--zone") is None and _flag(words, "--region") is not None:  # gke_plan takes either
+            elif flag(words, "--zone") is None and flag(words, "--region") is not None:  # gke_plan takes either
                 problems.append(f"`{' '.join(words[:4])}` must say --zone {zone}, not --region: the cluster is a zonal one "
                                 "(with --region it would be another, regional cluster, or none at all).")
     return problems
@@ -160,7 +150,7 @@ def teardown_problems(commands: object, place: dict, call: str = "teardown_comma
     problems += _zone_problems(split, ("delete",), target.zone)
     for words in split:
         if words[:4] == ["gcloud", "artifacts", "repositories", "delete"]:
-            if _flag(words, "--location") != target.region:
+            if flag(words, "--location") != target.region:
                 problems.append(f"Delete the repository where it is: --location={target.region}.")
             if "--quiet" not in words and "-q" not in words:
                 problems.append("Add --quiet to the repository's delete too: without it gcloud waits for a yes.")

@@ -8,6 +8,7 @@ anything fail even the visible tests. This module is the shared machinery.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 
@@ -86,3 +87,55 @@ def assert_visible_tests_refuse(notebook_path: Path, answers: dict[str, str], ti
     visible, errors = run_with(notebook_path, answers, visible_only=True, timeout=timeout)
     assert visible == {answer.replace("-answer", "-test"): False for answer in answers}
     assert all("AssertionError" in error for error in errors.values()), errors
+
+
+class InProcess:
+    """An assignment's cells run in this process, without a kernel: fast checks of single answers.
+
+    ``functions`` maps each answer cell's grade id to the function it defines, ``signatures`` to its
+    parameters (as the question writes them). The setup cell runs with ``k8s = connect()`` left out, so
+    nothing connects to a cluster of this machine."""
+
+    def __init__(self, notebook_path: Path, functions: dict[str, str], signatures: dict[str, str]):
+        notebook = nbformat.read(notebook_path, as_version=4)
+        self.cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook.cells if "nbgrader" in c.metadata}
+        self.functions, self.signatures = functions, signatures
+
+    def setup(self) -> dict:
+        """The setup cell's names."""
+        namespace: dict = {}
+        exec(self.cells["setup"].replace("k8s = connect()", "k8s = None"), namespace)
+        return namespace
+
+    def answer_namespace(self, answer_id: str, source: str | None = None) -> dict:
+        """The setup cell's names and an answer (the solution, or ``source``)."""
+        namespace = self.setup()
+        exec(source if source is not None else self.cells[answer_id], namespace)
+        return namespace
+
+    def visible_error(self, answer_id: str, source: str) -> str | None:
+        """Run ``source`` as the answer and the visible part of its test cell, here: the error, or None."""
+        namespace = self.answer_namespace(answer_id, source)
+        try:
+            exec(visible_part(self.cells[answer_id.replace("-answer", "-test")]), namespace)
+        except Exception as error:  # what the notebook would show
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def visible_calls(self, answer_id: str) -> dict[str, object]:
+        """Every call the visible test makes of the solution (its arguments as JSON -> what it returned)."""
+        namespace = self.answer_namespace(answer_id)
+        real, seen = namespace[self.functions[answer_id]], {}
+
+        def spy(*args):
+            seen[json.dumps(list(args))] = result = real(*args)
+            return result
+        namespace[self.functions[answer_id]] = spy
+        exec(visible_part(self.cells[answer_id.replace("-answer", "-test")]), namespace)
+        return seen
+
+    def lookup_cheat(self, answer_id: str) -> str:
+        """An answer that knows only the visible calls, as a literal table."""
+        name, signature = self.functions[answer_id], self.signatures[answer_id]
+        return (f"_SEEN = {self.visible_calls(answer_id)!r}\n"
+                f"def {name}({signature}):\n    return _SEEN[json.dumps([{signature}])]\n")

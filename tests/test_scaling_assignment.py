@@ -10,13 +10,11 @@ notebook, without a kernel), so that many mistakes cost little. The practice mod
 """
 from __future__ import annotations
 
-import json
 
-import nbformat
 import pytest
 
-from assignment_runner import (anything_class, assert_hidden_tests_catch, assert_visible_tests_refuse, graded_cells,
-                               run_with as run_assignment, visible_part)
+from assignment_runner import (InProcess, anything_class, assert_hidden_tests_catch, assert_visible_tests_refuse, graded_cells,
+                               run_with as run_assignment)
 from conftest import REPO_ROOT
 
 ASSIGNMENT = REPO_ROOT / "source" / "05-scaling-and-availability" / "scaling-and-availability.ipynb"
@@ -30,55 +28,10 @@ SIGNATURES = {"hpa-answer": "current_replicas, pods, target_utilization",
               "spread-answer": "name, replicas, zones"}
 
 
-def _cells() -> dict[str, str]:
-    notebook = nbformat.read(ASSIGNMENT, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook.cells if "nbgrader" in c.metadata}
-
-
-CELLS = _cells()
-
-
-def _setup() -> dict:
-    """The setup cell's names, without connecting to a cluster of this machine."""
-    namespace: dict = {}
-    exec(CELLS["setup"].replace("k8s = connect()", "k8s = None"), namespace)
-    return namespace
-
-
-def _answer_namespace(answer_id: str, source: str | None = None) -> dict:
-    namespace = _setup()
-    exec(source if source is not None else CELLS[answer_id], namespace)
-    return namespace
-
-
-def visible_error(answer_id: str, source: str) -> str | None:
-    """Run ``source`` as the answer and the visible part of its test cell, here: the error, or None."""
-    namespace = _answer_namespace(answer_id, source)
-    try:
-        exec(visible_part(CELLS[answer_id.replace("-answer", "-test")]), namespace)
-    except Exception as error:  # what the notebook would show
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
-def visible_calls(answer_id: str) -> dict[str, object]:
-    """Every call the visible test makes of the solution (its arguments as JSON -> what it returned)."""
-    namespace = _answer_namespace(answer_id)
-    real, seen = namespace[FUNCTIONS[answer_id]], {}
-
-    def spy(*args):
-        seen[json.dumps(list(args))] = result = real(*args)
-        return result
-    namespace[FUNCTIONS[answer_id]] = spy
-    exec(visible_part(CELLS[answer_id.replace("-answer", "-test")]), namespace)
-    return seen
-
-
-def lookup_cheat(answer_id: str) -> str:
-    """An answer that knows only the visible calls, as a literal table."""
-    name, signature = FUNCTIONS[answer_id], SIGNATURES[answer_id]
-    return (f"_SEEN = {visible_calls(answer_id)!r}\n"
-            f"def {name}({signature}):\n    return _SEEN[json.dumps([{signature}])]\n")
+IN_PROCESS = InProcess(ASSIGNMENT, FUNCTIONS, SIGNATURES)
+CELLS = IN_PROCESS.cells
+_setup, _answer_namespace = IN_PROCESS.setup, IN_PROCESS.answer_namespace
+visible_error, visible_calls, lookup_cheat = IN_PROCESS.visible_error, IN_PROCESS.visible_calls, IN_PROCESS.lookup_cheat
 
 
 @pytest.fixture(scope="module")
