@@ -334,6 +334,25 @@ def test_error_wrong_kind_for_endpoint(sim):
     assert r.status_code == 400 and 'no kind "Frobnicator"' in r.json()["message"]
 
 
+def test_error_a_malformed_quantity_or_a_request_above_its_limit(sim):
+    """A quantity is parsed while decoding (400); a request above its limit fails validation (422)."""
+    def pod(name, resources):
+        return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox", "resources": resources}]}}
+    r = post(sim, "/apis/apps/v1/namespaces/default/deployments", {
+        "metadata": {"name": "spaced"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+            "metadata": {"labels": {"a": "b"}}, **{"spec": pod("x", {"requests": {"cpu": "100 m"}})["spec"]}}}})
+    assert r.status_code == 400
+    assert r.json()["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: quantities must match '
+                                   "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+    r = post(sim, "/api/v1/namespaces/default/pods", pod("greedy", {"requests": {"cpu": "500m"}, "limits": {"cpu": "250m"}}))
+    assert r.status_code == 422
+    assert r.json()["message"] == ('Pod "greedy" is invalid: spec.containers[0].resources.requests: Invalid value: "500m": '
+                                   "must be less than or equal to cpu limit of 250m")
+    r = post(sim, "/api/v1/namespaces/default/pods", pod("equal", {"requests": {"cpu": "250m", "memory": 1024},
+                                                                 "limits": {"cpu": "0.25", "memory": "1Ki"}}))
+    assert r.status_code == 201
+
+
 def test_error_unknown_fields_strict_warn_and_types(sim):
     body = {"metadata": {"name": "strict"}, "spec": {"containers": [{"name": "c", "image": "busybox", "imagex": 1}]}}
     r = post(sim, "/api/v1/namespaces/default/pods?fieldValidation=Strict", body)

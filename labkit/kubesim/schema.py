@@ -97,6 +97,18 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
+QUANTITY_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+
+
+def _is_quantity(value: Any) -> bool:
+    from .quantity import parse
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _matches(node: dict[str, Any], value: Any) -> bool:
     if value is None:
         return True
@@ -147,6 +159,9 @@ def check(obj: dict[str, Any], def_name: str | None, prune: bool = True) -> tupl
             where = f"{struct}.{path}" if path else struct
             errors.append(f"json: cannot unmarshal {_json_type(value)} into Go struct field "
                           f"{where} of type {_go_type(original)}")
+            return
+        if node.get("format") == "quantity" and not _is_quantity(value):
+            errors.append(QUANTITY_FORMAT)   # resource.ParseQuantity's ErrFormatWrong, while decoding
             return
         if isinstance(value, dict):
             props = node.get("properties")

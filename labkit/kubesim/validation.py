@@ -114,6 +114,7 @@ def _containers(spec: Obj, path: str, required: bool = True) -> Causes:
                 causes.append(errors.field_invalid(f"{where}.name", name, MSG_LABEL))
         if not c.get("image"):
             causes.append(errors.field_required(f"{where}.image"))
+        causes += _requests_within_limits(c.get("resources"), f"{where}.resources")
         for pindex, port in enumerate(c.get("ports") or []):
             number = port.get("containerPort") if isinstance(port, dict) else None
             if number is None:
@@ -124,6 +125,26 @@ def _containers(spec: Obj, path: str, required: bool = True) -> Causes:
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in ("Always", "OnFailure", "Never"):
         causes.append(errors.field_unsupported(f"{path}.restartPolicy", policy, ["Always", "Never", "OnFailure"]))
+    return causes
+
+
+def _requests_within_limits(resources: Any, path: str) -> Causes:
+    """A request above its limit is refused (ValidateResourceRequirements): a container may never use less
+    than it asked the scheduler for."""
+    from .quantity import parse
+    if not isinstance(resources, dict):
+        return []
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    causes: Causes = []
+    for name, asked in requests.items():
+        if name in limits:
+            try:
+                above = parse(asked) > parse(limits[name])
+            except ValueError:
+                continue   # a malformed quantity was refused while decoding
+            if above:
+                causes.append(errors.field_invalid(f"{path}.requests", str(asked),
+                                                   f"must be less than or equal to {name} limit of {limits[name]}"))
     return causes
 
 
