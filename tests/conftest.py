@@ -84,6 +84,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(getattr(pytest.mark, tier))
 
 
+@pytest.fixture(scope="session")
+def edition_to_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A learner's edition (`make publish`) of its own, where the lessons run.
+
+    A learner runs the lessons in a clone of the edition, with the edition's labkit: so each lesson's one
+    run in the suite is that one (tests/notebook_checks.py `run_lesson_in_edition`). tests/test_publish.py
+    checks its own edition's files, which these runs would otherwise add to.
+    """
+    from tools import publish
+
+    dest = tmp_path_factory.mktemp("edition-to-run") / "edition"
+    assert publish.publish(dest, "example-school/containers-course") is not None
+    return dest
+
+
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory):
     """A seed-0 emulator of its own for each test module that asks for one."""

@@ -8,10 +8,37 @@
   outputs of the nearest code cell above it.
 
 tests/test_notebooks_run.py and tests/test_lessons_on_kind.py both check their runs with
-`assert_ran_as_promised`.
+`assert_ran_as_promised`, and both run a lesson as a learner does: the learner's edition's copy, with
+the edition's own labkit (`run_lesson_in_edition`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+# appended to a lesson run from the edition: where the kernel found labkit and webapp
+WHERE_FROM = "import labkit, webapp\nprint(labkit.__file__)\nprint(webapp.__file__)"
+
+
+def run_lesson_in_edition(edition: Path, name: str, monkeypatch: pytest.MonkeyPatch, timeout: int = 300):
+    """Run the edition's copy of lesson `name` top to bottom with the edition first on the kernel's path,
+    as in a learner's clone, and check that labkit and webapp came from the edition (a module or data
+    file the edition lacks fails here, not for a learner). Returns the executed notebook."""
+    monkeypatch.setenv("PYTHONPATH", str(edition))
+    path = edition / "notebooks" / f"{name}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(WHERE_FROM))
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    probe = notebook.cells.pop()
+    printed = probe.outputs[0]["text"].split()
+    assert printed and all(Path(p).is_relative_to(edition) for p in printed), (
+        f"{name} imported {printed}, not the edition's labkit and webapp")
+    return notebook
 
 
 def _output_text(cell) -> str:

@@ -8,7 +8,7 @@ emulator handle exists in the notebook at all. That run checks what each lesson 
 (LESSONS), and is also the lesson's one run in the suite: it checks what tests/test_notebooks_run.py
 checks for every other notebook (tests/notebook_checks.py: no error output, passing test cells
 print nothing, every ``{"claims": {"in_output_above": [...]}}`` met), and that module leaves these
-lessons out.
+lessons out. Like every lesson run it is the learner's edition's copy, with the edition's labkit.
 """
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ import re
 import nbformat
 import pytest
 import yaml
-from nbclient import NotebookClient
 
 from conftest import REPO_ROOT
-from notebook_checks import assert_ran_as_promised
+from notebook_checks import assert_ran_as_promised, run_lesson_in_edition
 
 EMULATOR_ONLY = re.compile(r"kubesim|\.emulator\b|\.advance\(|\.store\b|stop_node|start_node|set_load|load_image|\bsim\.")
 
@@ -65,7 +64,7 @@ def test_lesson_cells_use_no_emulator_only_calls(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(LESSONS))
-def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monkeypatch) -> None:
+def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monkeypatch, edition_to_run) -> None:
     """The lesson, run where connect() finds a kubeconfig context `kind-course` (an emulator behind it).
 
     Its one run in the suite, so it also checks what tests/test_notebooks_run.py checks of a run.
@@ -80,9 +79,7 @@ def test_lesson_runs_against_a_cluster_that_looks_real(name: str, tmp_path, monk
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         monkeypatch.setenv("LABKIT_CLUSTER", "kubeconfig")
         monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kubecache"))
-        notebook = lesson(name)
-        NotebookClient(notebook, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(REPO_ROOT / "notebooks")}}).execute()
+        notebook = run_lesson_in_edition(edition_to_run, name, monkeypatch)
     finally:
         sim.stop()
     assert_ran_as_promised(notebook, f"{name}.ipynb")

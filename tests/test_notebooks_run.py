@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 
 from assignment_runner import visible_part
 from conftest import ids, lesson_notebooks, source_notebooks
-from notebook_checks import assert_ran_as_promised, grade_cells_with_output, unmet_claims
+from notebook_checks import assert_ran_as_promised, grade_cells_with_output, run_lesson_in_edition, unmet_claims
 from test_lessons_on_kind import LESSONS as RUN_ON_KIND
 
 NOTEBOOKS = lesson_notebooks() + source_notebooks()
@@ -31,7 +31,11 @@ RULE_CODE = re.compile(r"\b(?:DL|SC)\d{4}\b")
 
 
 @pytest.mark.parametrize("path", RUN_HERE, ids=ids(RUN_HERE))
-def test_notebook_runs_top_to_bottom(path: Path) -> None:
+def test_notebook_runs_top_to_bottom(path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if path.parent.name == "notebooks":
+        notebook = run_lesson_in_edition(request.getfixturevalue("edition_to_run"), path.stem, monkeypatch)
+        assert_ran_as_promised(notebook, path.name)
+        return
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
