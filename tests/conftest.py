@@ -13,6 +13,9 @@ sys.path.insert(0, str(REPO_ROOT))  # `tools` is not installed: it is instructor
 
 from tools import course as course_manifest  # noqa: E402
 
+# the GitHub repository the test editions are published for (its name goes into the edition's Binder badge)
+EDITION_REPOSITORY = "example-school/containers-course"
+
 
 def nbgrader_env() -> dict[str, str]:
     """nbgrader calls `alembic` through PATH: make this interpreter's scripts come first."""
@@ -95,7 +98,7 @@ def edition_to_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tools import publish
 
     dest = tmp_path_factory.mktemp("edition-to-run") / "edition"
-    assert publish.publish(dest, "example-school/containers-course") is not None
+    assert publish.publish(dest, EDITION_REPOSITORY) is not None
     return dest
 
 

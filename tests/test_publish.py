@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO_ROOT, lesson_notebooks
+from conftest import EDITION_REPOSITORY, REPO_ROOT, lesson_notebooks
 from test_lab import INSTRUCTOR_PLUGINS, page_config, serve
 from tools import publish as publisher
 
-REPOSITORY = "example-school/containers-course"
+REPOSITORY = EDITION_REPOSITORY
 MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 
 

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .quantity import parse as parse_quantity
+
 DATA = Path(__file__).parent / "data" / "openapi-v1.36.json.gz"
 PREFIX = "#/components/schemas/"
 
@@ -101,9 +103,8 @@ QUANTITY_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)
 
 
 def _is_quantity(value: Any) -> bool:
-    from .quantity import parse
     try:
-        parse(value)
+        parse_quantity(value)
     except ValueError:
         return False
     return True

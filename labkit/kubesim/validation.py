@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from . import errors
+from .quantity import parse as parse_quantity
 from .resources import Resource
 
 Obj = dict[str, Any]
@@ -131,7 +132,6 @@ def _containers(spec: Obj, path: str, required: bool = True) -> Causes:
 def _requests_within_limits(resources: Any, path: str) -> Causes:
     """A request above its limit is refused (ValidateResourceRequirements): a container may never use less
     than it asked the scheduler for."""
-    from .quantity import parse
     if not isinstance(resources, dict):
         return []
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
@@ -139,7 +139,7 @@ def _requests_within_limits(resources: Any, path: str) -> Causes:
     for name, asked in requests.items():
         if name in limits:
             try:
-                above = parse(asked) > parse(limits[name])
+                above = parse_quantity(asked) > parse_quantity(limits[name])
             except ValueError:
                 continue   # a malformed quantity was refused while decoding
             if above:
